@@ -1,0 +1,64 @@
+"""multicloud-failover: keep working when a cloud region or a whole provider fails.
+
+Build a facade over `Target`s (one provider in one region each)::
+
+    from failover import FailoverStorage, Target, policies
+    store = FailoverStorage([Target("aws:us-east-1", s3, priority=0),
+                             Target("gcp:europe-west1", gcs, priority=1)],
+                            policy=policies.Priority())
+    store.get("reports/q3.pdf")
+
+Each call goes to the healthiest target; temporary errors fail over to the next one.
+"""
+
+from failover import errors, policies
+from failover.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from failover.capabilities import (
+    Capability,
+    Compute,
+    DnsZone,
+    Instance,
+    InstanceSpec,
+    InstanceState,
+    ObjectInfo,
+    ObjectStore,
+    Record,
+)
+from failover.clock import FakeClock, SystemClock
+from failover.events import LoggingListener
+from failover.execution import ExecutionConfig
+from failover.health import HealthConfig
+from failover.pool import ProbeConfig
+from failover.status import PoolStatus, TargetStatus
+from failover.storage import FailoverStorage
+from failover.target import Target
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BreakerConfig",
+    "BreakerState",
+    "Capability",
+    "CircuitBreaker",
+    "Compute",
+    "DnsZone",
+    "ExecutionConfig",
+    "FailoverStorage",
+    "FakeClock",
+    "HealthConfig",
+    "Instance",
+    "InstanceSpec",
+    "InstanceState",
+    "LoggingListener",
+    "ObjectInfo",
+    "ObjectStore",
+    "PoolStatus",
+    "ProbeConfig",
+    "Record",
+    "SystemClock",
+    "Target",
+    "TargetStatus",
+    "__version__",
+    "errors",
+    "policies",
+]

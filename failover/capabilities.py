@@ -1,0 +1,202 @@
+"""What a provider can do: small protocols, one per capability, and plain data types.
+
+A provider implements the protocols it can (structural typing: no base class) and may
+narrow what it supports with a ``supported_operations`` attribute.  The facades check
+capabilities when they are built and skip a target that lacks an operation at call time.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from failover.errors import InvalidInput
+
+MAX_KEY_BYTES = 1024
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
+class Capability(str, enum.Enum):
+    OBJECT_STORE = "object_store"
+    DNS_ZONE = "dns_zone"
+    COMPUTE = "compute"
+
+
+# ---------------------------------------------------------------- object storage
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What ``head`` returns.  ``checksum`` is ``"sha256:<hex>"`` when the writer recorded one."""
+
+    key: str
+    size: int
+    etag: str | None = None
+    checksum: str | None = None
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    modified: float | None = None
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``; ``end`` past the object's size is cut to it."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo: ...
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Lazily, in key order, every object whose key starts with ``prefix``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Idempotent: deleting a missing key succeeds."""
+        ...
+
+    def copy(self, src: str, dst: str) -> ObjectInfo: ...
+
+
+# ---------------------------------------------------------------- DNS
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record set: every value of one name and type."""
+
+    name: str
+    type: str
+    ttl: int
+    values: tuple[str, ...]
+
+
+@runtime_checkable
+class DnsZone(Protocol):
+    @property
+    def zone(self) -> str: ...
+
+    def list_records(self) -> Iterator[Record]: ...
+
+    def get_record(self, name: str, type: str) -> Record: ...
+
+    def upsert_record(self, record: Record) -> Record: ...
+
+    def delete_record(self, name: str, type: str) -> None:
+        """Idempotent: deleting a missing record set succeeds."""
+        ...
+
+
+# ---------------------------------------------------------------- compute
+
+
+class InstanceState(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSpec:
+    name: str
+    instance_type: str
+    image: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    id: str
+    name: str
+    state: InstanceState
+    region: str
+    instance_type: str = ""
+    image: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    addresses: tuple[str, ...] = ()
+    created: float | None = None
+
+
+@runtime_checkable
+class Compute(Protocol):
+    def list_instances(self, tags: Mapping[str, str] | None = None) -> Iterator[Instance]: ...
+
+    def describe_instance(self, instance_id: str) -> Instance: ...
+
+    def start_instance(self, instance_id: str) -> Instance: ...
+
+    def stop_instance(self, instance_id: str) -> Instance: ...
+
+    def create_instance(self, spec: InstanceSpec) -> Instance: ...
+
+    def terminate_instance(self, instance_id: str) -> None: ...
+
+
+# ---------------------------------------------------------------- declarations
+
+OPERATIONS: Mapping[Capability, frozenset[str]] = {
+    Capability.OBJECT_STORE: frozenset({"put", "get", "get_range", "head", "list", "delete", "copy"}),
+    Capability.DNS_ZONE: frozenset({"list_records", "get_record", "upsert_record", "delete_record"}),
+    Capability.COMPUTE: frozenset(
+        {
+            "list_instances",
+            "describe_instance",
+            "start_instance",
+            "stop_instance",
+            "create_instance",
+            "terminate_instance",
+        }
+    ),
+}
+
+# Operations that may be repeated on another target without changing the outcome.
+# create_instance is the one that is not: a blind retry could start two machines.
+NOT_IDEMPOTENT: frozenset[str] = frozenset({"create_instance"})
+
+def supported_operations(provider: object) -> frozenset[str]:
+    """Operations the provider offers: its own declaration, or every method it has."""
+    declared = getattr(provider, "supported_operations", None)
+    if declared is not None:
+        return frozenset(declared)
+    every = frozenset().union(*OPERATIONS.values())
+    return frozenset(op for op in every if callable(getattr(provider, op, None)))
+
+
+def capabilities_of(provider: object) -> frozenset[Capability]:
+    """Capabilities for which the provider offers at least one operation."""
+    ops = supported_operations(provider)
+    return frozenset(cap for cap, cap_ops in OPERATIONS.items() if ops & cap_ops)
+
+
+def validate_key(key: str) -> str:
+    """Reject keys no cloud accepts, before any provider sees them."""
+    if not isinstance(key, str):
+        raise InvalidInput(f"object key must be a str, not {type(key).__name__}")
+    if not key:
+        raise InvalidInput("object key must not be empty")
+    # A str of at most MAX_KEY_BYTES / 4 characters cannot exceed the limit: skip encoding.
+    if len(key) > MAX_KEY_BYTES // 4 and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidInput(f"object key is longer than {MAX_KEY_BYTES} bytes in UTF-8")
+    if _CONTROL_CHARACTER.search(key):
+        raise InvalidInput(f"object key {key!r} contains a control character")
+    return key
+
+
+def validate_range(start: int, end: int) -> None:
+    if start < 0 or end < start:
+        raise InvalidInput(f"invalid byte range [{start}, {end}): need 0 <= start <= end")

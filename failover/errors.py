@@ -1,0 +1,238 @@
+"""One exception tree for everything the library raises.
+
+::
+
+    FailoverError                       kind, target, operation, temporary
+    ├── InvalidInput (ValueError)       bad arguments to a call: an invalid key, a bad range
+    │   └── ConfigError                 bad configuration: no targets, a negative timeout
+    ├── ProviderError                   a provider call failed (mapped at one boundary per adapter)
+    │   ├── NotFound (FileNotFoundError)
+    │   ├── AlreadyExists
+    │   ├── PreconditionFailed          conflict, etag / generation mismatch
+    │   ├── PermissionDenied (PermissionError)
+    │   ├── InvalidRequest (ValueError) the provider rejected the input
+    │   ├── Unsupported                 the provider lacks this operation
+    │   ├── IntegrityError              checksum mismatch            [temporary]
+    │   ├── Unavailable (ConnectionError) refused, reset, 5xx, DNS  [temporary]
+    │   │   └── Throttled               429, SlowDown, 503           [temporary]
+    │   └── Timeout (TimeoutError)      connect / read timeout       [temporary]
+    ├── CircuitOpen                     the target's breaker rejected the call [temporary]
+    ├── DeadlineExceeded (TimeoutError) the caller's overall deadline passed
+    ├── RetryBudgetExhausted            retries were capped to protect the fleet
+    └── AllTargetsFailed                every eligible target failed; ``.attempts`` says why
+
+Temporary errors count against the target's breaker and health, and the call moves
+on to the next target.  Permanent ones (not found, bad request, denied) are the
+caller's answer and are returned as they are: another cloud would say the same.
+
+Secrets never go into messages: adapters pass only names, keys and status codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FailoverError(Exception):
+    """Root of every error raised by multicloud-failover."""
+
+    kind: str = "failover"
+    default_temporary: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str | None = None,
+        operation: str | None = None,
+        temporary: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.target = target
+        self.operation = operation
+        self.temporary = self.default_temporary if temporary is None else temporary
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            part
+            for part in (
+                f"target={self.target}" if self.target else "",
+                f"operation={self.operation}" if self.operation else "",
+            )
+            if part
+        )
+        return f"{self.message} ({where})" if where else self.message
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Keep pickling (multiprocessing, hypothesis) working with keyword-only fields.
+        return _rebuild, (type(self), self.message, self.target, self.operation, self.temporary)
+
+
+def _rebuild(
+    cls: type[FailoverError],
+    message: str,
+    target: str | None,
+    operation: str | None,
+    temporary: bool,
+) -> FailoverError:
+    return cls(message, target=target, operation=operation, temporary=temporary)
+
+
+class InvalidInput(FailoverError, ValueError):
+    """Bad arguments, caught before any provider is called."""
+
+    kind = "invalid_input"
+
+
+class ConfigError(InvalidInput):
+    """Bad configuration: an empty target list, a negative timeout, an unknown target name."""
+
+    kind = "config"
+
+
+class ProviderError(FailoverError):
+    """A provider call failed; subclasses say how."""
+
+    kind = "provider"
+
+
+class NotFound(ProviderError, FileNotFoundError):
+    kind = "not_found"
+
+
+class AlreadyExists(ProviderError):
+    kind = "already_exists"
+
+
+class PreconditionFailed(ProviderError):
+    kind = "precondition_failed"
+
+
+class PermissionDenied(ProviderError, PermissionError):
+    kind = "permission_denied"
+
+
+class InvalidRequest(ProviderError, ValueError):
+    kind = "invalid_request"
+
+
+class Unsupported(ProviderError):
+    kind = "unsupported"
+
+
+class IntegrityError(ProviderError):
+    """The bytes read do not match the checksum written; another replica may be good."""
+
+    kind = "integrity"
+    default_temporary = True
+
+
+class Unavailable(ProviderError, ConnectionError):
+    kind = "unavailable"
+    default_temporary = True
+
+
+class Throttled(Unavailable):
+    kind = "throttled"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str | None = None,
+        operation: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, target=target, operation=operation)
+        self.retry_after = retry_after
+
+
+class Timeout(ProviderError, TimeoutError):
+    kind = "timeout"
+    default_temporary = True
+
+
+class CircuitOpen(FailoverError):
+    """A breaker rejected the call without trying it."""
+
+    kind = "circuit_open"
+    default_temporary = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str | None = None,
+        operation: str | None = None,
+        retry_in: float = 0.0,
+    ) -> None:
+        super().__init__(message, target=target, operation=operation)
+        self.retry_in = retry_in
+
+
+class DeadlineExceeded(FailoverError, TimeoutError):
+    kind = "deadline_exceeded"
+    default_temporary = True
+
+
+class RetryBudgetExhausted(FailoverError):
+    kind = "retry_budget_exhausted"
+    default_temporary = True
+
+
+class AllTargetsFailed(FailoverError):
+    """Every eligible target failed; ``attempts`` holds each target's error in order."""
+
+    kind = "all_targets_failed"
+    default_temporary = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        attempts: Sequence[FailoverError] = (),
+    ) -> None:
+        super().__init__(message, operation=operation)
+        self.attempts = tuple(attempts)
+
+    def __str__(self) -> str:
+        if not self.attempts:
+            return super().__str__()
+        causes = "; ".join(f"{a.target}: {a.kind}" for a in self.attempts)
+        return f"{super().__str__()} [{causes}]"
+
+
+def _is_circuitbreaker_error(exc: BaseException) -> bool:
+    # Recognised by name so that the `circuitbreaker` package stays optional.
+    cls = type(exc)
+    return any(
+        c.__name__ == "CircuitBreakerError" and c.__module__.startswith("circuitbreaker")
+        for c in cls.__mro__
+    )
+
+
+def classify(exc: BaseException, *, target: str, operation: str) -> FailoverError | None:
+    """Map an exception raised inside a provider call to a `FailoverError`.
+
+    Returns ``None`` for exceptions that are neither ours nor recognisably about the
+    network: those are programming errors and propagate unchanged.
+    """
+    if isinstance(exc, FailoverError):
+        if exc.target is None:
+            exc.target = target
+        if exc.operation is None:
+            exc.operation = operation
+        return exc
+    if _is_circuitbreaker_error(exc):
+        return Unavailable(f"guarded by an open circuitbreaker: {exc}", target=target, operation=operation)
+    if isinstance(exc, FileNotFoundError):
+        return NotFound(f"not found: {exc}", target=target, operation=operation)
+    if isinstance(exc, PermissionError):
+        return PermissionDenied(f"permission denied: {exc}", target=target, operation=operation)
+    if isinstance(exc, TimeoutError):
+        return Timeout(f"timed out: {exc}", target=target, operation=operation)
+    if isinstance(exc, OSError):  # ConnectionError and friends are OSErrors
+        return Unavailable(f"connection failed: {exc}", target=target, operation=operation)
+    return None

@@ -1,0 +1,105 @@
+"""Events: what the library tells the application about state changes.
+
+A listener is any object with ``on_event(event)``; `LoggingListener` writes each event
+to the ``failover`` logger.  Listeners run on the thread that caused the event, after
+every lock is released, and an exception from a listener is logged, never raised into
+the call that triggered it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+logger = logging.getLogger("failover")
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTransition:
+    target: str
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChanged:
+    target: str
+    healthy: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedOver:
+    operation: str
+    from_target: str
+    to_target: str
+    error_kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedBack:
+    target: str
+    after_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PanicMode:
+    entered: bool
+
+
+Event = BreakerTransition | HealthChanged | FailedOver | FailedBack | PanicMode
+
+
+class Listener(Protocol):
+    def on_event(self, event: Event) -> None: ...
+
+
+class LoggingListener:
+    """Logs transitions at WARNING (something broke) or INFO (something recovered)."""
+
+    def __init__(self, log: logging.Logger = logger) -> None:
+        self._log = log
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, BreakerTransition):
+            level = logging.WARNING if event.new == "open" else logging.INFO
+            self._log.log(level, "breaker %s: %s -> %s (%s)", event.target, event.old, event.new, event.reason)
+        elif isinstance(event, HealthChanged):
+            level = logging.INFO if event.healthy else logging.WARNING
+            state = "healthy" if event.healthy else "unhealthy"
+            self._log.log(level, "target %s is %s (%s)", event.target, state, event.reason)
+        elif isinstance(event, FailedOver):
+            self._log.warning(
+                "%s failed over from %s to %s after %s",
+                event.operation,
+                event.from_target,
+                event.to_target,
+                event.error_kind,
+            )
+        elif isinstance(event, FailedBack):
+            self._log.info("traffic failed back to %s after %.1fs of health", event.target, event.after_seconds)
+        else:
+            self._log.log(
+                logging.ERROR if event.entered else logging.INFO,
+                "panic mode %s: every target looks down, trying all of them",
+                "entered" if event.entered else "left",
+            )
+
+
+class Emitter:
+    """Delivers events to a fixed set of listeners, shielding the caller from their errors."""
+
+    __slots__ = ("listeners",)
+
+    def __init__(self, listeners: Iterable[Listener] = ()) -> None:
+        self.listeners: tuple[Listener, ...] = tuple(listeners)
+
+    def emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            try:
+                listener.on_event(event)
+            except Exception:  # a broken listener must not break traffic
+                logger.exception("listener %r failed on %r", listener, event)

@@ -1,0 +1,250 @@
+"""Running one logical call across the targets of a pool.
+
+The layers, outermost first (each can be seen and tuned in `ExecutionConfig`)::
+
+    overall deadline ─ retry on the next target (budgeted) ─ breaker permit
+        ─ per-attempt timeout ─ provider call ─ error mapping ─ breaker + health record
+
+* A temporary error (`FailoverError.temporary`) counts against the target and the
+  call moves to the next target in the router's plan; a permanent one is the answer.
+* Retries are budgeted (`RetryBudget`): when every target is failing, retries could
+  multiply the load on a struggling fleet, so beyond a fraction of calls they stop.
+* Operations that are not idempotent are never retried on another target.
+* Hedged reads (``hedge_after``) live in `failover.hedging`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from failover.breaker import Permit
+from failover.clock import Clock
+from failover.counter import AtomicCounter
+from failover.deadline import DEADLINE
+from failover.errors import (
+    AllTargetsFailed,
+    ConfigError,
+    DeadlineExceeded,
+    FailoverError,
+    RetryBudgetExhausted,
+    Unsupported,
+    classify,
+)
+from failover.routing import Member, Router
+
+R = TypeVar("R")
+
+_set_deadline = DEADLINE.set
+_reset_deadline = DEADLINE.reset
+
+# In panic mode calls bypass breakers; this permit makes the breaker ignore the outcome.
+BYPASS = Permit(trial=False, taken_at=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionConfig:
+    """Timeouts, retries and hedging for every call of a facade.
+
+    ``attempt_timeout`` bounds one try on one target; it reaches the provider through
+    `failover.deadline` (adapters also set their SDK timeouts from it), and hedged or
+    ``enforce_timeouts`` calls enforce it with a worker thread.  ``deadline`` bounds
+    the whole call across targets.  ``None`` switches either off.
+    """
+
+    attempt_timeout: float | None = 5.0
+    deadline: float | None = 30.0
+    max_attempts: int | None = None
+    retry_ratio: float = 0.2
+    retry_floor_per_second: float = 10.0
+    retry_burst: float = 20.0
+    hedge_after: float | None = None
+    enforce_timeouts: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("attempt_timeout", "deadline", "hedge_after"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"ExecutionConfig: {name} must be > 0 seconds or None, got {value!r}")
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ConfigError(f"ExecutionConfig: max_attempts must be >= 1, got {self.max_attempts}")
+        if not 0 <= self.retry_ratio <= 1:
+            raise ConfigError(f"ExecutionConfig: retry_ratio must be in [0, 1], got {self.retry_ratio}")
+        if self.retry_floor_per_second < 0 or self.retry_burst < 1:
+            raise ConfigError("ExecutionConfig: need retry_floor_per_second >= 0 and retry_burst >= 1")
+
+
+class RetryBudget:
+    """Retries may be at most ``ratio`` of calls, plus ``floor_per_second``, in bursts of ``burst``.
+
+    A token bucket: each call deposits ``ratio`` tokens, time deposits the floor, a
+    retry withdraws one.  Deposits are counted with an atomic counter and folded
+    into the bucket only when a retry asks, so calls that need no retry pay one
+    C-level increment.  The bucket starts full.
+    """
+
+    def __init__(self, ratio: float, floor_per_second: float, burst: float, clock: Clock) -> None:
+        self.ratio = ratio
+        self.floor_per_second = floor_per_second
+        self.burst = burst
+        self._clock = clock
+        self._calls = AtomicCounter()
+        self.record_call = self._calls.increment
+        self._lock = threading.Lock()
+        self._tokens = burst
+        self._calls_seen = 0
+        self._last_refill = clock.monotonic()
+        self.spent = 0
+        self.refused = 0
+
+    def try_spend(self) -> bool:
+        with self._lock:
+            now = self._clock.monotonic()
+            calls = self._calls.value
+            earned = (calls - self._calls_seen) * self.ratio
+            earned += (now - self._last_refill) * self.floor_per_second
+            self._calls_seen = calls
+            self._last_refill = now
+            self._tokens = min(self.burst, self._tokens + earned)
+            if self._tokens >= 1:
+                self._tokens -= 1
+                self.spent += 1
+                return True
+            self.refused += 1
+            return False
+
+
+class Executor:
+    """Runs calls for one facade: plan, permit, attempt, record, fail over."""
+
+    def __init__(self, router: Router, config: ExecutionConfig, clock: Clock) -> None:
+        self.router = router
+        self.config = config
+        self.clock = clock
+        self.budget = RetryBudget(config.retry_ratio, config.retry_floor_per_second, config.retry_burst, clock)
+        self._attempt_timeout = config.attempt_timeout if config.attempt_timeout is not None else math.inf
+        self._deadline = config.deadline if config.deadline is not None else math.inf
+        self._max_attempts = config.max_attempts or len(router.members)
+        self._monotonic = clock.monotonic
+        self._record_call = self.budget.record_call
+
+    def run(
+        self,
+        operation: str,
+        call: Callable[[Member], R],
+        *,
+        idempotent: bool = True,
+        exclude: frozenset[str] = frozenset(),
+    ) -> R:
+        """Call ``call(member)`` on the best target, then the next ones on temporary errors.
+
+        Targets named in ``exclude`` are skipped (a resumed listing avoids the one
+        that just failed it).
+        """
+        monotonic = self._monotonic
+        started = monotonic()
+        self._record_call()
+        router = self.router
+        plan = router.cached
+        if plan.epoch != router.epoch or started >= plan.valid_until:
+            plan = router.replan(started)
+        members = router.reorder(plan.members) if router.shuffles else plan.members
+        overall = started + self._deadline
+        errors: list[FailoverError] = []
+        for member in members:
+            if operation not in member.operations or (exclude and member.name in exclude):
+                continue
+            permit = member.breaker.try_acquire()
+            if permit is None:
+                if not plan.panic:
+                    continue
+                permit = BYPASS
+            if errors:
+                self._check_retry(operation, errors, idempotent, overall)
+            # The first attempt reuses the call's start: one clock read less per call.
+            attempt_start = monotonic() if errors else started
+            attempt_end = attempt_start + self._attempt_timeout
+            token = _set_deadline(attempt_end if attempt_end < overall else overall)
+            try:
+                result = call(member)
+            except Exception as exc:
+                _reset_deadline(token)
+                error = self._failed(member, permit, operation, exc, monotonic() - attempt_start)
+                if not error.temporary:
+                    raise error from (None if error is exc else exc)
+                errors.append(error)
+                continue
+            except BaseException:
+                _reset_deadline(token)
+                member.breaker.release(permit)
+                raise
+            _reset_deadline(token)
+            duration = monotonic() - attempt_start
+            if permit is not BYPASS:
+                member.breaker.on_success(permit, duration)
+            member.health.record_success(duration)
+            return result
+        raise self._exhausted(operation, errors)
+
+    def _check_retry(
+        self, operation: str, errors: list[FailoverError], idempotent: bool, overall: float
+    ) -> None:
+        last = errors[-1]
+        if not idempotent:
+            raise last
+        if len(errors) >= self._max_attempts:
+            raise self._exhausted(operation, errors)
+        if self.clock.monotonic() >= overall:
+            raise DeadlineExceeded(
+                f"{operation}: deadline of {self.config.deadline}s passed after {len(errors)} attempt(s)",
+                operation=operation,
+            ) from last
+        if not self.budget.try_spend():
+            raise RetryBudgetExhausted(
+                f"{operation}: retry budget exhausted ({self.budget.ratio:.0%} of calls); "
+                f"not retrying after {last.target}: {last.kind}",
+                target=last.target,
+                operation=operation,
+            ) from last
+
+    def _failed(
+        self, member: Member, permit: Permit, operation: str, exc: Exception, duration: float
+    ) -> FailoverError:
+        """Record a failed attempt and return it as a `FailoverError`; re-raise unknown errors."""
+        error = classify(exc, target=member.name, operation=operation)
+        if error is None:
+            # Not a provider failure we understand: a bug, surfaced as it is.
+            member.breaker.release(permit)
+            raise exc
+        if error.temporary:
+            if permit is not BYPASS:
+                member.breaker.on_failure(permit, duration, error.kind)
+            member.health.record_failure(error.kind)
+        else:
+            # The target answered (not found, denied...): it is alive.
+            if permit is not BYPASS:
+                member.breaker.on_success(permit, duration)
+            member.health.record_success(duration)
+        return error
+
+    def report_failure(self, member: Member, operation: str, exc: Exception) -> FailoverError:
+        """Record an error raised after ``run`` returned (a lazy listing failing midway)."""
+        permit = member.breaker.try_acquire() or BYPASS
+        return self._failed(member, permit, operation, exc, 0.0)
+
+    def _exhausted(self, operation: str, errors: list[FailoverError]) -> FailoverError:
+        if not errors:
+            supported = any(operation in m.operations for m in self.router.members)
+            if not supported:
+                return Unsupported(f"no target supports {operation}", operation=operation)
+            return AllTargetsFailed(
+                f"{operation}: every target's breaker rejected the call", operation=operation
+            )
+        if len(errors) == 1 and len(self.router.members) == 1:
+            return errors[0]
+        return AllTargetsFailed(
+            f"{operation}: all {len(errors)} attempted target(s) failed", operation=operation, attempts=errors
+        )

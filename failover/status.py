@@ -1,0 +1,63 @@
+"""What `status()` returns: one row per target, plain data, printable as a table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TargetStatus:
+    name: str
+    priority: int
+    role: str  # preferred, standby, down, or panic
+    healthy: bool
+    breakers: Mapping[str, str]  # operation class ("all", "read", "write") -> state
+    latency_ms: float | None
+    error_rate: float
+    calls: int
+    errors: int
+    traffic_share: float
+    last_error: str | None
+
+    @property
+    def breaker(self) -> str:
+        """The breaker state, or ``read=... write=...`` when split by operation class."""
+        if len(self.breakers) == 1:
+            return next(iter(self.breakers.values()))
+        return " ".join(f"{op}={state}" for op, state in self.breakers.items())
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    targets: tuple[TargetStatus, ...]
+    panic: bool
+
+    def __getitem__(self, name: str) -> TargetStatus:
+        for row in self.targets:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        header = ("target", "role", "health", "breaker", "latency", "errors", "share", "last error")
+        rows = [header]
+        for t in self.targets:
+            latency = "-" if t.latency_ms is None else f"{t.latency_ms:.2f}ms"
+            rows.append(
+                (
+                    t.name,
+                    t.role,
+                    "up" if t.healthy else "DOWN",
+                    t.breaker,
+                    latency,
+                    f"{t.errors}/{t.calls}",
+                    f"{t.traffic_share:.0%}",
+                    t.last_error or "",
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        if self.panic:
+            lines.append("PANIC: every target looks down; trying all of them")
+        return "\n".join(lines)

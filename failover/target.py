@@ -1,0 +1,53 @@
+"""A target: one provider in one region, with its place in the routing order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from failover.errors import ConfigError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(:[A-Za-z0-9_.-]+)?$")
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """``Target("aws:us-east-1", S3Store(...), priority=0)``.
+
+    ``name`` is ``cloud:region`` by convention; it names the target in errors, events,
+    metrics and status.  Lower ``priority`` is preferred.  ``weight`` is the share
+    of traffic under weighted routing (0 keeps the target for failover only).
+    """
+
+    name: str
+    provider: Any = field(repr=False)
+    priority: int = 0
+    weight: float = 1.0
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name) or len(self.name) > 100:
+            raise ConfigError(
+                f"invalid target name {self.name!r}: use 'cloud:region' with letters, digits, '.', '_' or '-'"
+            )
+        if self.provider is None:
+            raise ConfigError(f"target {self.name} has no provider")
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise ConfigError(f"target {self.name}: priority must be an int, not {self.priority!r}")
+        if not isinstance(self.weight, (int, float)) or isinstance(self.weight, bool) or not self.weight >= 0:
+            raise ConfigError(f"target {self.name}: weight must be a number >= 0, not {self.weight!r}")
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+    @property
+    def cloud(self) -> str:
+        return self.name.partition(":")[0]
+
+    @property
+    def region(self) -> str:
+        return self.name.partition(":")[2]
+
+    def __repr__(self) -> str:
+        return f"Target({self.name!r}, priority={self.priority}, weight={self.weight})"

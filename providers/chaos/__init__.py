@@ -1,0 +1,13 @@
+"""Fault injection for any provider: errors, throttling, latency, blackholes and outage windows.
+
+``ChaosProvider(MemoryObjectStore(), seed=7, clock=fake_clock)`` behaves like the store
+it wraps until told otherwise (``configure``, ``down``, ``schedule_outage``), and is
+deterministic for a seed, so game-day and unit tests replay exactly.
+"""
+
+from __future__ import annotations
+
+from providers.chaos.provider import ChaosProvider
+from providers.chaos.settings import FAULT_KINDS, OUTAGE_KINDS, ChaosSettings, Outage, OutageKind
+
+__all__ = ["FAULT_KINDS", "OUTAGE_KINDS", "ChaosProvider", "ChaosSettings", "Outage", "OutageKind"]

@@ -1,0 +1,181 @@
+"""An in-memory `ObjectStore`: the reference behaviour the contract suite checks every cloud against."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import BinaryIO
+
+from failover.capabilities import ObjectInfo, validate_key, validate_range
+from failover.clock import Clock, SystemClock
+from failover.errors import InvalidInput, NotFound
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class _Object:
+    data: bytes
+    info: ObjectInfo
+
+
+def read_payload(data: bytes | bytearray | memoryview | BinaryIO) -> bytes:
+    """The bytes to store: ``data`` itself, or everything read from a binary file-like object."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    read = getattr(data, "read", None)
+    if not callable(read):
+        raise InvalidInput(f"data must be bytes or a binary file-like object, not {type(data).__name__}")
+    payload = read()
+    if isinstance(payload, (bytearray, memoryview)):
+        payload = bytes(payload)
+    if not isinstance(payload, bytes):
+        # A text-mode file: guessing an encoding would silently change the checksum.
+        raise InvalidInput(
+            f"file-like data must be opened in binary mode (read() gave {type(payload).__name__})"
+        )
+    return payload
+
+
+def copy_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """A plain-dict copy, so later changes to the caller's mapping never reach the store."""
+    if metadata is None:
+        return {}
+    copied = dict(metadata)
+    for name, value in copied.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidInput(f"metadata names must be non-empty str, got {name!r}")
+        if not isinstance(value, str):
+            raise InvalidInput(f"metadata value for {name!r} must be a str, not {type(value).__name__}")
+    return copied
+
+
+def _check_int(name: str, value: object) -> None:
+    # validate_range compares numbers only; a float or bool offset is a caller bug.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"range {name} must be an int, not {type(value).__name__}")
+
+
+class MemoryObjectStore:
+    """Objects in a dict, guarded by one lock.
+
+    * ``etag`` is the quoted MD5 hex of the content, as S3 gives for a single-part upload,
+      so equal content has equal etags (and ``copy`` keeps the etag).
+    * ``checksum`` is ``"sha256:<hex>"`` of the content.
+    * ``content_type`` defaults to ``application/octet-stream``.
+    * ``modified`` is ``clock.monotonic()`` at the write: inject a `FakeClock` to control it.
+    * ``list`` snapshots the matching keys on its first step and yields them in key order;
+      a key deleted during iteration is skipped, one added is not seen.
+
+    Hashing and reading file-like data happen outside the lock, so a large put never
+    blocks other callers.
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._objects: dict[str, _Object] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ writes
+
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        validate_key(key)
+        if content_type is not None and (not isinstance(content_type, str) or not content_type):
+            raise InvalidInput(f"content_type must be a non-empty str or None, not {content_type!r}")
+        meta = copy_metadata(metadata)
+        payload = read_payload(data)
+        info = ObjectInfo(
+            key=key,
+            size=len(payload),
+            etag=f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"',
+            checksum=f"sha256:{hashlib.sha256(payload).hexdigest()}",
+            content_type=content_type or DEFAULT_CONTENT_TYPE,
+            metadata=meta,
+            modified=self._clock.monotonic(),
+        )
+        with self._lock:
+            self._objects[key] = _Object(payload, info)
+        return _fresh(info)
+
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        validate_key(src)
+        validate_key(dst)
+        now = self._clock.monotonic()
+        with self._lock:
+            obj = self._objects.get(src)
+            if obj is None:
+                raise NotFound(f"object {src!r} not found", operation="copy")
+            info = replace(obj.info, key=dst, modified=now)
+            self._objects[dst] = _Object(obj.data, info)
+        return _fresh(info)
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        with self._lock:
+            self._objects.pop(key, None)
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, key: str) -> bytes:
+        return self._lookup(key, "get").data
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        validate_key(key)
+        _check_int("start", start)
+        _check_int("end", end)
+        validate_range(start, end)
+        # bytes are immutable, so slicing outside the lock is safe.
+        return self._lookup(key, "get_range").data[start:end]
+
+    def head(self, key: str) -> ObjectInfo:
+        return _fresh(self._lookup(key, "head").info)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        if not isinstance(prefix, str):
+            raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
+        return self._iterate(prefix)
+
+    def _iterate(self, prefix: str) -> Iterator[ObjectInfo]:
+        with self._lock:
+            keys = [key for key in self._objects if key.startswith(prefix)]
+        # Sorting by code point equals sorting by UTF-8 bytes, the order S3 and GCS list in.
+        keys.sort()
+        for key in keys:
+            with self._lock:
+                obj = self._objects.get(key)
+            if obj is not None:
+                yield _fresh(obj.info)
+
+    def _lookup(self, key: str, operation: str) -> _Object:
+        validate_key(key)
+        with self._lock:
+            obj = self._objects.get(key)
+        if obj is None:
+            raise NotFound(f"object {key!r} not found", operation=operation)
+        return obj
+
+    # ------------------------------------------------------------ health
+
+    def probe(self) -> None:
+        """Cheap health check: the store is healthy when its lock can be taken."""
+        with self._lock:
+            pass
+
+    def __repr__(self) -> str:
+        return f"MemoryObjectStore(objects={len(self._objects)})"
+
+
+def _fresh(info: ObjectInfo) -> ObjectInfo:
+    # ObjectInfo is frozen but its metadata dict is not: hand each caller its own copy.
+    return replace(info, metadata=dict(info.metadata))

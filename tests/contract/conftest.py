@@ -1,0 +1,93 @@
+"""Providers the contract suites run against: one fixture per capability, parametrized.
+
+To hold a new provider to the contract, add a `ProviderFactory` to the matching tuple.
+A factory takes the pytest ``request`` (to reach session fixtures such as a local
+server with ``request.getfixturevalue("moto_east")`` and to register cleanup with
+``request.addfinalizer``) and returns a fresh, empty provider (or, for compute, a
+`ComputeCase`).  ``marks`` go on the parameter, e.g. ``(pytest.mark.integration,)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import pytest
+
+from failover.capabilities import Compute, DnsZone, ObjectStore
+from providers.chaos import ChaosProvider
+from providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ProviderFactory(Generic[T]):
+    id: str
+    make: Callable[[pytest.FixtureRequest], T]
+    marks: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComputeCase:
+    """A compute provider with names it accepts, and how long its transitions may take.
+
+    ``settle_seconds`` is 0 for providers whose state changes are immediate: the suite
+    then never sleeps.  Cloud adapters with PENDING/STOPPING phases set a few seconds.
+    """
+
+    provider: Compute
+    instance_type: str
+    image: str
+    settle_seconds: float = 0.0
+
+
+OBJECT_STORE_FACTORIES: tuple[ProviderFactory[ObjectStore], ...] = (
+    ProviderFactory("memory", lambda request: MemoryObjectStore()),
+    ProviderFactory("chaos-memory", lambda request: ChaosProvider(MemoryObjectStore(), seed=1)),
+)
+
+DNS_ZONE_FACTORIES: tuple[ProviderFactory[DnsZone], ...] = (
+    ProviderFactory("memory", lambda request: MemoryDnsZone("example.com.")),
+    ProviderFactory("chaos-memory", lambda request: ChaosProvider(MemoryDnsZone("Example.COM"), seed=1)),
+)
+
+COMPUTE_FACTORIES: tuple[ProviderFactory[ComputeCase], ...] = (
+    ProviderFactory("memory", lambda request: ComputeCase(MemoryCompute(), "small", "debian-12")),
+    ProviderFactory(
+        "chaos-memory",
+        lambda request: ComputeCase(
+            ChaosProvider(MemoryCompute("memory-b", instance_types={"tiny"}, images={"alpine"}), seed=1),
+            "tiny",
+            "alpine",
+        ),
+    ),
+)
+
+
+def _params(factories: tuple[ProviderFactory[Any], ...]) -> list[Any]:
+    return [pytest.param(f.make, id=f.id, marks=f.marks) for f in factories]
+
+
+@pytest.fixture(params=_params(OBJECT_STORE_FACTORIES))
+def object_store(request: pytest.FixtureRequest) -> ObjectStore:
+    store: ObjectStore = request.param(request)
+    return store
+
+
+@pytest.fixture(params=_params(DNS_ZONE_FACTORIES))
+def dns_zone(request: pytest.FixtureRequest) -> DnsZone:
+    zone: DnsZone = request.param(request)
+    return zone
+
+
+@pytest.fixture(params=_params(COMPUTE_FACTORIES))
+def compute_case(request: pytest.FixtureRequest) -> ComputeCase:
+    case: ComputeCase = request.param(request)
+    return case
+
+
+@pytest.fixture
+def compute(compute_case: ComputeCase) -> Compute:
+    return compute_case.provider

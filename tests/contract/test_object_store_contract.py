@@ -1,0 +1,321 @@
+"""The `ObjectStore` contract: every provider behaves the same way for these calls."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from failover.capabilities import OPERATIONS, Capability, ObjectInfo, ObjectStore, supported_operations
+from failover.errors import InvalidInput, NotFound
+
+
+def sha256(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def keys(infos: Iterator[ObjectInfo]) -> list[str]:
+    return [info.key for info in infos]
+
+
+def test_declares_every_object_store_operation(object_store: ObjectStore) -> None:
+    assert supported_operations(object_store) >= OPERATIONS[Capability.OBJECT_STORE]
+    probe = getattr(object_store, "probe", None)
+    if probe is not None:
+        assert probe() is None
+
+
+# ------------------------------------------------------------------ round trips
+
+
+def test_put_get_bytes(object_store: ObjectStore) -> None:
+    data = b"hello, failover\x00\xff"
+    info = object_store.put("greeting.bin", data)
+    assert info.key == "greeting.bin"
+    assert info.size == len(data)
+    assert object_store.get("greeting.bin") == data
+
+
+def test_put_accepts_file_like(object_store: ObjectStore, tmp_path: Path) -> None:
+    object_store.put("from-bytesio", io.BytesIO(b"in memory"))
+    path = tmp_path / "payload.bin"
+    path.write_bytes(b"on disk" * 1000)
+    with path.open("rb") as handle:
+        info = object_store.put("from-file", handle)
+    assert object_store.get("from-bytesio") == b"in memory"
+    assert object_store.get("from-file") == b"on disk" * 1000
+    assert info.size == 7000
+    assert info.checksum == sha256(b"on disk" * 1000)
+
+
+def test_put_rejects_text(object_store: ObjectStore) -> None:
+    with pytest.raises(InvalidInput):
+        object_store.put("text", "not bytes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        object_store.put("text", io.StringIO("text-mode file"))  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        object_store.head("text")
+
+
+def test_large_object(object_store: ObjectStore) -> None:
+    data = os.urandom(5 * 1024 * 1024 + 17)
+    info = object_store.put("big/blob", data)
+    assert info.size == len(data)
+    assert info.checksum == sha256(data)
+    assert object_store.get("big/blob") == data
+    assert object_store.get_range("big/blob", len(data) - 100, len(data) + 100) == data[-100:]
+    assert object_store.head("big/blob").size == len(data)
+
+
+def test_empty_object(object_store: ObjectStore) -> None:
+    info = object_store.put("empty", b"")
+    assert info.size == 0
+    assert info.checksum == sha256(b"")
+    assert object_store.get("empty") == b""
+    assert object_store.get_range("empty", 0, 10) == b""
+    assert object_store.head("empty").size == 0
+    assert keys(object_store.list("empty")) == ["empty"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "naïve/日本語/ファイル.txt",
+        "emoji/🎉 party.bin",
+        "spaces and+plus%20percent?query#hash&amp=eq",
+        "deep/" * 50 + "leaf",
+        "x" * 1024,
+    ],
+    ids=["unicode", "emoji", "url-special", "deep", "max-length"],
+)
+def test_unusual_keys_round_trip(object_store: ObjectStore, key: str) -> None:
+    object_store.put(key, key.encode())
+    assert object_store.get(key) == key.encode()
+    assert object_store.head(key).key == key
+    assert keys(object_store.list(key)) == [key]
+
+
+def test_overwrite_replaces_content_and_info(object_store: ObjectStore) -> None:
+    object_store.put("k", b"first", content_type="text/plain", metadata={"v": "1"})
+    object_store.put("k", b"second!", metadata={"v": "2"})
+    assert object_store.get("k") == b"second!"
+    info = object_store.head("k")
+    assert info.size == 7
+    assert info.checksum == sha256(b"second!")
+    assert dict(info.metadata) == {"v": "2"}
+    assert info.content_type != "text/plain"
+
+
+# ------------------------------------------------------------------ object info
+
+
+def test_content_type_and_metadata_preserved(object_store: ObjectStore) -> None:
+    metadata = {"owner": "team-a", "build": "42", "note": "spaces are fine"}
+    put = object_store.put("report.json", b"{}", content_type="application/json", metadata=metadata)
+    head = object_store.head("report.json")
+    for info in (put, head):
+        assert info.content_type == "application/json"
+        assert dict(info.metadata) == metadata
+    metadata["owner"] = "changed after put"
+    assert object_store.head("report.json").metadata["owner"] == "team-a"
+
+
+def test_returned_metadata_is_a_private_copy(object_store: ObjectStore) -> None:
+    object_store.put("m", b"x", metadata={"a": "1"})
+    first = object_store.head("m")
+    assert isinstance(first.metadata, dict)
+    first.metadata["a"] = "tampered"
+    assert object_store.head("m").metadata["a"] == "1"
+
+
+def test_head_describes_the_object(object_store: ObjectStore) -> None:
+    data = b"checksummed content"
+    put = object_store.put("info", data)
+    head = object_store.head("info")
+    assert head.key == "info"
+    assert head.size == len(data)
+    assert head.checksum == put.checksum == sha256(data)
+    assert head.etag and head.etag == put.etag
+    assert isinstance(head.modified, float)
+
+
+def test_etag_changes_with_content(object_store: ObjectStore) -> None:
+    first = object_store.put("e", b"one").etag
+    second = object_store.put("e", b"two").etag
+    assert first and second and first != second
+
+
+# ------------------------------------------------------------------ ranges
+
+DATA = bytes(range(256)) * 4  # 1024 bytes, each offset recognisable
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (0, 1, DATA[:1]),
+        (100, 200, DATA[100:200]),
+        (0, 1024, DATA),
+        (1000, 5000, DATA[1000:]),
+        (1023, 1024, DATA[-1:]),
+        (0, 0, b""),
+        (500, 500, b""),
+        (1024, 1024, b""),
+        (1024, 2048, b""),
+    ],
+    ids=["first", "middle", "whole", "end-past-size", "last", "empty-at-0", "empty-middle",
+         "empty-at-size", "start-at-size"],
+)
+def test_get_range(object_store: ObjectStore, start: int, end: int, expected: bytes) -> None:
+    object_store.put("ranged", DATA)
+    assert object_store.get_range("ranged", start, end) == expected
+
+
+@pytest.mark.parametrize(("start", "end"), [(-1, 5), (10, 5), (0, -1)])
+def test_get_range_rejects_bad_ranges(object_store: ObjectStore, start: int, end: int) -> None:
+    object_store.put("ranged", DATA)
+    with pytest.raises(InvalidInput):
+        object_store.get_range("ranged", start, end)
+
+
+# ------------------------------------------------------------------ list
+
+
+def test_list_in_key_order_with_prefix(object_store: ObjectStore) -> None:
+    names = ["b/2", "a/1", "a/3", "a/2", "ab", "a", "c/é", "c/e", "c/日", "c/z"]
+    for name in names:
+        object_store.put(name, name.encode())
+    assert keys(object_store.list()) == sorted(names)
+    assert keys(object_store.list("a/")) == ["a/1", "a/2", "a/3"]
+    assert keys(object_store.list("a")) == ["a", "a/1", "a/2", "a/3", "ab"]
+    # Code-point order is UTF-8 byte order, the order the clouds list in.
+    assert keys(object_store.list("c/")) == ["c/e", "c/z", "c/é", "c/日"]
+    assert keys(object_store.list("nothing-here/")) == []
+
+
+def test_list_yields_full_object_info(object_store: ObjectStore) -> None:
+    object_store.put("dir/x", b"12345")
+    [info] = list(object_store.list("dir/"))
+    assert isinstance(info, ObjectInfo)
+    assert (info.key, info.size) == ("dir/x", 5)
+    assert info.etag == object_store.head("dir/x").etag
+
+
+def test_list_is_lazy_and_safe_to_mutate_during(object_store: ObjectStore) -> None:
+    for i in range(20):
+        object_store.put(f"lazy/{i:02d}", b"x")
+    listing = object_store.list("lazy/")
+    assert isinstance(listing, Iterator)
+    assert iter(listing) is listing
+    first = next(listing)
+    assert first.key == "lazy/00"
+    seen = [first.key]
+    for info in listing:
+        seen.append(info.key)
+        object_store.delete(info.key)  # mutation while iterating must not break the listing
+        object_store.put(f"lazy/{info.key}-new", b"y")
+    assert set(seen) <= {f"lazy/{i:02d}" for i in range(20)}
+    assert seen == sorted(seen)
+
+
+def test_list_more_than_one_page(object_store: ObjectStore) -> None:
+    expected = [f"many/{i:05d}" for i in range(1100)]
+    for key in expected:
+        object_store.put(key, b"")
+    object_store.put("other/1", b"")
+    assert keys(object_store.list("many/")) == expected
+    assert len(keys(object_store.list())) == 1101
+
+
+# ------------------------------------------------------------------ delete and copy
+
+
+def test_delete_is_idempotent(object_store: ObjectStore) -> None:
+    object_store.put("gone", b"x")
+    object_store.delete("gone")
+    with pytest.raises(NotFound):
+        object_store.get("gone")
+    object_store.delete("gone")
+    object_store.delete("never-existed")
+    assert keys(object_store.list("gone")) == []
+
+
+def test_copy(object_store: ObjectStore) -> None:
+    data = b"copy me"
+    object_store.put("src", data, content_type="text/plain", metadata={"k": "v"})
+    info = object_store.copy("src", "dst/copied")
+    assert info.key == "dst/copied"
+    assert info.size == len(data)
+    assert object_store.get("dst/copied") == data
+    assert object_store.get("src") == data
+    head = object_store.head("dst/copied")
+    assert head.checksum == sha256(data)
+    assert head.content_type == "text/plain"
+    assert dict(head.metadata) == {"k": "v"}
+
+
+def test_copy_overwrites_destination(object_store: ObjectStore) -> None:
+    object_store.put("src", b"new")
+    object_store.put("dst", b"old content")
+    object_store.copy("src", "dst")
+    assert object_store.get("dst") == b"new"
+    assert object_store.head("dst").size == 3
+
+
+# ------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize("operation", ["get", "head", "get_range", "copy"])
+def test_missing_key_is_not_found(object_store: ObjectStore, operation: str) -> None:
+    calls = {
+        "get": lambda: object_store.get("missing"),
+        "head": lambda: object_store.head("missing"),
+        "get_range": lambda: object_store.get_range("missing", 0, 1),
+        "copy": lambda: object_store.copy("missing", "elsewhere"),
+    }
+    with pytest.raises(NotFound) as caught:
+        calls[operation]()
+    assert not caught.value.temporary
+    with pytest.raises(FileNotFoundError):
+        calls[operation]()
+    with pytest.raises(NotFound):
+        object_store.head("elsewhere")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "a\x00b", "new\nline", "del\x7f", "x" * 1025, "é" * 513, 42, None],
+    ids=["empty", "nul", "newline", "del", "too-long", "too-long-utf8", "int", "none"],
+)
+def test_invalid_keys_are_rejected(object_store: ObjectStore, key: object) -> None:
+    for call in (
+        lambda: object_store.put(key, b"x"),  # type: ignore[arg-type]
+        lambda: object_store.get(key),  # type: ignore[arg-type]
+        lambda: object_store.head(key),  # type: ignore[arg-type]
+        lambda: object_store.get_range(key, 0, 1),  # type: ignore[arg-type]
+        lambda: object_store.delete(key),  # type: ignore[arg-type]
+        lambda: object_store.copy(key, "ok"),  # type: ignore[arg-type]
+        lambda: object_store.copy("ok", key),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidInput):
+            call()
+    assert keys(object_store.list()) == []
+
+
+def test_concurrent_writers(object_store: ObjectStore) -> None:
+    def write(worker: int) -> None:
+        for i in range(50):
+            object_store.put(f"w{worker}/{i:02d}", f"{worker}:{i}".encode())
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys(object_store.list())) == 400
+    assert object_store.get("w7/49") == b"7:49"
