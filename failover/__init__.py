@@ -25,6 +25,8 @@ from failover.capabilities import (
     Record,
 )
 from failover.clock import FakeClock, SystemClock
+from failover.compute import FailoverCompute
+from failover.dns import FailoverDNS
 from failover.events import LoggingListener
 from failover.execution import ExecutionConfig
 from failover.health import HealthConfig
@@ -43,6 +45,8 @@ __all__ = [
     "Compute",
     "DnsZone",
     "ExecutionConfig",
+    "FailoverCompute",
+    "FailoverDNS",
     "FailoverStorage",
     "FakeClock",
     "HealthConfig",

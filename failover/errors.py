@@ -213,6 +213,15 @@ def _is_circuitbreaker_error(exc: BaseException) -> bool:
     )
 
 
+def _describe(exc: BaseException) -> str:
+    # A foreign exception's __str__ may itself fail (circuitbreaker's does when built
+    # without its breaker): mapping an error must never raise a new one.
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:
+        return type(exc).__name__
+
+
 def classify(exc: BaseException, *, target: str, operation: str) -> FailoverError | None:
     """Map an exception raised inside a provider call to a `FailoverError`.
 
@@ -226,13 +235,13 @@ def classify(exc: BaseException, *, target: str, operation: str) -> FailoverErro
             exc.operation = operation
         return exc
     if _is_circuitbreaker_error(exc):
-        return Unavailable(f"guarded by an open circuitbreaker: {exc}", target=target, operation=operation)
+        return Unavailable(f"guarded by an open circuitbreaker: {_describe(exc)}", target=target, operation=operation)
     if isinstance(exc, FileNotFoundError):
-        return NotFound(f"not found: {exc}", target=target, operation=operation)
+        return NotFound(f"not found: {_describe(exc)}", target=target, operation=operation)
     if isinstance(exc, PermissionError):
-        return PermissionDenied(f"permission denied: {exc}", target=target, operation=operation)
+        return PermissionDenied(f"permission denied: {_describe(exc)}", target=target, operation=operation)
     if isinstance(exc, TimeoutError):
-        return Timeout(f"timed out: {exc}", target=target, operation=operation)
+        return Timeout(f"timed out: {_describe(exc)}", target=target, operation=operation)
     if isinstance(exc, OSError):  # ConnectionError and friends are OSErrors
-        return Unavailable(f"connection failed: {exc}", target=target, operation=operation)
+        return Unavailable(f"connection failed: {_describe(exc)}", target=target, operation=operation)
     return None

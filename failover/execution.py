@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,6 +35,7 @@ from failover.errors import (
     Unsupported,
     classify,
 )
+from failover.hedging import run_hedged
 from failover.routing import Member, Router
 
 R = TypeVar("R")
@@ -128,6 +130,10 @@ class Executor:
         self._attempt_timeout = config.attempt_timeout if config.attempt_timeout is not None else math.inf
         self._deadline = config.deadline if config.deadline is not None else math.inf
         self._max_attempts = config.max_attempts or len(router.members)
+        self._hedging = config.hedge_after is not None
+        self._concurrent = self._hedging or config.enforce_timeouts
+        self._threads: ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
         self._monotonic = clock.monotonic
         self._record_call = self.budget.record_call
 
@@ -137,10 +143,12 @@ class Executor:
         call: Callable[[Member], R],
         *,
         idempotent: bool = True,
+        hedge: bool = False,
         exclude: frozenset[str] = frozenset(),
     ) -> R:
         """Call ``call(member)`` on the best target, then the next ones on temporary errors.
 
+        ``hedge`` marks a read that may be hedged (when ``hedge_after`` is set).
         Targets named in ``exclude`` are skipped (a resumed listing avoids the one
         that just failed it).
         """
@@ -153,6 +161,9 @@ class Executor:
             plan = router.replan(started)
         members = router.reorder(plan.members) if router.shuffles else plan.members
         overall = started + self._deadline
+        if self._concurrent and ((hedge and self._hedging) or (idempotent and self.config.enforce_timeouts)):
+            candidates = self._candidates(members, operation, plan.panic, exclude)
+            return run_hedged(self, self._thread_pool(), operation, call, candidates, overall)
         errors: list[FailoverError] = []
         for member in members:
             if operation not in member.operations or (exclude and member.name in exclude):
@@ -172,7 +183,9 @@ class Executor:
                 result = call(member)
             except Exception as exc:
                 _reset_deadline(token)
-                error = self._failed(member, permit, operation, exc, monotonic() - attempt_start)
+                error = self.record_error(member, permit, operation, exc, monotonic() - attempt_start)
+                if error is None:
+                    raise
                 if not error.temporary:
                     raise error from (None if error is exc else exc)
                 errors.append(error)
@@ -187,7 +200,37 @@ class Executor:
                 member.breaker.on_success(permit, duration)
             member.health.record_success(duration)
             return result
-        raise self._exhausted(operation, errors)
+        raise self.exhausted(operation, errors)
+
+    def _candidates(
+        self, members: tuple[Member, ...], operation: str, panic: bool, exclude: frozenset[str]
+    ) -> Iterator[tuple[Member, Permit]]:
+        """Members that can take the call, each with its permit, taken as they are reached."""
+        for member in members:
+            if operation not in member.operations or member.name in exclude:
+                continue
+            permit = member.breaker.try_acquire()
+            if permit is None:
+                if not panic:
+                    continue
+                permit = BYPASS
+            yield member, permit
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        with self._threads_lock:
+            if self._threads is None:
+                # Attempts to a blackholed target hold a thread until they time out,
+                # so the pool must outlast a burst of them; threads start on demand.
+                workers = max(64, 8 * len(self.router.members))
+                self._threads = ThreadPoolExecutor(workers, thread_name_prefix="failover-attempt")
+            return self._threads
+
+    def close(self) -> None:
+        """Stop the worker threads of hedged calls; abandoned attempts finish on their own."""
+        with self._threads_lock:
+            if self._threads is not None:
+                self._threads.shutdown(wait=False, cancel_futures=True)
+                self._threads = None
 
     def _check_retry(
         self, operation: str, errors: list[FailoverError], idempotent: bool, overall: float
@@ -196,7 +239,7 @@ class Executor:
         if not idempotent:
             raise last
         if len(errors) >= self._max_attempts:
-            raise self._exhausted(operation, errors)
+            raise self.exhausted(operation, errors)
         if self.clock.monotonic() >= overall:
             raise DeadlineExceeded(
                 f"{operation}: deadline of {self.config.deadline}s passed after {len(errors)} attempt(s)",
@@ -210,32 +253,40 @@ class Executor:
                 operation=operation,
             ) from last
 
-    def _failed(
+    def record_error(
         self, member: Member, permit: Permit, operation: str, exc: Exception, duration: float
-    ) -> FailoverError:
-        """Record a failed attempt and return it as a `FailoverError`; re-raise unknown errors."""
+    ) -> FailoverError | None:
+        """Record a failed attempt; return it as a `FailoverError`, or None for an unknown error."""
         error = classify(exc, target=member.name, operation=operation)
         if error is None:
-            # Not a provider failure we understand: a bug, surfaced as it is.
+            # Not a provider failure we understand: a bug, which the caller re-raises.
             member.breaker.release(permit)
-            raise exc
-        if error.temporary:
-            if permit is not BYPASS:
-                member.breaker.on_failure(permit, duration, error.kind)
-            member.health.record_failure(error.kind)
+        elif error.temporary:
+            self.record_failure(member, permit, error, duration)
         else:
             # The target answered (not found, denied...): it is alive.
-            if permit is not BYPASS:
-                member.breaker.on_success(permit, duration)
-            member.health.record_success(duration)
+            self.record_success(member, permit, duration)
         return error
+
+    def record_failure(self, member: Member, permit: Permit, error: FailoverError, duration: float) -> None:
+        if permit is not BYPASS:
+            member.breaker.on_failure(permit, duration, error.kind)
+        member.health.record_failure(error.kind)
+
+    def record_success(self, member: Member, permit: Permit, duration: float) -> None:
+        if permit is not BYPASS:
+            member.breaker.on_success(permit, duration)
+        member.health.record_success(duration)
 
     def report_failure(self, member: Member, operation: str, exc: Exception) -> FailoverError:
         """Record an error raised after ``run`` returned (a lazy listing failing midway)."""
         permit = member.breaker.try_acquire() or BYPASS
-        return self._failed(member, permit, operation, exc, 0.0)
+        error = self.record_error(member, permit, operation, exc, 0.0)
+        if error is None:
+            raise exc
+        return error
 
-    def _exhausted(self, operation: str, errors: list[FailoverError]) -> FailoverError:
+    def exhausted(self, operation: str, errors: list[FailoverError]) -> FailoverError:
         if not errors:
             supported = any(operation in m.operations for m in self.router.members)
             if not supported:

@@ -100,7 +100,7 @@ class Pool:
             )
             routers.append(router)
             self.executors[op_class] = Executor(router, execution, self.clock)
-        self._split = breaker_per == "operation_class"
+        self.split = breaker_per == "operation_class"
         self.targets = tuple(targets)
         self.checker = self._checker(health_checks)
 
@@ -137,9 +137,11 @@ class Pool:
     # ------------------------------------------------------------ calls
 
     def executor_for(self, operation: str) -> Executor:
-        if not self._split:
-            return self.executors[""]
-        return self.executors[READ if operation in self.read_operations else WRITE]
+        return self.executor_for_class(READ if operation in self.read_operations else WRITE)
+
+    def executor_for_class(self, operation_class: str) -> Executor:
+        """The executor for ``read`` or ``write`` calls (one and the same unless split)."""
+        return self.executors[operation_class if self.split else ""]
 
     def run(self, operation: str, call: Callable[[Member], R], *, idempotent: bool = True) -> R:
         return self.executor_for(operation).run(operation, call, idempotent=idempotent)
@@ -153,6 +155,8 @@ class Pool:
     def close(self) -> None:
         if self.checker is not None:
             self.checker.stop()
+        for executor in self.executors.values():
+            executor.close()
 
     def __enter__(self) -> Pool:
         self.start()
@@ -166,7 +170,7 @@ class Pool:
     # ------------------------------------------------------------ introspection
 
     def member(self, name: str, operation_class: str = "") -> Member:
-        executor = self.executors[operation_class if self._split else ""]
+        executor = self.executors[operation_class if self.split else ""]
         for member in executor.router.members:
             if member.name == name:
                 return member

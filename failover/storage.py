@@ -3,50 +3,44 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, BinaryIO
+from collections.abc import Iterator, Mapping
+from typing import BinaryIO
 
 from failover.capabilities import Capability, ObjectInfo, validate_key, validate_range
-from failover.errors import FailoverError, InvalidInput
-from failover.pool import Pool
+from failover.errors import InvalidInput
+from failover.facade import Facade
 from failover.routing import Member
-from failover.status import PoolStatus
-from failover.target import Target
 
 READ_OPERATIONS = frozenset({"get", "get_range", "head", "list"})
 
 
-class FailoverStorage:
+class FailoverStorage(Facade):
     """An `ObjectStore` that routes each call to the healthiest target that can take it.
 
     ``FailoverStorage(targets, policy=Priority(), execution=ExecutionConfig(...))``;
-    every keyword is passed to `failover.pool.Pool` (breaker, health, health_checks,
-    failback_after, clock, listeners...).  Reads go to the preferred target and fail
-    over on temporary errors.  Writes go to one target: until the replication modes
-    land, an object written during an outage lives on the target that took it.
+    see `Facade` for the keywords.  Reads go to the preferred target, fail over on
+    temporary errors and may be hedged.  A write goes to one target: until the
+    replication modes land, an object written during an outage lives on the target
+    that took it.
     """
 
-    def __init__(self, targets: Sequence[Target], **options: Any) -> None:
-        self.pool = Pool(targets, Capability.OBJECT_STORE, read_operations=READ_OPERATIONS, **options)
-        # Bound once: a read goes straight to its executor, with no dispatch per call.
-        self._read = self.pool.executor_for("get").run
-        self._write = self.pool.executor_for("put").run
+    capability = Capability.OBJECT_STORE
+    read_operations = READ_OPERATIONS
 
     # ------------------------------------------------------------ reads
 
     def get(self, key: str) -> bytes:
         validate_key(key)
-        return self._read("get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
+        return self._read("get", lambda m: m.provider.get(key), hedge=True)  # type: ignore[no-any-return]
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)
         validate_range(start, end)
-        return self._read("get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
+        return self._read("get_range", lambda m: m.provider.get_range(key, start, end), hedge=True)  # type: ignore[no-any-return]
 
     def head(self, key: str) -> ObjectInfo:
         validate_key(key)
-        return self._read("head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
+        return self._read("head", lambda m: m.provider.head(key), hedge=True)  # type: ignore[no-any-return]
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
@@ -116,30 +110,6 @@ class FailoverStorage:
         validate_key(dst)
         return self._write("copy", lambda m: m.provider.copy(src, dst))  # type: ignore[no-any-return]
 
-    # ------------------------------------------------------------ operations
-
-    def status(self) -> PoolStatus:
-        return self.pool.status()
-
-    def start(self) -> FailoverStorage:
-        """Start the background health checks, if any are configured."""
-        self.pool.start()
-        return self
-
-    def close(self) -> None:
-        self.pool.close()
-
-    def __enter__(self) -> FailoverStorage:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"FailoverStorage({', '.join(t.name for t in self.pool.targets)})"
-
 
 def _open_listing(
     member: Member, *, prefix: str, after: str | None
@@ -158,4 +128,4 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-__all__ = ["READ_OPERATIONS", "FailoverError", "FailoverStorage"]
+__all__ = ["READ_OPERATIONS", "FailoverStorage"]

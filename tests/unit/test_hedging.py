@@ -1,0 +1,107 @@
+"""Hedged reads and enforced timeouts: real threads, bounded waits on events, no blind sleeps."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target
+from failover.errors import AllTargetsFailed, NotFound
+from providers.memory import MemoryObjectStore
+
+
+class Gate(MemoryObjectStore):
+    """A store whose reads wait until the test opens the gate (or the wait times out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def get(self, key: str) -> bytes:
+        self.entered.set()
+        self.gate.wait(timeout=5.0)
+        return super().get(key)
+
+
+@pytest.fixture
+def stores() -> Iterator[tuple[Gate, MemoryObjectStore]]:
+    slow, fast = Gate(), MemoryObjectStore()
+    for store in (slow, fast):
+        store.put("k", b"v")
+    yield slow, fast
+    slow.gate.set()
+
+
+def storage(slow: MemoryObjectStore, fast: MemoryObjectStore, **execution: float | bool) -> FailoverStorage:
+    return FailoverStorage(
+        [Target("memory:slow", slow, priority=0), Target("memory:fast", fast, priority=1)],
+        execution=ExecutionConfig(**execution),  # type: ignore[arg-type]
+        breaker=BreakerConfig(consecutive_failures=100),
+    )
+
+
+def test_hedge_answers_from_the_second_target_when_the_first_is_slow(
+    stores: tuple[Gate, MemoryObjectStore],
+) -> None:
+    slow, fast = stores
+    with storage(slow, fast, hedge_after=0.02, attempt_timeout=3.0) as store:
+        started = time.monotonic()
+        assert store.get("k") == b"v"
+        elapsed = time.monotonic() - started
+    assert slow.entered.is_set()
+    assert elapsed < 1.0, f"hedged read took {elapsed:.3f}s"
+
+
+def test_no_hedge_when_the_first_answers_in_time(stores: tuple[Gate, MemoryObjectStore]) -> None:
+    slow, fast = stores
+    slow.gate.set()
+    with storage(slow, fast, hedge_after=1.0) as store:
+        for _ in range(20):
+            assert store.get("k") == b"v"
+        assert store.status()["memory:fast"].calls == 0
+
+
+def test_abandoned_slow_attempt_is_still_recorded(stores: tuple[Gate, MemoryObjectStore]) -> None:
+    slow, fast = stores
+    with storage(slow, fast, hedge_after=0.02, attempt_timeout=3.0) as store:
+        store.get("k")
+        slow.gate.set()
+        deadline = time.monotonic() + 5
+        while store.status()["memory:slow"].calls == 0 and time.monotonic() < deadline:
+            slow.entered.wait(0.01)
+        assert store.status()["memory:slow"].calls == 1
+
+
+def test_enforced_attempt_timeout_fails_over_from_a_hung_target(
+    stores: tuple[Gate, MemoryObjectStore],
+) -> None:
+    slow, fast = stores
+    with storage(slow, fast, attempt_timeout=0.05, enforce_timeouts=True) as store:
+        started = time.monotonic()
+        assert store.get("k") == b"v"
+        assert time.monotonic() - started < 1.0
+        assert store.status()["memory:slow"].last_error == "timeout"
+
+
+def test_hedged_permanent_error_is_the_answer(stores: tuple[Gate, MemoryObjectStore]) -> None:
+    slow, fast = stores
+    slow.gate.set()
+    with storage(slow, fast, hedge_after=0.5) as store, pytest.raises(NotFound):
+        store.get("missing")
+
+
+def test_hedged_call_with_every_target_failing_raises_all_failed() -> None:
+    broken = [MemoryObjectStore(), MemoryObjectStore()]
+    for store in broken:
+        store.get = _refuse  # type: ignore[method-assign]
+    with storage(broken[0], broken[1], hedge_after=0.01) as store, pytest.raises(AllTargetsFailed) as info:
+        store.get("k")
+    assert len(info.value.attempts) == 2
+
+
+def _refuse(key: str) -> bytes:
+    raise ConnectionRefusedError("refused")
