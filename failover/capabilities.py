@@ -183,6 +183,16 @@ def capabilities_of(provider: object) -> frozenset[Capability]:
     return frozenset(cap for cap, cap_ops in OPERATIONS.items() if ops & cap_ops)
 
 
+_SHORT_KEY = MAX_KEY_BYTES // 4  # this many characters cannot exceed the byte limit
+_find_control_character = _CONTROL_CHARACTER.search
+
+
+def check_key(key: str) -> None:
+    """`validate_key` for the hot path: two C calls when the key is fine."""
+    if key.__class__ is not str or not key or len(key) > _SHORT_KEY or _find_control_character(key):
+        validate_key(key)
+
+
 def validate_key(key: str) -> str:
     """Reject keys no cloud accepts, before any provider sees them."""
     if not isinstance(key, str):
@@ -190,7 +200,7 @@ def validate_key(key: str) -> str:
     if not key:
         raise InvalidInput("object key must not be empty")
     # A str of at most MAX_KEY_BYTES / 4 characters cannot exceed the limit: skip encoding.
-    if len(key) > MAX_KEY_BYTES // 4 and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    if len(key) > _SHORT_KEY and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise InvalidInput(f"object key is longer than {MAX_KEY_BYTES} bytes in UTF-8")
     if _CONTROL_CHARACTER.search(key):
         raise InvalidInput(f"object key {key!r} contains a control character")

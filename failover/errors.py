@@ -64,19 +64,16 @@ class FailoverError(Exception):
         )
         return f"{self.message} ({where})" if where else self.message
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        # Keep pickling (multiprocessing, hypothesis) working with keyword-only fields.
-        return _rebuild, (type(self), self.message, self.target, self.operation, self.temporary)
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses add keyword-only fields (retry_after, attempts...): rebuild from
+        # the message and restore every attribute, so pickling works for all of them.
+        return _rebuild, (type(self), self.message), self.__dict__.copy()
 
 
-def _rebuild(
-    cls: type[FailoverError],
-    message: str,
-    target: str | None,
-    operation: str | None,
-    temporary: bool,
-) -> FailoverError:
-    return cls(message, target=target, operation=operation, temporary=temporary)
+def _rebuild(cls: type[FailoverError], message: str) -> FailoverError:
+    error = cls.__new__(cls, message)
+    Exception.__init__(error, message)
+    return error
 
 
 class InvalidInput(FailoverError, ValueError):

@@ -122,8 +122,11 @@ class RetryBudget:
 class Executor:
     """Runs calls for one facade: plan, permit, attempt, record, fail over."""
 
-    def __init__(self, router: Router, config: ExecutionConfig, clock: Clock) -> None:
+    def __init__(
+        self, router: Router, config: ExecutionConfig, clock: Clock, hedgeable: frozenset[str] = frozenset()
+    ) -> None:
         self.router = router
+        self.hedgeable = hedgeable
         self.config = config
         self.clock = clock
         self.budget = RetryBudget(config.retry_ratio, config.retry_floor_per_second, config.retry_burst, clock)
@@ -143,12 +146,11 @@ class Executor:
         call: Callable[[Member], R],
         *,
         idempotent: bool = True,
-        hedge: bool = False,
         exclude: frozenset[str] = frozenset(),
     ) -> R:
         """Call ``call(member)`` on the best target, then the next ones on temporary errors.
 
-        ``hedge`` marks a read that may be hedged (when ``hedge_after`` is set).
+        Reads (the router's ``hedgeable`` operations) are hedged when ``hedge_after`` is set.
         Targets named in ``exclude`` are skipped (a resumed listing avoids the one
         that just failed it).
         """
@@ -161,7 +163,9 @@ class Executor:
             plan = router.replan(started)
         members = router.reorder(plan.members) if router.shuffles else plan.members
         overall = started + self._deadline
-        if self._concurrent and ((hedge and self._hedging) or (idempotent and self.config.enforce_timeouts)):
+        if self._concurrent and (
+            (self._hedging and operation in self.hedgeable) or (idempotent and self.config.enforce_timeouts)
+        ):
             candidates = self._candidates(members, operation, plan.panic, exclude)
             return run_hedged(self, self._thread_pool(), operation, call, candidates, overall)
         errors: list[FailoverError] = []

@@ -99,7 +99,7 @@ class Pool:
                 members, policy or Priority(), failback_after=failback_after, emitter=self.emitter, rng=self._rng
             )
             routers.append(router)
-            self.executors[op_class] = Executor(router, execution, self.clock)
+            self.executors[op_class] = Executor(router, execution, self.clock, hedgeable=read_operations)
         self.split = breaker_per == "operation_class"
         self.targets = tuple(targets)
         self.checker = self._checker(health_checks)

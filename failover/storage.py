@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
-from failover.capabilities import Capability, ObjectInfo, validate_key, validate_range
+from failover.capabilities import Capability, ObjectInfo, check_key, validate_range
 from failover.errors import InvalidInput
 from failover.facade import Facade
 from failover.routing import Member
@@ -30,17 +30,17 @@ class FailoverStorage(Facade):
     # ------------------------------------------------------------ reads
 
     def get(self, key: str) -> bytes:
-        validate_key(key)
-        return self._read("get", lambda m: m.provider.get(key), hedge=True)  # type: ignore[no-any-return]
+        check_key(key)
+        return self._read("get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
-        validate_key(key)
+        check_key(key)
         validate_range(start, end)
-        return self._read("get_range", lambda m: m.provider.get_range(key, start, end), hedge=True)  # type: ignore[no-any-return]
+        return self._read("get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
 
     def head(self, key: str) -> ObjectInfo:
-        validate_key(key)
-        return self._read("head", lambda m: m.provider.head(key), hedge=True)  # type: ignore[no-any-return]
+        check_key(key)
+        return self._read("head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
@@ -82,7 +82,7 @@ class FailoverStorage(Facade):
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         """Write ``data``; a stream is rewound for each attempt, or tried once if it cannot be."""
-        validate_key(key)
+        check_key(key)
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         if isinstance(data, bytes):
@@ -102,12 +102,12 @@ class FailoverStorage(Facade):
         return self._write("put", put_stream, idempotent=rewind is not None)
 
     def delete(self, key: str) -> None:
-        validate_key(key)
+        check_key(key)
         self._write("delete", lambda m: m.provider.delete(key))
 
     def copy(self, src: str, dst: str) -> ObjectInfo:
-        validate_key(src)
-        validate_key(dst)
+        check_key(src)
+        check_key(dst)
         return self._write("copy", lambda m: m.provider.copy(src, dst))  # type: ignore[no-any-return]
 
 

@@ -1,0 +1,183 @@
+"""Per-call overhead of routing through failover, side by side with plain breakers.
+
+    python benchmarks/overhead.py [--calls 200000] [--repeat 7] [--out benchmarks/results/overhead.json]
+
+Every variant wraps the same call (a `MemoryObjectStore.get` of a small object) and
+runs in this one process, interleaved, best of ``--repeat`` rounds, because these
+machines are noisy: compare the ratios, not the nanoseconds across runs.
+
+* bare: the provider call itself;
+* failover: `FailoverStorage.get` over three memory targets (priority routing);
+* circuitbreaker / pybreaker: the same call under `@circuit` / `CircuitBreaker.call`;
+* skip-open: failover with its primary forced open vs. healthy (the cost of skipping
+  an open target), against circuitbreaker's rejection of an open circuit;
+* 2 threads, I/O-bound: each call sleeps 200 µs (standing in for a network call) in
+  two threads at once; pybreaker holds its lock across the call, failover does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import threading
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+
+import circuitbreaker
+import pybreaker
+
+from failover import FailoverStorage, Target
+from providers.memory import MemoryObjectStore
+
+KEY = "reports/q3.pdf"
+
+
+def best_ns(fn: Callable[[], object], calls: int, repeat: int) -> float:
+    return min(timeit.repeat(fn, number=calls, repeat=repeat)) / calls * 1e9
+
+
+def storage(stores: list[MemoryObjectStore]) -> FailoverStorage:
+    return FailoverStorage([Target(f"memory:{i}", s, priority=i) for i, s in enumerate(stores)])
+
+
+def single_thread(calls: int, repeat: int) -> dict[str, float]:
+    stores = [MemoryObjectStore() for _ in range(3)]
+    for store in stores:
+        store.put(KEY, b"x" * 1024)
+    bare = stores[0].get
+    routed = storage(stores)
+    skipping = storage(stores)
+    skipping.pool.member("memory:0").breaker.force_open()
+    guarded = circuitbreaker.circuit(failure_threshold=5, recovery_timeout=60)(bare)
+    pb = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+
+    open_circuit = circuitbreaker.CircuitBreaker(failure_threshold=1, recovery_timeout=3600)
+    rejected = open_circuit.decorate(_refuse)
+    with contextlib.suppress(ConnectionError):
+        rejected()  # one failure opens the circuit
+
+    def circuitbreaker_rejection() -> None:
+        # A bare try/except, not contextlib.suppress: the measured cost must be the
+        # rejection itself, not a context manager around it.
+        try:  # noqa: SIM105
+            rejected()
+        except circuitbreaker.CircuitBreakerError:
+            pass
+
+    variants: dict[str, Callable[[], object]] = {
+        "bare": lambda: bare(KEY),
+        "failover": lambda: routed.get(KEY),
+        "circuitbreaker": lambda: guarded(KEY),
+        "pybreaker": lambda: pb.call(bare, KEY),
+        "failover_primary_open": lambda: skipping.get(KEY),
+        "circuitbreaker_rejection": circuitbreaker_rejection,
+        "empty": lambda: None,
+    }
+    results = {name: float("inf") for name in variants}
+    for _ in range(repeat):  # interleaved rounds: drift hits every variant alike
+        for name, fn in variants.items():
+            results[name] = min(results[name], best_ns(fn, calls, 1))
+    return results
+
+
+def _refuse() -> None:
+    raise ConnectionError("refused")
+
+
+def two_threads_io(calls: int, io_seconds: float) -> dict[str, float]:
+    """Wall ns per call with two threads whose calls each sleep ``io_seconds``."""
+    store = MemoryObjectStore()
+    store.put(KEY, b"x")
+
+    class SlowStore:
+        def get(self, key: str) -> bytes:
+            time.sleep(io_seconds)
+            return store.get(key)
+
+    slow = SlowStore()
+    routed = FailoverStorage([Target("memory:0", slow), Target("memory:1", slow, priority=1)])
+    pb = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+    guarded = circuitbreaker.circuit(failure_threshold=5, recovery_timeout=60)(slow.get)
+    variants: dict[str, Callable[[], object]] = {
+        "bare": lambda: slow.get(KEY),
+        "failover": lambda: routed.get(KEY),
+        "circuitbreaker": lambda: guarded(KEY),
+        "pybreaker": lambda: pb.call(slow.get, KEY),
+    }
+    return {name: _threaded(fn, calls) for name, fn in variants.items()}
+
+
+def _threaded(fn: Callable[[], object], calls: int) -> float:
+    def work() -> None:
+        for _ in range(calls):
+            fn()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (time.perf_counter() - started) / (2 * calls) * 1e9
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--io-calls", type=int, default=2_000)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/overhead.json"))
+    args = parser.parse_args(argv)
+
+    one = single_thread(args.calls, args.repeat)
+    bare = one["bare"]
+    overhead = {name: one[name] - bare for name in ("failover", "circuitbreaker", "pybreaker")}
+    skip = one["failover_primary_open"] - one["failover"]
+    rejection = one["circuitbreaker_rejection"] - one["empty"]
+    io = two_threads_io(args.io_calls, 200e-6)
+    ratios = {
+        "failover_overhead_vs_pybreaker": overhead["failover"] / overhead["pybreaker"],
+        "failover_overhead_vs_circuitbreaker": overhead["failover"] / overhead["circuitbreaker"],
+        "skip_open_vs_circuitbreaker_rejection": max(skip, 0.0) / rejection,
+        "two_threads_io_pybreaker_vs_failover": io["pybreaker"] / io["failover"],
+    }
+    report = {
+        "python": sys.version.split()[0],
+        "calls": args.calls,
+        "ns_per_call": one,
+        "overhead_ns": overhead,
+        "skip_open_target_ns": skip,
+        "circuitbreaker_rejection_ns": rejection,
+        "two_threads_200us_io_ns_per_call": io,
+        "ratios": ratios,
+    }
+    _print(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+def _print(report: dict[str, object]) -> None:
+    print("single thread, ns per call (best of rounds):")
+    for name, value in report["ns_per_call"].items():  # type: ignore[attr-defined]
+        print(f"  {name:28s} {value:10.0f}")
+    print("overhead over the bare call, ns:")
+    for name, value in report["overhead_ns"].items():  # type: ignore[attr-defined]
+        print(f"  {name:28s} {value:10.0f}")
+    print(f"  {'skip an open target':28s} {report['skip_open_target_ns']:10.0f}")
+    print(f"  {'circuitbreaker rejection':28s} {report['circuitbreaker_rejection_ns']:10.0f}")
+    print("two threads, each call 200 us of I/O, wall ns per call:")
+    for name, value in report["two_threads_200us_io_ns_per_call"].items():  # type: ignore[attr-defined]
+        print(f"  {name:28s} {value:10.0f}")
+    print("ratios:")
+    for name, value in report["ratios"].items():  # type: ignore[attr-defined]
+        print(f"  {name:40s} {value:6.2f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
