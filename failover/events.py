@@ -33,16 +33,19 @@ class HealthChanged:
 
 @dataclass(frozen=True, slots=True)
 class FailedOver:
-    operation: str
+    """Traffic left its preferred target for another one."""
+
     from_target: str
     to_target: str
-    error_kind: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class FailedBack:
+    """Traffic returned to a better target it had left ``away_seconds`` before."""
+
     target: str
-    after_seconds: float
+    away_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +76,10 @@ class LoggingListener:
             self._log.log(level, "target %s is %s (%s)", event.target, state, event.reason)
         elif isinstance(event, FailedOver):
             self._log.warning(
-                "%s failed over from %s to %s after %s",
-                event.operation,
-                event.from_target,
-                event.to_target,
-                event.error_kind,
+                "traffic failed over from %s to %s (%s)", event.from_target, event.to_target, event.reason
             )
         elif isinstance(event, FailedBack):
-            self._log.info("traffic failed back to %s after %.1fs of health", event.target, event.after_seconds)
+            self._log.info("traffic failed back to %s after %.1fs away", event.target, event.away_seconds)
         else:
             self._log.log(
                 logging.ERROR if event.entered else logging.INFO,

@@ -163,14 +163,34 @@ class Router:
     def _note_changes(self, plan: Plan, now: float, events: list[Event]) -> None:
         if plan.panic != self.cached.panic:
             events.append(PanicMode(entered=plan.panic))
-        first = plan.members[0] if plan.members and not plan.panic else None
+        # The preferred target is the first one that takes traffic for good: a target
+        # only getting a trial call (breaker open or half-open) is not, or every trial
+        # during an outage would read as a failback.
+        first = None if plan.panic else next((m for m in plan.members if _closed(m)), None)
         previous = self._preferred
-        if first is not None and previous is not None and first is not previous:
+        if first is None or first is previous:
+            return
+        if previous is not None:
             self._away_since[previous.name] = now
             if first.priority < previous.priority:
                 away = now - self._away_since.pop(first.name, now)
                 events.append(FailedBack(first.name, away))
             else:
-                events.append(FailedOver("*", previous.name, first.name, "route changed"))
-        if first is not None:
-            self._preferred = first
+                events.append(FailedOver(previous.name, first.name, _why_not(previous)))
+        self._preferred = first
+
+
+def _closed(member: Member) -> bool:
+    state = member.breaker.state
+    return state is _CLOSED or state is _FORCED_CLOSED
+
+
+def _why_not(member: Member) -> str:
+    """Why traffic left a target, for the `FailedOver` event."""
+    if not member.health.healthy:
+        return f"health checks failing: {member.health.last_error or 'probe failed'}"
+    breaker = member.breaker
+    if breaker.state is not _CLOSED:
+        last = f": {breaker.last_failure}" if breaker.last_failure else ""
+        return f"breaker {breaker.state.value}{last}"
+    return "routing policy"

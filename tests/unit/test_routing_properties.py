@@ -57,14 +57,15 @@ class Observer:
 
 
 def instrument(rig: Rig, observer: Observer) -> None:
-    for name, store in zip(NAMES, rig.stores, strict=True):
-        original = store.get
+    # Wrap what the targets hold (the chaos layer), so failed attempts are seen too.
+    for name, provider in zip(NAMES, rig.chaos, strict=True):
+        original = provider.get
 
         def get(key: str, _name: str = name, _original=original) -> bytes:  # type: ignore[no-untyped-def]
             observer.on_attempt(_name)
             return _original(key)  # type: ignore[no-any-return]
 
-        store.get = get  # type: ignore[method-assign]
+        provider.get = get  # type: ignore[method-assign]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

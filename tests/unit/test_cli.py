@@ -1,0 +1,111 @@
+"""The ``failover`` command line: exit codes, messages, the JSON summary, ``python -m failover``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from failover import demo
+from failover.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["demo", "--duration", "20", "--rate", "20"]
+
+
+def test_demo_passes_with_exit_code_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(SMALL) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "PASS zero client-visible errors" in out
+    assert "FAIL " not in out and "drill FAILED" not in out
+
+
+def test_blackhole_demo_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SMALL, "--fault", "blackhole"]) == EXIT_OK
+    assert "outage (blackhole)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "required: COMMAND"),
+        (["reboot-the-cloud"], "invalid choice"),
+        (["demo", "--rate", "0"], "argument --rate: must be > 0"),
+        (["demo", "--rate", "fast"], "argument --rate: expected a whole number"),
+        (["demo", "--duration", "-3"], "argument --duration: must be a finite number > 0"),
+        (["demo", "--duration", "nan"], "argument --duration: must be a finite number > 0"),
+        (["demo", "--fault", "fire"], "argument --fault: invalid choice: 'fire'"),
+        (["demo", "--duration", "2"], "duration must be between 5 and 3600 seconds"),
+        (["demo", "--json", "/no/such/dir/out.json"], "does not exist"),
+        (["demo", "--unknown"], "unrecognized arguments: --unknown"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_clear_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err
+    assert "usage: failover" in err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--help"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for option in ("--duration", "--rate", "--seed", "--fault", "--realtime", "--json"):
+        assert option in out
+
+
+def test_failed_criteria_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    real = demo.summarize
+    monkeypatch.setattr(demo, "summarize", lambda result: dataclasses.replace(real(result), client_errors=4))
+    assert main(SMALL) == EXIT_FAILED
+    assert "drill FAILED: zero client-visible errors" in capsys.readouterr().out
+
+
+def test_json_summary_has_the_expected_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "summary.json"
+    assert main([*SMALL, "--seed", "5", "--json", str(path)]) == EXIT_OK
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert {
+        "passed",
+        "config",
+        "criteria",
+        "ops",
+        "reads",
+        "writes",
+        "client_errors",
+        "retried_attempts",
+        "time_to_failover_s",
+        "breaker_opened_after_s",
+        "time_to_failback_s",
+        "hysteresis_s",
+        "traffic_share",
+        "writes_off_primary",
+        "status",
+        "timeline",
+        "wall_seconds",
+    } <= set(data)
+    assert data["passed"] is True
+    assert data["config"]["seed"] == 5
+    assert data["ops"] == 400 and data["client_errors"] == 0
+    assert all(c["ok"] for c in data["criteria"])
+    assert data["hysteresis_s"] >= data["config"]["failback_after"] - 1e-6
+    assert set(data["timeline"][0]) == {"second", "served", "retried", "errors", "max_latency_ms", "breakers", "events"}
+
+
+def test_python_dash_m_failover_runs_the_demo(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "failover", "demo", "--duration", "10", "--rate", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS failed back after" in proc.stdout
