@@ -18,6 +18,7 @@ import pytest
 from failover.capabilities import Compute, DnsZone, ObjectStore
 from providers.chaos import ChaosProvider
 from providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
+from tests.integration import servers
 
 T = TypeVar("T")
 
@@ -46,6 +47,10 @@ class ComputeCase:
 OBJECT_STORE_FACTORIES: tuple[ProviderFactory[ObjectStore], ...] = (
     ProviderFactory("memory", lambda request: MemoryObjectStore()),
     ProviderFactory("chaos-memory", lambda request: ChaosProvider(MemoryObjectStore(), seed=1)),
+    # The real adapters, each on its own local server (tests/integration/servers.py).
+    ProviderFactory("s3-moto", servers.s3_store_factory, marks=(pytest.mark.integration,)),
+    ProviderFactory("azure-azurite", servers.blob_store_factory, marks=(pytest.mark.integration,)),
+    ProviderFactory("gcs-fake", servers.gcs_store_factory, marks=(pytest.mark.integration,)),
 )
 
 DNS_ZONE_FACTORIES: tuple[ProviderFactory[DnsZone], ...] = (

@@ -1,0 +1,227 @@
+"""Code every cloud adapter shares: the sha256 checksum scheme, body preparation, redaction.
+
+The checksum scheme: on ``put`` the adapter computes the sha256 of the bytes it sends and
+stores it as object metadata (``failover-sha256``; Azure spells it ``failover_sha256``
+because its metadata names must be C# identifiers).  ``get`` recomputes it over the bytes
+it received and raises `IntegrityError` on a mismatch, so a corrupt replica is treated as
+a temporary failure of that target and the read moves on to another one.  ``head`` and
+``list`` report it as ``"sha256:<hex>"`` and hide the internal key from user metadata.
+Objects written by other tools carry no checksum and are returned unverified.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import io
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urlsplit, urlunsplit
+
+from failover.capabilities import validate_range
+from failover.errors import ConfigError, IntegrityError, InvalidInput
+
+CHECKSUM_PREFIX = "sha256:"
+CHECKSUM_META_KEY = "failover-sha256"
+CHUNK_SIZE = 1024 * 1024
+# A non-seekable stream is copied while hashing (the checksum goes in a header, so it must be
+# known before the first byte is sent); up to this size the copy stays in memory.
+SPOOL_MEMORY_LIMIT = 8 * 1024 * 1024
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def checksum_of(hex_digest: str | None) -> str | None:
+    """``"sha256:<hex>"`` for a stored digest; None when absent or not one of ours."""
+    if hex_digest is None:
+        return None
+    hex_digest = hex_digest.strip().lower()
+    return CHECKSUM_PREFIX + hex_digest if _HEX64.match(hex_digest) else None
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body ready to send: a stream positioned at its start, its size and sha256."""
+
+    stream: BinaryIO
+    size: int
+    sha256: str
+
+
+def prepare_body(data: bytes | bytearray | memoryview | BinaryIO) -> Body:
+    """Hash ``data`` without reading a stream into memory twice.
+
+    Bytes are wrapped as they are.  A seekable stream is hashed from its current position
+    and rewound there, so the upload streams it once more from disk.  A non-seekable one
+    (a pipe, a socket, an HTTP response) is copied into a spooled temporary file.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        return Body(io.BytesIO(raw), len(raw), sha256_hex(raw))
+    if not hasattr(data, "read"):
+        raise InvalidInput(f"data must be bytes or a binary file-like object, not {type(data).__name__}")
+    digest = hashlib.sha256()
+    size = 0
+    if _seekable(data):
+        start = data.tell()
+        for chunk in iter_chunks(data):
+            digest.update(chunk)
+            size += len(chunk)
+        data.seek(start)
+        return Body(data, size, digest.hexdigest())
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_LIMIT)  # noqa: SIM115 - returned open
+    for chunk in iter_chunks(data):
+        digest.update(chunk)
+        size += len(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    return Body(spool, size, digest.hexdigest())  # type: ignore[arg-type]  # SpooledTemporaryFile is binary
+
+
+def iter_chunks(stream: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Read ``stream`` to its end in chunks of at most ``size`` bytes."""
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            return
+        if not isinstance(chunk, bytes):
+            raise InvalidInput(f"stream returned {type(chunk).__name__}, not bytes: open it in binary mode")
+        yield chunk
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        if not stream.seekable():
+            return False
+        stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def verify(data: bytes, expected_hex: str | None, *, where: str, operation: str = "get") -> bytes:
+    """Return ``data`` if it matches the stored digest (or none was stored), else raise."""
+    expected = checksum_of(expected_hex)
+    if expected is None:
+        return data
+    actual = CHECKSUM_PREFIX + sha256_hex(data)
+    if actual != expected:
+        raise IntegrityError(
+            f"checksum mismatch for {where}: stored {expected}, read {actual} ({len(data)} bytes)",
+            operation=operation,
+        )
+    return data
+
+
+def user_metadata(metadata: Mapping[str, str] | None, internal_key: str = CHECKSUM_META_KEY) -> dict[str, str]:
+    """Metadata as the user wrote it: without our checksum key (matched case-insensitively)."""
+    if not metadata:
+        return {}
+    return {k: v for k, v in metadata.items() if k.lower() != internal_key}
+
+
+def stored_digest(metadata: Mapping[str, str] | None, internal_key: str = CHECKSUM_META_KEY) -> str | None:
+    if not metadata:
+        return None
+    for k, v in metadata.items():
+        if k.lower() == internal_key:
+            return v
+    return None
+
+
+def metadata_to_store(
+    metadata: Mapping[str, str] | None, digest: str, internal_key: str = CHECKSUM_META_KEY
+) -> dict[str, str]:
+    """User metadata plus our checksum; a user key that collides with ours is refused."""
+    out: dict[str, str] = {}
+    for k, v in (metadata or {}).items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise InvalidInput("metadata keys and values must be str")
+        if k.lower() == internal_key:
+            raise InvalidInput(f"metadata key {k!r} is reserved for the checksum")
+        out[k] = v
+    out[internal_key] = digest
+    return out
+
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def content_type_or_default(content_type: str | None) -> str:
+    """The content type to send: S3 would otherwise say ``binary/octet-stream``, the others
+    ``application/octet-stream``; one default keeps replicas identical."""
+    if content_type is None:
+        return DEFAULT_CONTENT_TYPE
+    if not isinstance(content_type, str) or not content_type:
+        raise InvalidInput(f"content_type must be a non-empty str or None, not {content_type!r}")
+    return content_type
+
+
+def check_range(start: int, end: int) -> None:
+    for name, value in (("start", start), ("end", end)):
+        # A float or bool offset is a caller bug, not something to round.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(f"range {name} must be an int, not {type(value).__name__}")
+    validate_range(start, end)
+
+
+def check_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str):
+        raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
+    return prefix
+
+
+def check_timeout(name: str, value: float | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+# Query parameters and connection-string fields that carry secrets: SAS signatures,
+# pre-signed URL signatures, OAuth tokens, account keys.
+_SECRET = re.compile(
+    r"(?i)\b(sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature|access_token"
+    r"|accountkey|sharedaccesssignature|code)=([^&;\s'\"]+)"
+)
+
+
+def redact(text: str, limit: int = 400) -> str:
+    """An SDK message made safe to repeat: secrets removed (requests puts the full URL, SAS
+    included, in its messages), whitespace collapsed to one line, at most ``limit`` chars."""
+    one_line = " ".join(_SECRET.sub(lambda m: f"{m.group(1)}=REDACTED", str(text)).split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL safe to show: no query string (an Azure account URL may carry a SAS), no user:password."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())

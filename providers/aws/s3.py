@@ -1,0 +1,252 @@
+"""Amazon S3 (and S3-compatible endpoints) as an `ObjectStore`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from failover.capabilities import ObjectInfo, validate_key
+from failover.errors import ConfigError
+from providers._common import (
+    CHECKSUM_META_KEY,
+    check_prefix,
+    check_range,
+    check_timeout,
+    checksum_of,
+    content_type_or_default,
+    metadata_to_store,
+    prepare_body,
+    safe_url,
+    stored_digest,
+    user_metadata,
+    verify,
+)
+from providers.aws._client import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    error_code,
+    make_client,
+    map_errors,
+)
+
+# Above this size a put goes through boto3's managed (multipart, parallel) upload.
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+# copy_object copies at most 5 GiB in one request; larger objects need a multipart copy.
+MAX_SINGLE_COPY = 5 * 1024**3
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def validate_bucket_name(bucket: str) -> str:
+    """S3's naming rules, checked before any request so a typo fails as configuration."""
+    rule = (
+        "S3 bucket names are 3-63 characters of lowercase letters, digits, '.' and '-', "
+        "start and end with a letter or digit, have no '..' and are not IP addresses"
+    )
+    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket or _IPV4.match(bucket):
+        raise ConfigError(f"invalid bucket name {bucket!r}: {rule}")
+    return bucket
+
+
+class S3Store:
+    """Objects in one S3 bucket.  ``region``/``endpoint_url`` pick the endpoint; credentials
+    come from ``session`` (default: a new boto3 Session, i.e. the standard credential chain).
+    ``client`` replaces the whole client (tests, custom signers).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        session: boto3.session.Session | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        client: Any = None,
+    ) -> None:
+        self.bucket = validate_bucket_name(bucket)
+        check_timeout("connect_timeout", connect_timeout)
+        check_timeout("read_timeout", read_timeout)
+        self.endpoint_url = endpoint_url
+        if client is None:
+            client = make_client(
+                "s3",
+                region=region,
+                endpoint_url=endpoint_url,
+                session=session,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+            )
+        self._client = client
+        self.region: str | None = region or getattr(getattr(client, "meta", None), "region_name", None)
+        self._transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
+
+    def __repr__(self) -> str:
+        endpoint = safe_url(self.endpoint_url)
+        return f"S3Store(bucket={self.bucket!r}, region={self.region!r}, endpoint_url={endpoint!r})"
+
+    def _where(self, key: str | None = None) -> str:
+        return f"s3://{self.bucket}/{key}" if key is not None else f"s3://{self.bucket}"
+
+    # ------------------------------------------------------------------ ObjectStore
+
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        validate_key(key)
+        body = prepare_body(data)
+        stored = metadata_to_store(metadata, body.sha256)
+        content_type = content_type_or_default(content_type)
+        extra: dict[str, Any] = {"Metadata": stored, "ContentType": content_type}
+        etag: str | None = None
+        with map_errors("put", self._where(key)):
+            if body.size <= MULTIPART_THRESHOLD:
+                resp = self._client.put_object(Bucket=self.bucket, Key=key, Body=body.stream, **extra)
+                etag = _etag(resp.get("ETag"))
+            else:
+                # Multipart, parallel, streamed from the (seekable) body; the ETag of a
+                # multipart object is not an MD5, so it is read back with a head.
+                self._client.upload_fileobj(body.stream, self.bucket, key, ExtraArgs=extra, Config=self._transfer)
+        if etag is None:
+            return self._head(key, "put")
+        return ObjectInfo(
+            key=key,
+            size=body.size,
+            etag=etag,
+            checksum=checksum_of(body.sha256),
+            content_type=content_type,
+            metadata=user_metadata(stored),
+        )
+
+    def get(self, key: str) -> bytes:
+        validate_key(key)
+        where = self._where(key)
+        with map_errors("get", where):
+            resp = self._client.get_object(Bucket=self.bucket, Key=key)
+            with resp["Body"] as stream:
+                data: bytes = stream.read()
+        return verify(data, stored_digest(resp.get("Metadata")), where=where)
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        validate_key(key)
+        check_range(start, end)
+        if start == end:
+            self._head(key, "get_range")  # an empty range of a missing object is still NotFound
+            return b""
+        with map_errors("get_range", self._where(key)):
+            try:
+                resp = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+            except ClientError as exc:
+                if error_code(exc) == "InvalidRange":  # start at or past the end of the object
+                    return b""
+                raise
+            with resp["Body"] as stream:
+                data: bytes = stream.read()
+        return data
+
+    def head(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        return self._head(key, "head")
+
+    def _head(self, key: str, operation: str) -> ObjectInfo:
+        with map_errors(operation, self._where(key)):
+            resp = self._client.head_object(Bucket=self.bucket, Key=key)
+        return _info(key, resp)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self._list(check_prefix(prefix))
+
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
+        # ListObjectsV2 returns keys in UTF-8 binary order, 1000 a page; pages are fetched
+        # only as the caller iterates.  It carries no user metadata, so no checksum either.
+        with map_errors("list", f"{self._where()}/{prefix}*"):
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", ()):
+                    yield ObjectInfo(
+                        key=obj["Key"],
+                        size=int(obj.get("Size", 0)),
+                        etag=_etag(obj.get("ETag")),
+                        modified=_timestamp(obj.get("LastModified")),
+                    )
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        # S3 answers 204 for a missing key, so this is idempotent as it is.  A missing
+        # bucket is still an error (NoSuchBucket → NotFound).
+        with map_errors("delete", self._where(key)):
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        validate_key(src)
+        validate_key(dst)
+        source = self._head(src, "copy")
+        where = f"{self._where(src)} -> {dst}"
+        copy_source = {"Bucket": self.bucket, "Key": src}
+        with map_errors("copy", where):
+            if source.size <= MAX_SINGLE_COPY:
+                # Server-side; MetadataDirective COPY carries the checksum metadata along.
+                resp = self._client.copy_object(
+                    Bucket=self.bucket, Key=dst, CopySource=copy_source, MetadataDirective="COPY"
+                )
+                result = resp.get("CopyObjectResult", {})
+                return ObjectInfo(
+                    key=dst,
+                    size=source.size,
+                    etag=_etag(result.get("ETag")),
+                    checksum=source.checksum,
+                    content_type=source.content_type,
+                    metadata=source.metadata,
+                    modified=_timestamp(result.get("LastModified")),
+                )
+            # A multipart copy does not carry metadata by itself: pass it explicitly.
+            meta = dict(source.metadata)
+            if source.checksum:
+                meta[CHECKSUM_META_KEY] = source.checksum.removeprefix("sha256:")
+            extra: dict[str, Any] = {"Metadata": meta}
+            if source.content_type:
+                extra["ContentType"] = source.content_type
+            self._client.copy(copy_source, self.bucket, dst, ExtraArgs=extra, Config=self._transfer)
+        return self._head(dst, "copy")
+
+    # ------------------------------------------------------------------ health
+
+    def probe(self) -> None:
+        """Raise a mapped error unless the bucket answers (HeadBucket: needs s3:ListBucket)."""
+        with map_errors("probe", self._where()):
+            self._client.head_bucket(Bucket=self.bucket)
+
+
+def _etag(value: object) -> str | None:
+    # As S3 sends it, quotes included: ready for an If-Match header.
+    return str(value) if value else None
+
+
+def _timestamp(value: object) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+def _info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
+    meta = resp.get("Metadata") or {}
+    return ObjectInfo(
+        key=key,
+        size=int(resp.get("ContentLength", 0)),
+        etag=_etag(resp.get("ETag")),
+        checksum=checksum_of(stored_digest(meta)),
+        content_type=resp.get("ContentType"),
+        metadata=user_metadata(meta),
+        modified=_timestamp(resp.get("LastModified")),
+    )

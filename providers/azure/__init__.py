@@ -1,0 +1,16 @@
+"""Azure adapters (azure-storage-blob, azure-identity).  Needs the ``azure`` extra:
+``pip install multicloud-failover[azure]``."""
+
+from __future__ import annotations
+
+try:
+    import azure.storage.blob  # noqa: F401  (imported to fail early with a helpful message)
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "providers.azure needs azure-storage-blob, which is not installed: pip install multicloud-failover[azure]"
+    ) from exc
+
+from providers.azure._client import map_errors
+from providers.azure.blob import BlobStore
+
+__all__ = ["BlobStore", "map_errors"]

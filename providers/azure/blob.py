@@ -1,0 +1,244 @@
+"""Azure Blob Storage as an `ObjectStore`."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSettings
+
+from failover.capabilities import ObjectInfo, validate_key
+from failover.errors import ConfigError, Timeout
+from providers._common import (
+    check_prefix,
+    check_range,
+    check_timeout,
+    checksum_of,
+    content_type_or_default,
+    metadata_to_store,
+    prepare_body,
+    safe_url,
+    stored_digest,
+    user_metadata,
+    verify,
+)
+from providers.azure._client import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRY_TOTAL,
+    error_code,
+    make_service_client,
+    map_errors,
+)
+
+# Azure metadata names must be C# identifiers: no '-', so the shared key is spelled with '_'.
+CHECKSUM_KEY = "failover_sha256"
+# A same-account copy is normally done when start_copy_from_url returns; a pending one is
+# polled this long before giving up.
+COPY_WAIT = 60.0
+
+_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+def validate_container_name(container: str) -> str:
+    if isinstance(container, str) and (_CONTAINER.match(container) or container in ("$root", "$web")):
+        return container
+    raise ConfigError(
+        f"invalid container name {container!r}: Azure container names are 3-63 characters of "
+        "lowercase letters, digits and '-', start and end with a letter or digit, and have no '--'"
+    )
+
+
+class BlobStore:
+    """Blobs in one container.
+
+    Authentication, in order: ``connection_string`` (account key or SAS inside); else
+    ``account_url`` with ``credential`` (account key, SAS token, AzureNamedKeyCredential,
+    AzureSasCredential or a TokenCredential), or a SAS in the URL's query; with neither,
+    azure-identity's DefaultAzureCredential.  ``service_client`` replaces the whole client.
+    """
+
+    def __init__(
+        self,
+        account_url: str | None = None,
+        *,
+        container: str,
+        credential: Any = None,
+        connection_string: str | None = None,
+        api_version: str | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry_total: int = DEFAULT_RETRY_TOTAL,
+        service_client: BlobServiceClient | None = None,
+    ) -> None:
+        self.container = validate_container_name(container)
+        check_timeout("connect_timeout", connect_timeout)
+        check_timeout("read_timeout", read_timeout)
+        if isinstance(retry_total, bool) or not isinstance(retry_total, int) or retry_total < 0:
+            raise ConfigError(f"retry_total must be an int >= 0, not {retry_total!r}")
+        if service_client is None:
+            service_client = make_service_client(
+                account_url,
+                credential=credential,
+                connection_string=connection_string,
+                api_version=api_version,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retry_total=retry_total,
+            )
+        self._service = service_client
+        self._container = service_client.get_container_client(self.container)
+        self.account_url = safe_url(service_client.url)
+
+    def __repr__(self) -> str:
+        return f"BlobStore(account_url={self.account_url!r}, container={self.container!r})"
+
+    def _where(self, key: str | None = None) -> str:
+        base = f"azure://{self._service.account_name}/{self.container}"
+        return f"{base}/{key}" if key is not None else base
+
+    # ------------------------------------------------------------------ ObjectStore
+
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        validate_key(key)
+        content_type = content_type_or_default(content_type)
+        body = prepare_body(data)
+        stored = metadata_to_store(metadata, body.sha256, CHECKSUM_KEY)
+        with map_errors("put", self._where(key)):
+            # Streams in blocks above the SDK's single-put size (64 MiB by default).
+            resp = self._container.get_blob_client(key).upload_blob(
+                body.stream,
+                length=body.size,
+                overwrite=True,
+                metadata=stored,
+                content_settings=ContentSettings(content_type=content_type),
+            )
+        return ObjectInfo(
+            key=key,
+            size=body.size,
+            etag=resp.get("etag"),
+            checksum=checksum_of(body.sha256),
+            content_type=content_type,
+            metadata=user_metadata(stored, CHECKSUM_KEY),
+            modified=_timestamp(resp.get("last_modified")),
+        )
+
+    def get(self, key: str) -> bytes:
+        validate_key(key)
+        where = self._where(key)
+        with map_errors("get", where):
+            # The downloader pins the blob's etag across its chunk requests, and its
+            # properties (metadata included) come with the first response: no race.
+            downloader = self._container.download_blob(key)
+            data = downloader.readall()
+        return verify(data, stored_digest(downloader.properties.metadata, CHECKSUM_KEY), where=where)
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        validate_key(key)
+        check_range(start, end)
+        if start == end:
+            self._head(key, "get_range")  # an empty range of a missing blob is still NotFound
+            return b""
+        with map_errors("get_range", self._where(key)):
+            try:
+                return self._container.download_blob(key, offset=start, length=end - start).readall()
+            except HttpResponseError as exc:
+                if error_code(exc) == "InvalidRange" or exc.status_code == 416:
+                    return b""  # start at or past the end of the blob
+                raise
+
+    def head(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        return self._head(key, "head")
+
+    def _head(self, key: str, operation: str) -> ObjectInfo:
+        with map_errors(operation, self._where(key)):
+            props = self._container.get_blob_client(key).get_blob_properties()
+        return _info(props)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self._list(check_prefix(prefix))
+
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
+        # Pages of up to 5000 are fetched as the caller iterates; metadata rides along, so
+        # the checksum is known without a head per blob.
+        with map_errors("list", f"{self._where()}/{prefix}*"):
+            for props in self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"]):
+                yield _info(props)
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        with map_errors("delete", self._where(key)):
+            try:
+                self._container.delete_blob(key, delete_snapshots="include")
+            except ResourceNotFoundError as exc:
+                # Idempotent for a missing blob; a missing container is still an error.
+                if error_code(exc) != "BlobNotFound":
+                    raise
+
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        validate_key(src)
+        validate_key(dst)
+        where = f"{self._where(src)} -> {dst}"
+        source = self._container.get_blob_client(src)
+        target = self._container.get_blob_client(dst)
+        with map_errors("copy", where):
+            # Server-side; metadata (our checksum included) is copied with the blob.
+            result = target.start_copy_from_url(source.url)
+            status = result.get("copy_status")
+            deadline = time.monotonic() + COPY_WAIT
+            delay = 0.05
+            while status == "pending":
+                if time.monotonic() > deadline:
+                    target.abort_copy(str(result["copy_id"]))
+                    raise Timeout(f"copy {where}: still pending after {COPY_WAIT:.0f} s", operation="copy")
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                status = target.get_blob_properties().copy.status
+            if status not in (None, "success"):
+                raise Timeout(f"copy {where}: copy ended with status {status!r}", operation="copy")
+        return self._head(dst, "copy")
+
+    # ------------------------------------------------------------------ health
+
+    def probe(self) -> None:
+        """One list request for at most one blob: needs only list permission on the container."""
+        with map_errors("probe", self._where()):
+            pages = self._container.list_blobs(results_per_page=1).by_page()
+            next(iter(pages), None)
+
+
+def _timestamp(value: object) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+def _quoted(etag: str | None) -> str | None:
+    # Get Blob Properties sends the ETag quoted, List Blobs does not: one form, as in HTTP.
+    if not etag:
+        return None
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+def _info(props: BlobProperties) -> ObjectInfo:
+    meta = props.metadata or {}
+    settings = props.content_settings
+    return ObjectInfo(
+        key=props.name,
+        size=int(props.size or 0),
+        etag=_quoted(props.etag),
+        checksum=checksum_of(stored_digest(meta, CHECKSUM_KEY)),
+        content_type=settings.content_type if settings is not None else None,
+        metadata=user_metadata(meta, CHECKSUM_KEY),
+        modified=_timestamp(props.last_modified),
+    )

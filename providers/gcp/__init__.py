@@ -1,0 +1,16 @@
+"""Google Cloud adapters (google-cloud-storage).  Needs the ``gcp`` extra:
+``pip install multicloud-failover[gcp]``."""
+
+from __future__ import annotations
+
+try:
+    import google.cloud.storage  # noqa: F401  (imported to fail early with a helpful message)
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "providers.gcp needs google-cloud-storage, which is not installed: pip install multicloud-failover[gcp]"
+    ) from exc
+
+from providers.gcp._client import emulator_client, map_errors
+from providers.gcp.gcs import GCSStore
+
+__all__ = ["GCSStore", "emulator_client", "map_errors"]

@@ -1,0 +1,220 @@
+"""Google Cloud Storage as an `ObjectStore`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import google.api_core.exceptions as gexc
+
+from failover.capabilities import ObjectInfo, validate_key
+from failover.errors import ConfigError, PreconditionFailed
+from providers._common import (
+    check_prefix,
+    check_range,
+    check_timeout,
+    checksum_of,
+    content_type_or_default,
+    metadata_to_store,
+    prepare_body,
+    stored_digest,
+    user_metadata,
+    verify,
+)
+from providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
+
+# get() reads the metadata, then the bytes of that same generation; if the object is
+# replaced in between, the pair is read again (a few times at most).
+_GET_ATTEMPTS = 3
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+
+
+def validate_bucket_name(bucket: str) -> str:
+    rule = (
+        "GCS bucket names are 3-63 characters (222 with dots, 63 between dots) of lowercase "
+        "letters, digits, '-', '_' and '.', start and end with a letter or digit, and do not "
+        "start with 'goog'"
+    )
+    ok = (
+        isinstance(bucket, str)
+        and _BUCKET.match(bucket) is not None
+        and (len(bucket) <= 63 or "." in bucket)
+        and all(0 < len(part) <= 63 for part in bucket.split("."))
+        and not bucket.startswith("goog")
+    )
+    if not ok:
+        raise ConfigError(f"invalid bucket name {bucket!r}: {rule}")
+    return bucket
+
+
+class GCSStore:
+    """Objects in one GCS bucket.
+
+    ``client``: a ``google.cloud.storage.Client`` (default: one built with application
+    default credentials and ``project``).  ``timeout``: seconds, or ``(connect, read)``,
+    applied to every request.  ``retry``: an api-core ``Retry`` for the SDK to use, or None
+    (the default) for a single attempt.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        client: Any = None,
+        project: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: Any = None,
+    ) -> None:
+        self.bucket_name = validate_bucket_name(bucket)
+        if isinstance(timeout, tuple):
+            if len(timeout) != 2:
+                raise ConfigError(f"timeout must be seconds or (connect, read), not {timeout!r}")
+            check_timeout("connect timeout", timeout[0])
+            check_timeout("read timeout", timeout[1])
+        else:
+            check_timeout("timeout", timeout)
+        self._call: dict[str, Any] = {"timeout": timeout, "retry": retry}
+        self._client = client if client is not None else make_client(project)
+        self._bucket = self._client.bucket(self.bucket_name)
+
+    def __repr__(self) -> str:
+        return f"GCSStore(bucket={self.bucket_name!r}, project={getattr(self._client, 'project', None)!r})"
+
+    def _where(self, key: str | None = None) -> str:
+        return f"gs://{self.bucket_name}/{key}" if key is not None else f"gs://{self.bucket_name}"
+
+    # ------------------------------------------------------------------ ObjectStore
+
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        validate_key(key)
+        content_type = content_type_or_default(content_type)
+        body = prepare_body(data)
+        blob = self._bucket.blob(key)
+        blob.metadata = metadata_to_store(metadata, body.sha256)
+        with map_errors("put", self._where(key)):
+            # One multipart request up to 8 MiB, a resumable session above: streamed either way.
+            blob.upload_from_file(body.stream, size=body.size, content_type=content_type, **self._call)
+        return _info(blob)
+
+    def get(self, key: str) -> bytes:
+        validate_key(key)
+        where = self._where(key)
+        with map_errors("get", where):
+            for attempt in range(_GET_ATTEMPTS):
+                # The media download carries no custom metadata, so read it first and then
+                # download exactly that generation.
+                blob = self._bucket.blob(key)
+                blob.reload(**self._call)
+                try:
+                    data: bytes = blob.download_as_bytes(if_generation_match=blob.generation, **self._call)
+                except gexc.PreconditionFailed:
+                    if attempt + 1 == _GET_ATTEMPTS:
+                        raise
+                    continue  # replaced between the two requests: read the new one
+                return verify(data, stored_digest(blob.metadata), where=where)
+        raise PreconditionFailed(f"get {where}: object kept changing while read", operation="get")
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        validate_key(key)
+        check_range(start, end)
+        if start == end:
+            self._head(key, "get_range")  # an empty range of a missing object is still NotFound
+            return b""
+        with map_errors("get_range", self._where(key)):
+            try:
+                # GCS ranges are inclusive at both ends.
+                data: bytes = self._bucket.blob(key).download_as_bytes(start=start, end=end - 1, **self._call)
+            except gexc.RequestRangeNotSatisfiable:
+                # Start at or past the end of the object.  fake-gcs-server closes the
+                # connection after a 416 without saying so (measured: the next request on
+                # it was reset ~1 time in 150), and with retries off that reset would count
+                # against a healthy target: drop the idle pooled connections instead.
+                self._discard_idle_connections()
+                return b""
+        return data
+
+    def head(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        return self._head(key, "head")
+
+    def _head(self, key: str, operation: str) -> ObjectInfo:
+        blob = self._bucket.blob(key)
+        with map_errors(operation, self._where(key)):
+            blob.reload(**self._call)
+        return _info(blob)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self._list(check_prefix(prefix))
+
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
+        # Lexicographic order, pages of up to 1000 fetched as the caller iterates, with
+        # metadata (so the checksum) included.
+        with map_errors("list", f"{self._where()}/{prefix}*"):
+            for blob in self._client.list_blobs(self.bucket_name, prefix=prefix or None, **self._call):
+                yield _info(blob)
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        with map_errors("delete", self._where(key)):
+            try:
+                self._bucket.blob(key).delete(**self._call)
+            except gexc.NotFound:
+                # Idempotent.  GCS answers 404 alike for a missing object and a missing
+                # bucket; either way the object is not there.
+                return
+
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        validate_key(src)
+        validate_key(dst)
+        source = self._bucket.blob(src)
+        target = self._bucket.blob(dst)
+        with map_errors("copy", f"{self._where(src)} -> {dst}"):
+            # rewrite, not copyTo: it works for any size and storage class, in as many
+            # calls as the service asks for; metadata (our checksum) is copied along.
+            token, _, _ = target.rewrite(source, **self._call)
+            while token is not None:
+                token, _, _ = target.rewrite(source, token=token, **self._call)
+        return _info(target)
+
+    def _discard_idle_connections(self) -> None:
+        # Client._http is the requests session the client sends through; closing it only
+        # empties the pools (new connections are made on demand, in-flight ones finish).
+        session = getattr(self._client, "_http", None)
+        close = getattr(session, "close", None)
+        if callable(close):
+            close()
+
+    # ------------------------------------------------------------------ health
+
+    def probe(self) -> None:
+        """One list request for at most one object: needs only storage.objects.list."""
+        with map_errors("probe", self._where()):
+            pages = self._client.list_blobs(self.bucket_name, max_results=1, **self._call).pages
+            next(iter(pages), None)
+
+
+def _timestamp(value: object) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+def _info(blob: Any) -> ObjectInfo:
+    meta = blob.metadata or {}
+    return ObjectInfo(
+        key=blob.name,
+        size=int(blob.size or 0),
+        etag=blob.etag,
+        checksum=checksum_of(stored_digest(meta)),
+        content_type=blob.content_type,
+        metadata=user_metadata(meta),
+        modified=_timestamp(blob.updated),
+    )

@@ -1,0 +1,9 @@
+"""Session-wide fixtures: the real local servers, shared by integration and contract tests.
+
+Each server starts on first use, on a free 127.0.0.1 port, and stops at the end of the
+session.  One that cannot start fails the tests that need it, with its log.
+"""
+
+from tests.integration.servers import azurite, fake_gcs, loopback_env, moto_east, moto_west
+
+__all__ = ["azurite", "fake_gcs", "loopback_env", "moto_east", "moto_west"]
