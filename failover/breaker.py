@@ -141,6 +141,10 @@ class CircuitBreaker:
         self._window = self.config.new_window(self._clock)
         self._count_success = self._window.record_success
         self._slow_after = self.config.slow_call_duration
+        # A count window never holds more than window_size calls: a larger minimum
+        # would switch the rate rules off without a word (resilience4j clamps it too).
+        cfg = self.config
+        self._minimum_calls = min(cfg.minimum_calls, cfg.window_size) if cfg.window == "count" else cfg.minimum_calls
         self.state = BreakerState.CLOSED  # read without a lock; written under it
         self._consecutive = 0
         self._opens = 0  # times opened since last closed: drives the growing open time
@@ -174,7 +178,10 @@ class CircuitBreaker:
             return False
         if state is _OPEN:
             return self._clock.monotonic() >= self._open_until
-        return len(self._trials) < self.config.half_open_permits
+        # Expired permits do not count, as in `_acquire_trial`: a lost permit must not
+        # make the target look unavailable forever.
+        stale_before = self._clock.monotonic() - self.config.permit_timeout
+        return sum(p.taken_at > stale_before for p in self._trials) < self.config.half_open_permits
 
     @property
     def open_until(self) -> float:
@@ -267,11 +274,13 @@ class CircuitBreaker:
         if cfg.consecutive_failures and self._consecutive >= cfg.consecutive_failures:
             self._open(now, f"{self._consecutive} consecutive failures", events)
             return
-        if calls < cfg.minimum_calls:
+        if calls < self._minimum_calls:
             return
-        if cfg.failure_rate is not None and failures >= cfg.failure_rate * calls:
+        # Divide rather than multiply: `failures / calls` is correctly rounded, so a rate
+        # exactly at the threshold trips it (0.14 * 100 is 14.000000000000002 > 14).
+        if cfg.failure_rate is not None and failures / calls >= cfg.failure_rate:
             self._open(now, f"failure rate {failures}/{calls}", events)
-        elif cfg.slow_call_duration is not None and slow_calls >= cfg.slow_call_rate * calls:
+        elif cfg.slow_call_duration is not None and slow_calls / calls >= cfg.slow_call_rate:
             self._open(now, f"slow call rate {slow_calls}/{calls}", events)
 
     # ------------------------------------------------------------ transitions (lock held)
@@ -279,7 +288,10 @@ class CircuitBreaker:
     def _open(self, now: float, reason: str, events: list[BreakerTransition]) -> None:
         cfg = self.config
         self._opens += 1
-        base = min(cfg.open_max, cfg.open_base * cfg.open_multiplier ** (self._opens - 1))
+        try:
+            base = min(cfg.open_max, cfg.open_base * cfg.open_multiplier ** (self._opens - 1))
+        except OverflowError:  # ~1,024 opens in a row (days down) at 2x: long past the cap
+            base = cfg.open_max
         spread = base * cfg.jitter
         self._opened_at = now
         self._open_until = now + min(cfg.open_max, base + self._rng.uniform(-spread, spread))
@@ -323,6 +335,8 @@ class CircuitBreaker:
             self._consecutive = 0
             self._opens = 0
             self._trials.clear()
+            if state is BreakerState.FORCED_OPEN and self.state is not state:
+                self._opened_at = self._clock.monotonic()  # `rejection()` reports time since then
             self._set_state(state, reason, events)
         self._publish(events)
 
@@ -338,6 +352,11 @@ class CircuitBreaker:
         with self._lock:
             self._opens = stored.opens
             self._open_until = now + stored.open_for
+            self._opened_at = now  # the store keeps no start time; adoption is the best we know
+            # As on a local transition: outcomes from before another process decided must
+            # not re-open a breaker it just closed.
+            self._window.clear()
+            self._consecutive = 0
             self._trials.clear()
             self._trial_successes = 0
             old = self.state
