@@ -184,12 +184,15 @@ def capabilities_of(provider: object) -> frozenset[Capability]:
 
 
 _SHORT_KEY = MAX_KEY_BYTES // 4  # this many characters cannot exceed the byte limit
-_find_control_character = _CONTROL_CHARACTER.search
 
 
 def check_key(key: str) -> None:
-    """`validate_key` for the hot path: two C calls when the key is fine."""
-    if key.__class__ is not str or not key or len(key) > _SHORT_KEY or _find_control_character(key):
+    """`validate_key` for the hot path: a few C calls when the key is fine.
+
+    ``isprintable`` is False for every control character (and for some legal
+    characters, such as a no-break space, which the full check then accepts).
+    """
+    if key.__class__ is not str or not 0 < len(key) <= _SHORT_KEY or not key.isprintable():
         validate_key(key)
 
 

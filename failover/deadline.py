@@ -1,5 +1,9 @@
 """The caller's per-attempt deadline, visible to whatever runs inside the attempt.
 
+A provider that reads it says so with a ``reads_deadline = True`` attribute; the
+executor publishes the deadline only to those, since setting a context variable on
+every call of a provider that ignores it would be pure overhead.
+
 The executor sets it around each attempt (``with attempt_deadline(now + timeout): ...``)
 and layers below read it with `current_deadline`: the chaos provider's blackhole hangs
 exactly until it, and adapters may cut their SDK timeouts to it.  The value is an

@@ -168,7 +168,7 @@ class Executor:
         ):
             candidates = self._candidates(members, operation, plan.panic, exclude)
             return run_hedged(self, self._thread_pool(), operation, call, candidates, overall)
-        errors: list[FailoverError] = []
+        errors: list[FailoverError] | None = None  # allocated on the first failure only
         for member in members:
             if operation not in member.operations or (exclude and member.name in exclude):
                 continue
@@ -181,30 +181,37 @@ class Executor:
                 self._check_retry(operation, errors, idempotent, overall)
             # The first attempt reuses the call's start: one clock read less per call.
             attempt_start = monotonic() if errors else started
-            attempt_end = attempt_start + self._attempt_timeout
-            token = _set_deadline(attempt_end if attempt_end < overall else overall)
+            token = None
+            if member.reads_deadline:
+                attempt_end = attempt_start + self._attempt_timeout
+                token = _set_deadline(attempt_end if attempt_end < overall else overall)
             try:
                 result = call(member)
             except Exception as exc:
-                _reset_deadline(token)
+                if token is not None:
+                    _reset_deadline(token)
                 error = self.record_error(member, permit, operation, exc, monotonic() - attempt_start)
                 if error is None:
                     raise
                 if not error.temporary:
                     raise error from (None if error is exc else exc)
+                if errors is None:
+                    errors = []
                 errors.append(error)
                 continue
             except BaseException:
-                _reset_deadline(token)
+                if token is not None:
+                    _reset_deadline(token)
                 member.breaker.release(permit)
                 raise
-            _reset_deadline(token)
+            if token is not None:
+                _reset_deadline(token)
             duration = monotonic() - attempt_start
             if permit is not BYPASS:
                 member.breaker.on_success(permit, duration)
             member.health.record_success(duration)
             return result
-        raise self.exhausted(operation, errors)
+        raise self.exhausted(operation, errors or [])
 
     def _candidates(
         self, members: tuple[Member, ...], operation: str, panic: bool, exclude: frozenset[str]

@@ -39,7 +39,17 @@ _OPEN = BreakerState.OPEN
 class Member:
     """A target at run time: its provider, breaker and health, side by side."""
 
-    __slots__ = ("breaker", "health", "name", "operations", "priority", "provider", "target", "weight")
+    __slots__ = (
+        "breaker",
+        "health",
+        "name",
+        "operations",
+        "priority",
+        "provider",
+        "reads_deadline",
+        "target",
+        "weight",
+    )
 
     def __init__(
         self, target: Target, breaker: CircuitBreaker, health: TargetHealth, operations: frozenset[str]
@@ -52,6 +62,8 @@ class Member:
         self.breaker = breaker
         self.health = health
         self.operations = operations
+        # Providers that honour `failover.deadline` say so; only they get it published.
+        self.reads_deadline = bool(getattr(target.provider, "reads_deadline", False))
 
     def up_since(self) -> float:
         """Since when the target has been continuously usable (-inf: always was)."""

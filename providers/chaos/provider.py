@@ -73,6 +73,8 @@ class ChaosProvider:
         self._dns = cast(DnsZone, inner)
         self._compute = cast(Compute, inner)
         self.supported_operations: frozenset[str] = supported_operations(inner)
+        # The blackhole waits for the caller's attempt deadline, so ask for it.
+        self.reads_deadline = True
         self._seed = seed
         self._rng = random.Random(seed)
         self._clock: Clock = clock if clock is not None else SystemClock()
