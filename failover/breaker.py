@@ -139,14 +139,19 @@ class CircuitBreaker:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._window = self.config.new_window(self._clock)
-        self._count_success = self._window.record_success
         self._slow_after = self.config.slow_call_duration
+        # The fast path for a closed-state success, which the executor inlines:
+        # ``consecutive_failures = 0`` then ``count_success()``.  None when a slow-call
+        # rule needs the duration, and then `on_success` must be called.
+        self.count_success: Callable[[], object] | None = (
+            self._window.record_success if self._slow_after is None else None
+        )
         # A count window never holds more than window_size calls: a larger minimum
         # would switch the rate rules off without a word (resilience4j clamps it too).
         cfg = self.config
         self._minimum_calls = min(cfg.minimum_calls, cfg.window_size) if cfg.window == "count" else cfg.minimum_calls
         self.state = BreakerState.CLOSED  # read without a lock; written under it
-        self._consecutive = 0
+        self.consecutive_failures = 0
         self._opens = 0  # times opened since last closed: drives the growing open time
         self._opened_at = 0.0
         self._open_until = 0.0
@@ -221,8 +226,8 @@ class CircuitBreaker:
         if permit is PASS and (slow_after is None or duration < slow_after):
             # No lock: the window takes an atomic sequence number, and a racing
             # failure that reads a stale count is the same race as calls in flight.
-            self._consecutive = 0
-            self._count_success()
+            self.consecutive_failures = 0
+            self._window.record_success()
             return
         self._record(permit, failed=False, slow=slow_after is not None, reason="slow call")
 
@@ -262,17 +267,17 @@ class CircuitBreaker:
         self._trial_successes += 1
         if self._trial_successes >= self.config.half_open_successes:
             self._opens = 0
-            self._consecutive = 0
+            self.consecutive_failures = 0
             self._window.clear()
             self.closed_since = now
             self._set_state(BreakerState.CLOSED, "trial calls succeeded", events)
 
     def _record_closed(self, failed: bool, slow: bool, now: float, events: list[BreakerTransition]) -> None:
         cfg = self.config
-        self._consecutive = self._consecutive + 1 if failed else 0
+        self.consecutive_failures = self.consecutive_failures + 1 if failed else 0
         calls, failures, slow_calls = self._window.record(failed, slow, now)
-        if cfg.consecutive_failures and self._consecutive >= cfg.consecutive_failures:
-            self._open(now, f"{self._consecutive} consecutive failures", events)
+        if cfg.consecutive_failures and self.consecutive_failures >= cfg.consecutive_failures:
+            self._open(now, f"{self.consecutive_failures} consecutive failures", events)
             return
         if calls < self._minimum_calls:
             return
@@ -295,7 +300,7 @@ class CircuitBreaker:
         spread = base * cfg.jitter
         self._opened_at = now
         self._open_until = now + min(cfg.open_max, base + self._rng.uniform(-spread, spread))
-        self._consecutive = 0
+        self.consecutive_failures = 0
         self._trials.clear()
         self._trial_successes = 0
         self._set_state(BreakerState.OPEN, reason, events)
@@ -332,7 +337,7 @@ class CircuitBreaker:
         events: list[BreakerTransition] = []
         with self._lock:
             self._window.clear()
-            self._consecutive = 0
+            self.consecutive_failures = 0
             self._opens = 0
             self._trials.clear()
             if state is BreakerState.FORCED_OPEN and self.state is not state:
@@ -356,7 +361,7 @@ class CircuitBreaker:
             # As on a local transition: outcomes from before another process decided must
             # not re-open a breaker it just closed.
             self._window.clear()
-            self._consecutive = 0
+            self.consecutive_failures = 0
             self._trials.clear()
             self._trial_successes = 0
             old = self.state

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from failover.breaker import Permit
+from failover.breaker import PASS, BreakerState, Permit
 from failover.clock import Clock
 from failover.counter import AtomicCounter
 from failover.deadline import DEADLINE
@@ -40,6 +40,7 @@ from failover.routing import Member, Router
 
 R = TypeVar("R")
 
+_CLOSED = BreakerState.CLOSED
 _set_deadline = DEADLINE.set
 _reset_deadline = DEADLINE.reset
 
@@ -172,7 +173,9 @@ class Executor:
         for member in members:
             if operation not in member.operations or (exclude and member.name in exclude):
                 continue
-            permit = member.breaker.try_acquire()
+            breaker = member.breaker
+            # A closed breaker's permit is the shared PASS: skip the call to try_acquire.
+            permit = PASS if breaker.state is _CLOSED else breaker.try_acquire()
             if permit is None:
                 if not plan.panic:
                     continue
@@ -207,8 +210,11 @@ class Executor:
             if token is not None:
                 _reset_deadline(token)
             duration = monotonic() - attempt_start
-            if permit is not BYPASS:
-                member.breaker.on_success(permit, duration)
+            if permit is PASS and breaker.count_success is not None:
+                breaker.consecutive_failures = 0  # `CircuitBreaker.on_success`, inlined
+                breaker.count_success()
+            elif permit is not BYPASS:
+                breaker.on_success(permit, duration)
             member.health.record_success(duration)
             return result
         raise self.exhausted(operation, errors or [])
