@@ -4,6 +4,7 @@ Each server starts on first use, on a free 127.0.0.1 port, and stops at the end 
 session.  One that cannot start fails the tests that need it, with its log.
 """
 
+from tests.integration.bind import bind
 from tests.integration.servers import azurite, fake_gcs, loopback_env, moto_east, moto_west
 
-__all__ = ["azurite", "fake_gcs", "loopback_env", "moto_east", "moto_west"]
+__all__ = ["azurite", "bind", "fake_gcs", "loopback_env", "moto_east", "moto_west"]

@@ -10,6 +10,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from providers.aws._client import map_errors
+from providers.aws.route53 import Route53Zone
 from providers.aws.s3 import S3Store
 
-__all__ = ["S3Store", "map_errors"]
+__all__ = ["Route53Zone", "S3Store", "map_errors"]

@@ -19,6 +19,8 @@ from botocore.config import Config
 
 from failover.errors import (
     AlreadyExists,
+    ConfigError,
+    FailoverError,
     IntegrityError,
     InvalidRequest,
     NotFound,
@@ -34,7 +36,9 @@ from providers._common import parse_retry_after, redact
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 5.0
 
-_NOT_FOUND = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "NoSuchVersion", "404"})
+_NOT_FOUND = frozenset(
+    {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "NoSuchVersion", "404", "InvalidInstanceID.NotFound"}
+)
 _DENIED = frozenset(
     {
         "AccessDenied",
@@ -48,9 +52,15 @@ _DENIED = frozenset(
         "InvalidToken",
         "InvalidSecurity",
         "UnauthorizedAccess",
+        "UnauthorizedOperation",  # EC2: the IAM policy lacks the action
+        "AuthFailure",  # EC2: bad or missing credentials
     }
 )
-_PRECONDITION = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "OperationAborted", "409"})
+_PRECONDITION = frozenset(
+    {"PreconditionFailed", "412", "ConditionalRequestConflict", "OperationAborted", "409", "IncorrectInstanceState"}
+)
+# EC2 is out of capacity for that type in that zone: temporary, and another region may have it.
+_NO_CAPACITY = frozenset({"InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientCapacity"})
 _EXISTS = frozenset({"BucketAlreadyExists", "BucketAlreadyOwnedByYou"})
 _THROTTLED = frozenset(
     {
@@ -130,6 +140,8 @@ def _from_client_error(exc: bce.ClientError, operation: str, where: str) -> Prov
         return PreconditionFailed(msg, operation=operation)
     if code in _TIMED_OUT or status == 408:
         return Timeout(msg, operation=operation)
+    if code in _NO_CAPACITY:
+        return Unavailable(msg, operation=operation)
     if status >= 500 or status == 0:
         return Unavailable(msg, operation=operation)
     if code == "InvalidBucketName":
@@ -195,6 +207,43 @@ def map_errors(operation: str, where: str) -> Iterator[None]:
         yield
     except (bce.BotoCoreError, bce.ClientError, S3UploadFailedError, RetriesExceededError) as exc:
         mapped = translate(exc, operation, where)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+# ---------------------------------------------------------------- Route 53
+# Route 53 says "zone missing" and "busy" with codes S3 never uses; they are read first and
+# everything else falls through to `translate`, so the S3 mapping above is unchanged.
+_ROUTE53_THROTTLED = frozenset({"Throttling", "PriorRequestNotComplete"})
+_ROUTE53_INVALID = frozenset({"InvalidChangeBatch", "InvalidInput", "InvalidDomainName"})
+
+
+def translate_route53(exc: BaseException, operation: str, where: str) -> FailoverError | None:
+    """Like `translate`, but a missing hosted zone is a `ConfigError` (the adapter was pointed
+    at a zone that does not exist: no other attempt will find it), and Route 53's
+    "a change is still in progress" is `Throttled` (it passes; the caller may try again)."""
+    if isinstance(exc, bce.ClientError):
+        code, status = error_code(exc), _status(exc)
+        detail = redact(str(exc.response.get("Error", {}).get("Message", "") or ""))
+        msg = f"{operation} {where}: {code} (HTTP {status or '?'})" + (f": {detail}" if detail else "")
+        if code in ("NoSuchHostedZone", "HostedZoneNotFound"):
+            return ConfigError(msg, operation=operation)
+        if code in _ROUTE53_THROTTLED:
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            return Throttled(msg, operation=operation, retry_after=parse_retry_after(headers.get("retry-after")))
+        if code in _ROUTE53_INVALID:
+            return InvalidRequest(msg, operation=operation)
+    return translate(exc, operation, where)
+
+
+@contextmanager
+def map_route53_errors(operation: str, where: str) -> Iterator[None]:
+    """`map_errors` for Route 53 (see `translate_route53`)."""
+    try:
+        yield
+    except (bce.BotoCoreError, bce.ClientError) as exc:
+        mapped = translate_route53(exc, operation, where)
         if mapped is None:
             raise
         raise mapped from exc

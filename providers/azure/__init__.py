@@ -12,5 +12,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from providers.azure._client import map_errors
 from providers.azure.blob import BlobStore
+from providers.azure.dns import AzureDnsZone
 
-__all__ = ["BlobStore", "map_errors"]
+__all__ = ["AzureDnsZone", "BlobStore", "map_errors"]

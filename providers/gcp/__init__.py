@@ -11,6 +11,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from providers.gcp._client import emulator_client, map_errors
+from providers.gcp.dns import CloudDnsZone
 from providers.gcp.gcs import GCSStore
 
-__all__ = ["GCSStore", "emulator_client", "map_errors"]
+__all__ = ["CloudDnsZone", "GCSStore", "emulator_client", "map_errors"]

@@ -18,7 +18,9 @@ import pytest
 from failover.capabilities import Compute, DnsZone, ObjectStore
 from providers.chaos import ChaosProvider
 from providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
-from tests.integration import servers
+from tests.fakes import azure_dns as fake_azure_dns
+from tests.fakes import cloud_dns as fake_cloud_dns
+from tests.integration import dns_factories, servers
 
 T = TypeVar("T")
 
@@ -56,6 +58,11 @@ OBJECT_STORE_FACTORIES: tuple[ProviderFactory[ObjectStore], ...] = (
 DNS_ZONE_FACTORIES: tuple[ProviderFactory[DnsZone], ...] = (
     ProviderFactory("memory", lambda request: MemoryDnsZone("example.com.")),
     ProviderFactory("chaos-memory", lambda request: ChaosProvider(MemoryDnsZone("Example.COM"), seed=1)),
+    ProviderFactory("route53-moto", dns_factories.route53_zone_factory, marks=(pytest.mark.integration,)),
+    ProviderFactory("rfc2136-bind", dns_factories.rfc2136_zone_factory, marks=(pytest.mark.integration,)),
+    # Azure DNS and Cloud DNS have no local server: the real SDK against a fake HTTP transport.
+    ProviderFactory("azure-dns-fake", lambda request: fake_azure_dns.FakeAzureDns().adapter()),
+    ProviderFactory("cloud-dns-fake", lambda request: fake_cloud_dns.FakeCloudDns().adapter()),
 )
 
 COMPUTE_FACTORIES: tuple[ProviderFactory[ComputeCase], ...] = (

@@ -1,0 +1,231 @@
+"""One Amazon Route 53 hosted zone as a `DnsZone`.
+
+Names, types, TTLs and values are checked by the same functions as the in-memory zone
+(providers/_dns_names.py) before any request.  At the boundary:
+
+* TXT values are sent and returned in the canonical form (every character-string quoted),
+  which is also the form Route 53 wants; an unquoted ``hello`` is sent as ``"hello"``.
+* Route 53 returns ``*`` and other special characters in names as ``\\052``: decoded.
+* Alias records and records with a routing policy (``SetIdentifier``: weighted, failover,
+  latency...) cannot be expressed as a `Record`: ``list_records`` leaves them out and
+  ``get_record`` raises `Unsupported` for them.
+
+Writes return when Route 53 has accepted the change (``ChangeInfo`` PENDING); waiting for
+INSYNC (propagation to every edge server, up to a minute) is left to callers that need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+
+from failover.capabilities import Record
+from failover.errors import ConfigError, InvalidInput, InvalidRequest, NotFound, Unsupported
+from providers._common import check_timeout, safe_url
+from providers._dns_names import (
+    canonical_txt,
+    decode_octal_escapes,
+    normalize_name,
+    normalize_record,
+    normalize_type,
+    normalize_zone,
+)
+from providers.aws._client import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, make_client, map_route53_errors
+
+# A DELETE must name the record set exactly as it is; if it changed between our read and
+# the DELETE, Route 53 refuses the batch and we read it again, this many times at most.
+DELETE_ATTEMPTS = 3
+
+
+def _bare_zone_id(hosted_zone_id: str) -> str:
+    if not isinstance(hosted_zone_id, str) or not hosted_zone_id.strip("/"):
+        raise ConfigError(f"hosted_zone_id must be a non-empty str such as 'Z0123456789ABC', not {hosted_zone_id!r}")
+    return hosted_zone_id.rstrip("/").rsplit("/", 1)[-1]  # "/hostedzone/Z123" -> "Z123"
+
+
+def _wire_values(record: Record) -> tuple[str, ...]:
+    if record.type != "TXT":
+        return record.values
+    values = tuple(canonical_txt(v) for v in record.values)
+    if len(set(values)) != len(values):
+        raise InvalidInput(f"record {record.name} TXT has values that are equal once quoted: {record.values!r}")
+    return values
+
+
+class Route53Zone:
+    """Record sets of one hosted zone.  ``hosted_zone_id`` defaults to the zone found by name
+    (looked up on first use: a `ConfigError` if there is none, or several).  ``region``,
+    ``endpoint_url``, ``session`` and the timeouts configure the boto3 client, as in
+    `providers.aws.S3Store`; ``client`` replaces it entirely.
+    """
+
+    def __init__(
+        self,
+        zone: str,
+        *,
+        hosted_zone_id: str | None = None,
+        session: boto3.session.Session | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        client: Any = None,
+    ) -> None:
+        self._zone = normalize_zone(zone)
+        check_timeout("connect_timeout", connect_timeout)
+        check_timeout("read_timeout", read_timeout)
+        self._hosted_zone_id = None if hosted_zone_id is None else _bare_zone_id(hosted_zone_id)
+        self.endpoint_url = endpoint_url
+        if client is None:
+            client = make_client(
+                "route53",
+                # Route 53 is a global service; botocore signs it for us-east-1 whatever we say.
+                region=region,
+                endpoint_url=endpoint_url,
+                session=session,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+            )
+        self._client = client
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    @property
+    def hosted_zone_id(self) -> str:
+        """The hosted zone's id (without ``/hostedzone/``), looked up by name the first time."""
+        if self._hosted_zone_id is None:
+            # Two threads may both look it up; they find the same answer, so no lock.
+            self._hosted_zone_id = self._find_zone_id()
+        return self._hosted_zone_id
+
+    def _find_zone_id(self) -> str:
+        with map_route53_errors("find_zone", self._zone):
+            # Zones are listed in name order from DNSName: the matches, if any, come first.
+            found = self._client.list_hosted_zones_by_name(DNSName=self._zone, MaxItems="10")
+        ids = [
+            str(z["Id"])
+            for z in found.get("HostedZones", [])
+            if decode_octal_escapes(str(z["Name"])).lower().rstrip(".") + "." == self._zone
+        ]
+        if not ids:
+            raise ConfigError(f"no Route 53 hosted zone is named {self._zone!r}", operation="find_zone")
+        if len(ids) > 1:
+            # A public and a private zone may share a name: guessing would edit the wrong one.
+            raise ConfigError(
+                f"{len(ids)} Route 53 hosted zones are named {self._zone!r}: pass hosted_zone_id=",
+                operation="find_zone",
+            )
+        return _bare_zone_id(ids[0])
+
+    # ------------------------------------------------------------ reads
+
+    def list_records(self) -> Iterator[Record]:
+        """Every plain record set (SOA and NS at the apex included), one page per request, in
+        Route 53's order (names compared label by label from the right)."""
+        pages = iter(self._client.get_paginator("list_resource_record_sets").paginate(HostedZoneId=self.hosted_zone_id))
+        while True:
+            with map_route53_errors("list_records", self._zone):
+                page = next(pages, None)
+            if page is None:
+                return
+            for rrset in page.get("ResourceRecordSets", []):
+                if _is_plain(rrset):
+                    yield self._to_record(rrset)
+
+    def get_record(self, name: str, type: str) -> Record:
+        fqdn, rtype = normalize_name(name, self._zone), normalize_type(type)
+        rrset = self._find_rrset(fqdn, rtype, "get_record")
+        if not _is_plain(rrset):
+            raise Unsupported(
+                f"{fqdn} {rtype} is an alias or routing-policy record set, which a Record cannot hold",
+                operation="get_record",
+            )
+        return self._to_record(rrset)
+
+    def _find_rrset(self, fqdn: str, rtype: str, operation: str) -> dict[str, Any]:
+        with map_route53_errors(operation, f"{self._zone} {fqdn} {rtype}"):
+            page = self._client.list_resource_record_sets(
+                HostedZoneId=self.hosted_zone_id, StartRecordName=fqdn, StartRecordType=rtype, MaxItems="1"
+            )
+        # The listing starts at the name/type asked for, or at the next one if it is missing.
+        for rrset in page.get("ResourceRecordSets", []):
+            if _wire_name(rrset) == fqdn and rrset.get("Type") == rtype:
+                return dict(rrset)
+        raise NotFound(f"no {rtype} record for {fqdn}", operation=operation)
+
+    def _to_record(self, rrset: dict[str, Any]) -> Record:
+        rtype = str(rrset["Type"])
+        values = tuple(str(r["Value"]) for r in rrset.get("ResourceRecords", []))
+        if rtype == "TXT":
+            values = tuple(_canonical_or_raw(v) for v in values)
+        return Record(name=_wire_name(rrset), type=rtype, ttl=int(rrset.get("TTL", 0)), values=values)
+
+    # ------------------------------------------------------------ writes
+
+    def upsert_record(self, record: Record) -> Record:
+        normal = normalize_record(record, self._zone)
+        normal = Record(normal.name, normal.type, normal.ttl, _wire_values(normal))
+        rrset = {
+            "Name": normal.name,
+            "Type": normal.type,
+            "TTL": normal.ttl,
+            "ResourceRecords": [{"Value": v} for v in normal.values],
+        }
+        self._change("UPSERT", rrset, "upsert_record")
+        return normal
+
+    def delete_record(self, name: str, type: str) -> None:
+        """Idempotent.  Route 53 deletes only an exact copy of the record set, so it is read first."""
+        fqdn, rtype = normalize_name(name, self._zone), normalize_type(type)
+        for attempt in range(1, DELETE_ATTEMPTS + 1):
+            try:
+                current = self._find_rrset(fqdn, rtype, "delete_record")
+            except NotFound:
+                return
+            try:
+                self._change("DELETE", current, "delete_record")
+                return
+            except InvalidRequest:
+                # Changed or deleted by someone else since we read it: read again.
+                if attempt == DELETE_ATTEMPTS:
+                    raise
+
+    def _change(self, action: str, rrset: dict[str, Any], operation: str) -> None:
+        change = {"Action": action, "ResourceRecordSet": rrset}
+        batch = {"Comment": f"multicloud-failover {operation}", "Changes": [change]}
+        with map_route53_errors(operation, f"{self._zone} {rrset['Name']} {rrset['Type']}"):
+            self._client.change_resource_record_sets(HostedZoneId=self.hosted_zone_id, ChangeBatch=batch)
+
+    # ------------------------------------------------------------ health
+
+    def probe(self) -> None:
+        """One cheap read of the hosted zone; raises like any operation when it fails."""
+        with map_route53_errors("probe", self._zone):
+            self._client.get_hosted_zone(Id=self.hosted_zone_id)
+
+    def __repr__(self) -> str:
+        return (
+            f"Route53Zone(zone={self._zone!r}, hosted_zone_id={self._hosted_zone_id!r}, "
+            f"endpoint_url={safe_url(self.endpoint_url)!r})"
+        )
+
+
+def _is_plain(rrset: Any) -> bool:
+    return "AliasTarget" not in rrset and "SetIdentifier" not in rrset and bool(rrset.get("ResourceRecords"))
+
+
+def _wire_name(rrset: Any) -> str:
+    name = decode_octal_escapes(str(rrset["Name"])).lower()
+    return name if name.endswith(".") else name + "."
+
+
+def _canonical_or_raw(value: str) -> str:
+    # Written by another tool in a form we would refuse: show it as Route 53 has it.
+    try:
+        return canonical_txt(value)
+    except InvalidInput:
+        return value

@@ -1,0 +1,311 @@
+"""One zone on a standard DNS primary (BIND, Knot, PowerDNS...) as a `DnsZone`: RFC 2136
+dynamic updates and RFC 5936 zone transfers, every message signed with a TSIG key.
+
+* ``upsert_record`` replaces the RRset in one update (delete RRset + add), which the server
+  applies atomically; ``delete_record`` deletes the RRset (a no-op if missing: idempotent).
+  Where a server would silently drop data beside a CNAME, prerequisites make it an
+  `InvalidRequest`.
+* ``get_record`` queries that name and type; ``list_records`` transfers the zone (AXFR).
+  A query cannot tell a wildcard's synthesised answer from a real RRset: with ``*.x`` in
+  the zone, ``get_record("a.x", ...)`` returns the wildcard's data (``list_records`` is exact).
+* Everything goes over TCP: a dead server fails at once ("connection refused"), where
+  UDP would wait out the whole timeout.
+* Values are parsed with the root as origin, so names in values are absolute
+  (``www.example.net`` -> ``www.example.net.``, as in Route 53) and come back in
+  presentation form (TXT: every character-string quoted, as in providers/_dns_names.py).
+
+The TSIG secret is held by a wrapper whose repr hides it (dnspython's `Key` prints it), and
+error messages are scrubbed of it: it never reaches a repr, an error or a log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import dns.xfr
+import dns.zone
+
+from failover.capabilities import Record
+from failover.errors import (
+    ConfigError,
+    InvalidInput,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ProviderError,
+    Timeout,
+    Unavailable,
+    Unsupported,
+)
+from providers._common import check_timeout
+from providers._dns_names import normalize_name, normalize_record, normalize_type, normalize_zone
+
+TSIG_ALGORITHMS = frozenset({"hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
+
+_DENIED = frozenset({dns.rcode.REFUSED, dns.rcode.NOTAUTH})
+_INVALID = frozenset({dns.rcode.FORMERR, dns.rcode.NOTZONE, dns.rcode.YXDOMAIN, dns.rcode.YXRRSET, dns.rcode.NXRRSET})
+
+
+class _Tsig:
+    """The key, out of sight: dnspython's own `Key.__repr__` prints the secret."""
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, key: dns.tsig.Key, text: str) -> None:
+        self.key = key
+        self.text = text  # the secret as given, kept only to scrub it out of error messages
+
+    def __repr__(self) -> str:
+        return f"<TSIG key {self.key.name} {self.key.algorithm}>"
+
+
+class Rfc2136Zone:
+    """Record sets of ``zone`` on the primary at ``server`` (an IP address) : ``port``.
+
+    ``tsig_key_name``/``tsig_secret``/``tsig_algorithm`` are what ``tsig-keygen`` prints;
+    they are required: unsigned updates are refused by any sane server, and accepted by a
+    misconfigured one.  ``timeout`` bounds each request (seconds).
+    """
+
+    def __init__(
+        self,
+        zone: str,
+        *,
+        server: str,
+        port: int = 53,
+        tsig_key_name: str,
+        tsig_secret: str,
+        tsig_algorithm: str = "hmac-sha256",
+        timeout: float = 2.0,
+    ) -> None:
+        self._zone = normalize_zone(zone)
+        self._origin = dns.name.from_text(self._zone)
+        try:
+            if not isinstance(server, str):
+                raise ValueError(server)
+            self.server = str(ipaddress.ip_address(server))
+        except ValueError:
+            raise ConfigError(f"server must be an IP address such as '192.0.2.53', not {server!r}") from None
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(f"port must be an int in 1..65535, not {port!r}")
+        self.port = port
+        check_timeout("timeout", timeout)
+        self.timeout = float(timeout)
+        self._tsig = _Tsig(_make_key(tsig_key_name, tsig_secret, tsig_algorithm), tsig_secret)
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    @property
+    def tsig_key_name(self) -> str:
+        return str(self._tsig.key.name)
+
+    # ------------------------------------------------------------ reads
+
+    def list_records(self) -> Iterator[Record]:
+        """Every record set of the zone (SOA and apex NS included), by name then type, from
+        one zone transfer made at the first step."""
+        zone = dns.zone.Zone(self._origin, relativize=False)
+        query, _ = dns.xfr.make_query(zone, serial=None, **self._sign_args())
+        with self._errors("list_records", self._zone):
+            dns.query.inbound_xfr(self.server, zone, query, port=self.port, timeout=self.timeout)
+        records = [_record(name, rdataset) for name, rdataset in zone.iterate_rdatasets()]
+        records.sort(key=lambda r: (r.name, r.type))
+        yield from records
+
+    def get_record(self, name: str, type: str) -> Record:
+        fqdn, rtype = normalize_name(name, self._zone), normalize_type(type)
+        response = self._send(self._query(fqdn, rtype), "get_record", f"{fqdn} {rtype}")
+        if response.rcode() == dns.rcode.NXDOMAIN:
+            raise NotFound(f"no {rtype} record for {fqdn} (NXDOMAIN)", operation="get_record")
+        self._check(response, "get_record", f"{fqdn} {rtype}")
+        qname, qtype = dns.name.from_text(fqdn), dns.rdatatype.from_text(rtype)
+        found = response.get_rrset(response.answer, qname, dns.rdataclass.IN, qtype)
+        if found is None and qtype == dns.rdatatype.NS and qname != self._origin:
+            # NS below the apex is a delegation: the server refers to it instead of answering.
+            found = response.get_rrset(response.authority, qname, dns.rdataclass.IN, qtype)
+        if found is None:
+            raise NotFound(f"no {rtype} record for {fqdn}", operation="get_record")
+        return _record(found.name, found)
+
+    # ------------------------------------------------------------ writes
+
+    def upsert_record(self, record: Record) -> Record:
+        normal = normalize_record(record, self._zone)
+        rdatas = [self._parse(normal.type, value) for value in normal.values]
+        values = tuple(r.to_text() for r in rdatas)
+        if len(set(values)) != len(values):
+            raise InvalidInput(f"{normal.name} {normal.type} has values that are equal in DNS: {normal.values!r}")
+        rdataset = dns.rdataset.from_rdata_list(normal.ttl, rdatas)
+        what = f"{normal.name} {normal.type}"
+        # A server silently ignores data that would sit beside a CNAME (RFC 2136 3.4.2.2) and
+        # still answers NOERROR; prerequisites turn that into an error we can report.
+        if normal.type != "CNAME":
+            response = self._send(self._replace(rdataset, normal.name, "CNAME"), "upsert_record", what)
+        else:
+            # The name must be unused, or hold a CNAME already (which then stands alone).
+            response = self._send(self._replace(rdataset, normal.name), "upsert_record", what)
+            if response.rcode() == dns.rcode.YXDOMAIN:
+                response = self._send(self._replace(rdataset, normal.name, present="CNAME"), "upsert_record", what)
+                if response.rcode() == dns.rcode.NXRRSET:
+                    raise InvalidRequest(
+                        f"upsert_record {what}: other records exist at {normal.name}; a CNAME cannot join them",
+                        operation="upsert_record",
+                    )
+        self._check(response, "upsert_record", what)
+        return Record(normal.name, normal.type, normal.ttl, values)
+
+    def _replace(
+        self, rdataset: dns.rdataset.Rdataset, name: str, absent: str | None = None, *, present: str | None = None
+    ) -> dns.update.UpdateMessage:
+        """An update that replaces ``name``'s RRset, if ``name`` has no ``absent`` RRset (no
+        RRset at all when ``absent`` is None) or, with ``present``, has that RRset."""
+        update = self._update()
+        if present is not None:
+            update.present(name, present)
+        elif absent is not None:
+            update.absent(name, absent)
+        else:
+            update.absent(name)
+        update.replace(name, rdataset)
+        return update
+
+    def delete_record(self, name: str, type: str) -> None:
+        """Idempotent: deleting an RRset that does not exist is a no-op in RFC 2136."""
+        fqdn, rtype = normalize_name(name, self._zone), normalize_type(type)
+        update = self._update()
+        update.delete(fqdn, rtype)
+        self._check(self._send(update, "delete_record", f"{fqdn} {rtype}"), "delete_record", f"{fqdn} {rtype}")
+
+    def probe(self) -> None:
+        """The zone's SOA, answered with authority: the server is up and serves the zone."""
+        response = self._send(self._query(self._origin, "SOA"), "probe", "SOA")
+        self._check(response, "probe", "SOA")
+        if not response.flags & dns.flags.AA or not response.answer:
+            raise Unavailable(f"{self._where()} answered without authority for {self._zone}", operation="probe")
+
+    # ------------------------------------------------------------ plumbing
+
+    def _query(self, name: str | dns.name.Name, rtype: str) -> dns.message.Message:
+        # No recursion wanted (flags=0): only the zone's own data counts.  Signed too, so
+        # servers that limit queries to a key answer them.
+        query = dns.message.make_query(name, rtype, flags=0)
+        query.use_tsig(self._tsig.key, algorithm=self._tsig.key.algorithm)
+        return query
+
+    def _sign_args(self) -> dict[str, Any]:
+        key = self._tsig.key
+        return {"keyring": key, "keyname": key.name, "keyalgorithm": key.algorithm}
+
+    def _update(self) -> dns.update.UpdateMessage:
+        return dns.update.UpdateMessage(self._origin, **self._sign_args())
+
+    def _parse(self, rtype: str, value: str) -> dns.rdata.Rdata:
+        try:
+            return dns.rdata.from_text(dns.rdataclass.IN, rtype, value, origin=dns.name.root, relativize=False)
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise InvalidInput(f"invalid {rtype} value {value!r}: {exc}") from exc
+
+    def _send(self, message: dns.message.Message, operation: str, what: str) -> dns.message.Message:
+        with self._errors(operation, what):
+            return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
+
+    def _where(self) -> str:
+        return f"{self.server}:{self.port}"
+
+    def _check(self, response: dns.message.Message, operation: str, what: str) -> None:
+        if response.rcode() != dns.rcode.NOERROR:
+            raise self._rcode_error(response.rcode(), operation, what)
+
+    def _rcode_error(self, rcode: dns.rcode.Rcode, operation: str, what: str) -> ProviderError:
+        msg = f"{operation} {self._zone} {what} at {self._where()}: {dns.rcode.to_text(rcode)}"
+        if rcode in _DENIED:
+            return PermissionDenied(
+                f"{msg} (key {self.tsig_key_name!r} not allowed, or the server is not primary for the zone)",
+                operation=operation,
+            )
+        if rcode == dns.rcode.NOTIMP:
+            return Unsupported(msg, operation=operation)
+        if rcode in _INVALID:
+            return InvalidRequest(msg, operation=operation)
+        # SERVFAIL and anything unexpected: the server is in trouble, try another target.
+        return Unavailable(msg, operation=operation)
+
+    @contextmanager
+    def _errors(self, operation: str, what: str) -> Iterator[None]:
+        """The one place where dnspython and socket errors become `failover.errors`."""
+        try:
+            yield
+        except (InvalidInput, ProviderError):
+            raise
+        except Exception as exc:
+            mapped = self._translate(exc, operation, what)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def _translate(self, exc: Exception, op: str, what: str) -> ProviderError | None:
+        # dnspython does not put secrets in messages today; scrubbing keeps it so if it ever does.
+        detail = f"{type(exc).__name__}: {exc}".replace(self._tsig.text, "REDACTED")
+        msg = f"{op} {self._zone} {what} at {self._where()}: {detail}"
+        if isinstance(exc, dns.xfr.TransferError):
+            return self._rcode_error(exc.rcode, op, what)
+        if isinstance(exc, (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadKey)):
+            return PermissionDenied(f"{msg} (TSIG key {self.tsig_key_name!r} rejected)", operation=op)
+        if isinstance(exc, dns.tsig.BadTime):
+            return PermissionDenied(f"{msg} (clocks differ by more than the TSIG fudge)", operation=op)
+        if isinstance(exc, (dns.exception.Timeout, TimeoutError)):
+            return Timeout(msg, operation=op)
+        if isinstance(exc, (OSError, EOFError, dns.exception.DNSException)):
+            # Refused, reset, closed mid-answer, garbled: this server is not answering well.
+            return Unavailable(msg, operation=op)
+        return None
+
+    def __repr__(self) -> str:
+        return f"Rfc2136Zone(zone={self._zone!r}, server={self._where()!r}, tsig_key_name={self.tsig_key_name!r})"
+
+
+def _make_key(name: str, secret: str, algorithm: str) -> dns.tsig.Key:
+    if not isinstance(name, str) or not name.strip("."):
+        raise ConfigError("tsig_key_name is required: updates are always signed")
+    if not isinstance(secret, str) or not secret:
+        raise ConfigError(f"tsig_secret for key {name!r} is required: updates are always signed")
+    if not isinstance(algorithm, str) or algorithm.lower().rstrip(".") not in TSIG_ALGORITHMS:
+        raise ConfigError(f"tsig_algorithm must be one of {', '.join(sorted(TSIG_ALGORITHMS))}, not {algorithm!r}")
+    try:
+        raw = base64.b64decode(secret, validate=True)
+        key_name = dns.name.from_text(name)
+    except (binascii.Error, ValueError, dns.exception.DNSException):
+        # Never echo the secret, even a malformed one: it may be a real key with a typo.
+        raise ConfigError(f"tsig_secret for key {name!r} is not valid base64 (as tsig-keygen prints it)") from None
+    if not raw:
+        raise ConfigError(f"tsig_secret for key {name!r} is empty")
+    return dns.tsig.Key(key_name, raw, algorithm.lower())
+
+
+def _record(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> Record:
+    values = tuple(sorted(r.to_text() for r in rdataset))
+    return Record(
+        name=name.to_text().lower(),
+        type=dns.rdatatype.to_text(rdataset.rdtype),
+        ttl=int(rdataset.ttl),
+        values=values,
+    )

@@ -1,0 +1,232 @@
+"""Google Cloud DNS (google-cloud-dns) as a `DnsZone`.
+
+Cloud DNS speaks absolute names (``"www.example.com."``) and presentation-format rrdatas, the
+same as `Record`, so no value translation is needed.  It has no "put this record set" call:
+every write is a *change* (deletions + additions, applied atomically), and a deletion must
+match the current record set exactly (else 412 conditionNotMet; an addition that exists is
+409 alreadyExists).  So `upsert_record` reads the current set and replaces it in one change,
+and re-reads and tries again (a few times) when a concurrent writer got there first.
+
+Why the HTTP session is wrapped: google-cloud-dns never passes a timeout, so google-cloud-core
+sends its default of 60 s on every request; `_TimedSession` replaces it with ``timeout``
+(default 2 s connect, 5 s read).  google-cloud-core does not retry, which is what we want: the
+failover layer retries on another provider.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+try:
+    import google.api_core.exceptions as gexc
+    import google.cloud.dns as dns
+    import requests
+    from google.auth import exceptions as auth_exc
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "providers.gcp.dns needs google-cloud-dns, which is not installed: pip install multicloud-failover[gcp]"
+    ) from exc
+
+from failover.capabilities import Record
+from failover.errors import ConfigError, NotFound, PreconditionFailed
+from providers._common import check_timeout
+from providers._dns_names import canonical_txt, normalize_name, normalize_record, normalize_type, normalize_zone
+from providers.gcp._client import DEFAULT_TIMEOUT, translate
+
+# Read-modify-write rounds before a write gives up to a concurrent writer.
+WRITE_ATTEMPTS = 3
+_MANAGED_ZONE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@contextmanager
+def _errors(operation: str, where: str) -> Iterator[None]:
+    """The module's one boundary: google-api-core, google-auth and requests errors become
+    `failover.errors`."""
+    try:
+        yield
+    except (gexc.GoogleAPIError, requests.RequestException, auth_exc.GoogleAuthError) as exc:
+        mapped = translate(exc, operation, where)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+class _TimedSession:
+    """A requests-compatible session that sends every request with our timeout."""
+
+    def __init__(self, session: Any, timeout: float | tuple[float, float]) -> None:
+        self._session = session
+        self._timeout = timeout
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        kwargs["timeout"] = self._timeout
+        return self._session.request(method, url, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # close(), is_mtls... of the wrapped session
+        return getattr(self._session, name)
+
+    def __repr__(self) -> str:
+        return f"_TimedSession(timeout={self._timeout!r})"
+
+
+def _check_timeout(timeout: float | tuple[float, float]) -> None:
+    if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ConfigError(f"timeout must be seconds or (connect, read), not {timeout!r}")
+        check_timeout("connect timeout", timeout[0])
+        check_timeout("read timeout", timeout[1])
+    else:
+        check_timeout("timeout", timeout)
+
+
+class CloudDnsZone:
+    """One Cloud DNS managed zone.
+
+    ``managed_zone`` is the zone's resource name in ``project`` (``"example-com"``); ``zone``
+    is the DNS name it serves (``"example.com."``).  Authentication: ``credentials`` (a
+    google-auth Credentials), else application default credentials.  ``http`` is the
+    requests-compatible session the client sends through (tests inject a fake one);
+    ``client`` replaces the whole google.cloud.dns Client (its own timeouts then apply).
+    """
+
+    def __init__(
+        self,
+        zone: str,
+        *,
+        managed_zone: str,
+        project: str,
+        client: Any = None,
+        credentials: Any = None,
+        http: Any = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._zone = normalize_zone(zone)
+        if not isinstance(managed_zone, str) or not _MANAGED_ZONE.match(managed_zone):
+            raise ConfigError(
+                f"invalid managed zone name {managed_zone!r}: 1-63 lowercase letters, digits and '-', "
+                "starting with a letter"
+            )
+        if not isinstance(project, str) or not project.strip():
+            raise ConfigError("CloudDnsZone needs a non-empty project")
+        _check_timeout(timeout)
+        self.managed_zone = managed_zone
+        self.project = project
+        if client is None:
+            session = http if http is not None else _authorized_session(credentials)
+            client = dns.Client(project=project, credentials=credentials, _http=_TimedSession(session, timeout))
+        self._client = client
+        self._mz = client.zone(managed_zone, self._zone)
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    def __repr__(self) -> str:
+        return f"CloudDnsZone(zone={self._zone!r}, managed_zone={self.managed_zone!r}, project={self.project!r})"
+
+    def _where(self, name: str = "", rtype: str = "") -> str:
+        return " ".join(part for part in (f"{self.project}/{self.managed_zone}", name, rtype) if part)
+
+    def _find(self, name: str, rtype: str, operation: str) -> Any:
+        """The current ResourceRecordSet for (name, type), or None; one filtered list call."""
+        pages = self._mz.list_resource_record_sets()
+        # The API filters by name and type (documented for rrsets.list); the SDK has no
+        # arguments for them, but its iterator sends extra_params as query parameters.
+        pages.extra_params = {"name": name, "type": rtype}
+        with _errors(operation, self._where(name, rtype)):
+            for rrs in pages:
+                if rrs.name.lower() == name and rrs.record_type.upper() == rtype:
+                    return rrs
+        return None
+
+    def _rrset(self, record: Record) -> Any:
+        return self._mz.resource_record_set(record.name, record.type, record.ttl, list(record.values))
+
+    @staticmethod
+    def _to_record(rrs: Any) -> Record:
+        return Record(rrs.name.lower(), rrs.record_type.upper(), int(rrs.ttl), tuple(rrs.rrdatas))
+
+    # ---------------------------------------------------------------- DnsZone
+
+    def list_records(self) -> Iterator[Record]:
+        """Every record set, SOA and apex NS included, fetched page by page as iteration goes."""
+        with _errors("list_records", self._where()):
+            for rrs in self._mz.list_resource_record_sets():
+                yield self._to_record(rrs)
+
+    def get_record(self, name: str, type: str) -> Record:
+        absolute, rtype = normalize_name(name, self._zone), normalize_type(type)
+        rrs = self._find(absolute, rtype, "get_record")
+        if rrs is None:
+            raise NotFound(f"get_record {self._where(absolute, rtype)}: no such record set", operation="get_record")
+        return self._to_record(rrs)
+
+    def upsert_record(self, record: Record) -> Record:
+        normal = normalize_record(record, self._zone)
+        if normal.type == "TXT":  # one canonical spelling, so a re-read compares equal
+            normal = replace(normal, values=tuple(canonical_txt(v) for v in normal.values))
+        where = self._where(normal.name, normal.type)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            current = self._find(normal.name, normal.type, "upsert_record")
+            if current is not None and int(current.ttl) == normal.ttl and set(current.rrdatas) == set(normal.values):
+                return normal  # already so: an empty change would only cost a request
+            change = self._mz.changes()
+            if current is not None:
+                change.delete_record_set(current)
+            change.add_record_set(self._rrset(normal))
+            try:
+                with _errors("upsert_record", where):
+                    change.create()
+                return normal
+            except (PreconditionFailed, NotFound):
+                # 412/409: someone changed the set since we read it; 404: someone deleted it.
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def delete_record(self, name: str, type: str) -> None:
+        absolute, rtype = normalize_name(name, self._zone), normalize_type(type)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            current = self._find(absolute, rtype, "delete_record")
+            if current is None:
+                return
+            change = self._mz.changes()
+            change.delete_record_set(current)
+            try:
+                with _errors("delete_record", self._where(absolute, rtype)):
+                    change.create()
+                return
+            except NotFound:
+                return  # deleted by someone else meanwhile: the outcome we wanted
+            except PreconditionFailed:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+
+    def probe(self) -> None:
+        """Health check: the managed zone can be read, and it serves the zone we were given."""
+        with _errors("probe", self._where()):
+            zone = self._client.zone(self.managed_zone)
+            zone.reload()
+        served = (zone.dns_name or "").lower()
+        if served != self._zone:
+            raise ConfigError(f"managed zone {self.managed_zone!r} serves {served!r}, not {self._zone!r}")
+
+
+def _authorized_session(credentials: Any) -> Any:
+    """A requests session that signs with ``credentials``, or with application default ones."""
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    if credentials is None:
+        try:
+            credentials, _ = google.auth.default(scopes=list(dns.Client.SCOPE))
+        except auth_exc.DefaultCredentialsError as exc:
+            raise ConfigError(
+                "no Google application default credentials: set GOOGLE_APPLICATION_CREDENTIALS, run "
+                "'gcloud auth application-default login', or pass credentials="
+            ) from exc
+    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
