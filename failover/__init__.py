@@ -31,6 +31,7 @@ from failover.events import LoggingListener
 from failover.execution import ExecutionConfig
 from failover.health import HealthConfig
 from failover.pool import ProbeConfig
+from failover.standby import StandbyPool
 from failover.status import PoolStatus, TargetStatus
 from failover.storage import FailoverStorage
 from failover.target import Target
@@ -59,6 +60,7 @@ __all__ = [
     "PoolStatus",
     "ProbeConfig",
     "Record",
+    "StandbyPool",
     "SystemClock",
     "Target",
     "TargetStatus",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from failover.capabilities import Capability, Instance, InstanceSpec
-from failover.errors import InvalidInput
+from failover.errors import FailoverError, InvalidInput
 from failover.facade import Facade
 from failover.routing import Member
 
@@ -30,6 +30,21 @@ class FailoverCompute(Facade):
         if target is None:
             return iter(self._read("list_instances", call))
         return iter(self._pinned(target, "list_instances", call))
+
+    def list_all_instances(self, tags: Mapping[str, str] | None = None) -> dict[str, list[Instance] | FailoverError]:
+        """Every target's instances, by target name in priority order.
+
+        A target that cannot answer maps to its error instead of failing the whole
+        listing: a fleet view must survive one region being down.  Targets the router
+        currently skips (health down, breaker open) are not called at all.
+        """
+        result: dict[str, list[Instance] | FailoverError] = {}
+        for target in sorted(self.pool.targets, key=lambda t: t.priority):
+            try:
+                result[target.name] = list(self.list_instances(tags, target=target.name))
+            except FailoverError as exc:
+                result[target.name] = exc
+        return result
 
     def describe_instance(self, instance_id: str, *, target: str) -> Instance:
         _check_id(instance_id)

@@ -66,7 +66,7 @@ class LoggingListener:
     def __init__(self, log: logging.Logger = logger) -> None:
         self._log = log
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: object) -> None:
         if isinstance(event, BreakerTransition):
             level = logging.WARNING if event.new == "open" else logging.INFO
             self._log.log(level, "breaker %s: %s -> %s (%s)", event.target, event.old, event.new, event.reason)
@@ -80,12 +80,14 @@ class LoggingListener:
             )
         elif isinstance(event, FailedBack):
             self._log.info("traffic failed back to %s after %.1fs away", event.target, event.away_seconds)
-        else:
+        elif isinstance(event, PanicMode):
             self._log.log(
                 logging.ERROR if event.entered else logging.INFO,
                 "panic mode %s: every target looks down, trying all of them",
                 "entered" if event.entered else "left",
             )
+        else:  # events of other components (standby pools...) describe themselves
+            self._log.info("%s", event)
 
 
 class Emitter:

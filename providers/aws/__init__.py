@@ -10,7 +10,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from providers.aws._client import map_errors
+from providers.aws.ec2 import EC2Compute
 from providers.aws.route53 import Route53Zone
 from providers.aws.s3 import S3Store
 
-__all__ = ["Route53Zone", "S3Store", "map_errors"]
+__all__ = ["EC2Compute", "Route53Zone", "S3Store", "map_errors"]

@@ -12,6 +12,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from providers.azure._client import map_errors
 from providers.azure.blob import BlobStore
+from providers.azure.compute import AzureCompute
 from providers.azure.dns import AzureDnsZone
 
-__all__ = ["AzureDnsZone", "BlobStore", "map_errors"]
+__all__ = ["AzureCompute", "AzureDnsZone", "BlobStore", "map_errors"]

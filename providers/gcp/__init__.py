@@ -11,7 +11,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from providers.gcp._client import emulator_client, map_errors
+from providers.gcp.compute import GceCompute
 from providers.gcp.dns import CloudDnsZone
 from providers.gcp.gcs import GCSStore
 
-__all__ = ["CloudDnsZone", "GCSStore", "emulator_client", "map_errors"]
+__all__ = ["CloudDnsZone", "GCSStore", "GceCompute", "emulator_client", "map_errors"]

@@ -20,7 +20,7 @@ from providers.chaos import ChaosProvider
 from providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
 from tests.fakes import azure_dns as fake_azure_dns
 from tests.fakes import cloud_dns as fake_cloud_dns
-from tests.integration import dns_factories, servers
+from tests.integration import compute_factories, dns_factories, servers
 
 T = TypeVar("T")
 
@@ -75,6 +75,10 @@ COMPUTE_FACTORIES: tuple[ProviderFactory[ComputeCase], ...] = (
             "alpine",
         ),
     ),
+    ProviderFactory("ec2-moto", compute_factories.ec2_case, marks=(pytest.mark.integration,)),
+    # No local server exists for these two: the real SDK over a fake HTTP transport.
+    ProviderFactory("azure-vm-fake", compute_factories.azure_case),
+    ProviderFactory("gce-fake", compute_factories.gce_case),
 )
 
 

@@ -1,0 +1,235 @@
+"""A fake Azure Compute (Microsoft.Compute/virtualMachines) behind an azure-core transport.
+
+`FakeComputeTransport` is an ``azure.core.pipeline.transport.HttpTransport`` handing each
+request to `FakeAzureCompute.handle`; the real `ComputeManagementClient` builds every
+request (bearer token included) and parses every response.  Shapes follow the REST
+reference ("Virtual Machines - List / Get / Create Or Update / Start / Deallocate /
+Delete"): a VM is ``{"id", "name", "type", "location", "tags", "properties":
+{"vmId", "hardwareProfile": {"vmSize"}, "storageProfile": {"imageReference"},
+"provisioningState", "timeCreated", "instanceView"?}}``; ``$expand=instanceView`` adds
+``{"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": "PowerState/running"}]}``;
+lists are ``{"value": [...], "nextLink": url}`` (``page_size`` VMs per page); long-running
+operations answer 200 with the final result and no polling header, so they are complete
+at once; a delete of a missing VM is 204; errors are ``{"error": {"code", "message"}}``:
+404 ResourceNotFound, 404 PlatformImageNotFound, 400 InvalidParameter (unknown size).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from azure.core.credentials import AccessToken
+from azure.core.pipeline.transport import HttpTransport
+from azure.core.rest._http_response_impl import HttpResponseImpl
+from azure.core.utils import case_insensitive_dict
+
+from providers.azure.compute import AzureCompute
+from tests.fakes import Faults, Seen
+
+SECRET_TOKEN = "eyJ0eXAi.fake-secret-bearer-token"  # must never appear in errors or reprs
+SUBNET = "/subscriptions/sub-0001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/app"
+
+Reply = tuple[int, dict[str, str], Any]
+
+
+class _Body:
+    def close(self) -> None:
+        pass
+
+
+class FakeComputeTransport(HttpTransport):  # type: ignore[type-arg]
+    """An azure-core transport answering from a handler function instead of the network."""
+
+    def __init__(self, backend: FakeAzureCompute) -> None:
+        self.backend = backend
+
+    def __enter__(self) -> FakeComputeTransport:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        fault = self.backend.faults.take()
+        if fault is not None and fault.error is not None:
+            raise fault.error
+        raw = request.content
+        parts = urlsplit(request.url)
+        seen = Seen(
+            request.method,
+            unquote(parts.path),
+            dict(parse_qsl(parts.query)),
+            json.loads(raw) if raw else None,
+            dict(request.headers),
+        )
+        self.backend.requests.append(seen)
+        if fault is not None:
+            status, headers, payload = _error(fault.status, "InjectedFault", fault.message, fault.headers)
+        else:
+            status, headers, payload = self.backend.handle(seen)
+        response = HttpResponseImpl(
+            request=request,
+            internal_response=_Body(),
+            status_code=status,
+            reason="fake",
+            content_type="application/json; charset=utf-8",
+            stream_download_generator=None,
+            headers=case_insensitive_dict({"Content-Type": "application/json; charset=utf-8", **headers}),
+        )
+        response._content = b"" if payload is None else json.dumps(payload).encode()
+        return response
+
+
+class StaticToken:
+    """A TokenCredential with a fixed bearer token (azure-core's ``get_token`` protocol)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(SECRET_TOKEN, int(time.time()) + 3600)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return status, dict(headers or {}), {"error": {"code": code, "message": message}}
+
+
+class FakeAzureCompute:
+    """VMs of one resource group, in memory; ``faults`` makes the next requests fail."""
+
+    vm_size = "Standard_B1s"
+    image = "Canonical:ubuntu-24_04-lts:server:latest"
+
+    def __init__(
+        self,
+        subscription: str = "sub-0001",
+        resource_group: str = "rg-app",
+        location: str = "westeurope",
+        page_size: int = 50,
+    ) -> None:
+        self.subscription, self.resource_group, self.location = subscription, resource_group, location
+        self.page_size = page_size
+        self.sizes = {"Standard_B1s", "Standard_B2s"}
+        self.images = {self.image}
+        self.vms: dict[str, dict[str, Any]] = {}  # by lower-case name: ARM names are case-insensitive
+        self.requests: list[Seen] = []
+        self.faults = Faults()
+        self._lock = threading.Lock()
+
+    def adapter(self, **options: Any) -> AzureCompute:
+        options.setdefault("subnet_id", SUBNET)
+        return AzureCompute(
+            self.location,
+            subscription_id=self.subscription,
+            resource_group=self.resource_group,
+            credential=StaticToken(),
+            transport=FakeComputeTransport(self),
+            **options,
+        )
+
+    def handle(self, seen: Seen) -> Reply:
+        prefix = (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            "/providers/Microsoft.Compute/virtualMachines"
+        )
+        if not seen.path.lower().startswith(prefix.lower()):
+            return _error(404, "ResourceGroupNotFound", f"Resource group '{self.resource_group}' could not be found.")
+        if "api-version" not in seen.query:
+            return _error(400, "MissingApiVersionParameter", "The api-version query parameter is required.")
+        rest = [p for p in seen.path[len(prefix) :].split("/") if p]
+        expand = seen.query.get("$expand", "").lower() == "instanceview"
+        with self._lock:
+            if not rest and seen.method == "GET":
+                return self._list(seen.query, expand)
+            name = rest[0]
+            vm = self.vms.get(name.lower())
+            if len(rest) == 1 and seen.method == "PUT":
+                return self._put(name, seen.body or {})
+            if len(rest) == 1 and seen.method == "DELETE":
+                return (200 if self.vms.pop(name.lower(), None) else 204), {}, None
+            if vm is None:
+                return _error(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource 'Microsoft.Compute/virtualMachines/{name}' "
+                    f"under resource group '{self.resource_group}' was not found.",
+                )
+            if len(rest) == 1 and seen.method == "GET":
+                return 200, {}, self._view(vm, expand)
+            if len(rest) == 2 and seen.method == "POST" and rest[1] in ("start", "deallocate", "powerOff"):
+                vm["_power"] = {"start": "running", "deallocate": "deallocated", "powerOff": "stopped"}[rest[1]]
+                return 200, {}, None
+        return _error(400, "InvalidRequest", f"unsupported {seen.method} {seen.path}")
+
+    def _list(self, query: dict[str, str], expand: bool) -> Reply:
+        start = int(query.get("skipToken") or 0)
+        names = sorted(self.vms)
+        body: dict[str, Any] = {
+            "value": [self._view(self.vms[n], expand) for n in names[start : start + self.page_size]]
+        }
+        if start + self.page_size < len(names):
+            query = {**query, "skipToken": str(start + self.page_size)}
+            body["nextLink"] = (
+                f"https://management.azure.com/subscriptions/{self.subscription}/resourceGroups/"
+                f"{self.resource_group}/providers/Microsoft.Compute/virtualMachines?{urlencode(query)}"
+            )
+        return 200, {}, body
+
+    def _put(self, name: str, body: dict[str, Any]) -> Reply:
+        props = body.get("properties") or {}
+        size = (props.get("hardwareProfile") or {}).get("vmSize")
+        if size not in self.sizes:
+            return _error(
+                400,
+                "InvalidParameter",
+                f"The value {size} provided for the VM size is not valid. "
+                "The valid sizes in the current region are: " + ", ".join(sorted(self.sizes)),
+            )
+        ref = (props.get("storageProfile") or {}).get("imageReference") or {}
+        urn = ref.get("id") or ":".join(str(ref.get(k)) for k in ("publisher", "offer", "sku", "version"))
+        if urn not in self.images:
+            return _error(404, "PlatformImageNotFound", f"The platform image '{urn}' is not available.")
+        nics = (props.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []
+        if not nics:
+            return _error(400, "InvalidParameter", "Required parameter 'networkProfile' is missing (null).")
+        existing = self.vms.get(name.lower())
+        vm = {
+            "id": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachines/{name}",
+            "name": name,
+            "type": "Microsoft.Compute/virtualMachines",
+            "location": body.get("location", self.location),
+            "tags": dict(body.get("tags") or {}),
+            "properties": {
+                "vmId": existing["properties"]["vmId"] if existing else str(uuid.uuid4()),
+                "hardwareProfile": {"vmSize": size},
+                "storageProfile": {"imageReference": ref, "osDisk": props["storageProfile"].get("osDisk", {})},
+                "osProfile": props.get("osProfile", {}),
+                "networkProfile": props.get("networkProfile", {}),
+                "provisioningState": "Succeeded",  # real ARM: Creating, then Succeeded
+                "timeCreated": "2025-10-20T14:48:00.0000000+00:00",
+            },
+            "_power": existing["_power"] if existing else "running",
+        }
+        self.vms[name.lower()] = vm
+        return (200 if existing else 201), {}, self._view(vm, False)
+
+    def _view(self, vm: dict[str, Any], expand: bool) -> dict[str, Any]:
+        out = {k: v for k, v in vm.items() if not k.startswith("_")}
+        out["properties"] = dict(vm["properties"])
+        if expand:
+            out["properties"]["instanceView"] = {
+                "statuses": [
+                    {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"},
+                    {"code": f"PowerState/{vm['_power']}", "level": "Info", "displayStatus": f"VM {vm['_power']}"},
+                ]
+            }
+        return out
