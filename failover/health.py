@@ -68,12 +68,15 @@ class TargetHealth:
         *,
         now: float = -math.inf,
         emitter: Emitter | None = None,
+        healthy: bool = True,
     ) -> None:
         self.target = target
         self.emitter = emitter or Emitter()
         self.config = config or HealthConfig()
         self._lock = threading.Lock()
-        self.healthy = True  # until a probe says otherwise
+        # Healthy until a probe says otherwise, unless the owner starts from "unknown"
+        # (``healthy=False``) and waits for ``rise`` good probes.
+        self.healthy = healthy
         self.up_since = now  # -inf: healthy since before we started watching
         self.latency: float | None = None  # EWMA seconds of successful calls
         self.error_rate = 0.0  # EWMA of temporary failures among calls
