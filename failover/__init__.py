@@ -11,7 +11,7 @@ Build a facade over `Target`s (one provider in one region each)::
 Each call goes to the healthiest target; temporary errors fail over to the next one.
 """
 
-from failover import errors, policies
+from failover import errors, policies, replication
 from failover.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from failover.capabilities import (
     Capability,
@@ -67,4 +67,5 @@ __all__ = [
     "__version__",
     "errors",
     "policies",
+    "replication",
 ]

@@ -1,9 +1,10 @@
 """The ``failover`` command line.
 
-Subcommands: ``demo`` (a game day on in-memory providers).  Each subcommand is one
-``_add_<name>`` function that builds its parser and sets ``run`` to the function that
-carries it out, so ``reconcile`` and ``dns-controller`` slot in as two more entries of
-`SUBCOMMANDS`.
+Subcommands: ``demo`` (a game day on in-memory providers), ``reconcile`` (compare
+and repair the objects of several targets), ``dns-controller`` (keep a DNS record on
+healthy endpoints).  Each subcommand is one ``add`` function in `SUBCOMMANDS` that
+builds its parser and sets ``run`` to the function that carries it out; heavy imports
+wait until a subcommand runs.
 
 Exit codes: 0 ok, 1 the command ran but failed (a drill missed its success
 criteria), 2 usage error (bad arguments, bad configuration), 130 interrupted.
@@ -23,6 +24,7 @@ from rich.console import Console
 
 from failover import __version__
 from failover.demo import FAULTS, REALTIME_DURATION, SIMULATED_DURATION, DrillConfig, game_day
+from failover.dns_cli import add_dns_controller
 from failover.errors import ConfigError
 
 EXIT_OK = 0
@@ -104,7 +106,36 @@ def _run_demo(args: argparse.Namespace) -> int:
     return game_day(config, _console(), args.json)
 
 
-SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (_add_demo,)
+# ---------------------------------------------------------------- reconcile
+
+
+def _add_reconcile(commands: Subparsers) -> None:
+    parser = commands.add_parser(
+        "reconcile",
+        help="compare the objects of several targets and repair divergence (dry run by default)",
+        description=(
+            "List every target, compare versions and checksums key by key, and report what "
+            "differs. Nothing is written unless --repair is given. The targets come from your "
+            "code: --targets MODULE:NAME names a list of Target objects, a FailoverStorage, or a "
+            "function returning either."
+        ),
+    )
+    parser.add_argument("--targets", required=True, metavar="MODULE:NAME", help="where to find the targets")
+    parser.add_argument("--journal", type=_existing_file, metavar="PATH", help="repair journal: its tombstones")
+    parser.add_argument("--prefix", default="", help="only keys starting with this")
+    parser.add_argument("--repair", action="store_true", help="write the repairs (default: report only)")
+    parser.add_argument("--checkpoint", type=_output_path, metavar="PATH", help="resume file for long runs")
+    parser.add_argument("--json", type=_output_path, metavar="PATH", help="also write the report as JSON")
+    parser.set_defaults(run=_run_reconcile, parser=parser)
+
+
+def _run_reconcile(args: argparse.Namespace) -> int:
+    from failover.reconcile_cli import run_reconcile
+
+    return run_reconcile(args, _console())
+
+
+SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (_add_demo, _add_reconcile, add_dns_controller)
 
 
 # ---------------------------------------------------------------- helpers
@@ -136,6 +167,13 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
     return value
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file")
+    return path
 
 
 def _output_path(text: str) -> Path:

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from failover.dns_config import load
 from failover.events import LoggingListener
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ def add_dns_controller(commands: Subparsers) -> None:
 
 
 def run_dns_controller(args: argparse.Namespace) -> int:
+    from failover.dns_config import load  # pydantic and the DNS SDKs load only when needed
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     controller = load(args.config).build(listeners=[LoggingListener()])
     if args.once:

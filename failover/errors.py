@@ -20,6 +20,7 @@
     ├── DeadlineExceeded (TimeoutError) the caller's overall deadline passed
     ├── RetryBudgetExhausted            retries were capped to protect the fleet
     └── AllTargetsFailed                every eligible target failed; ``.attempts`` says why
+        └── QuorumNotReached            fewer than w targets took a write; ``.acked`` names them
 
 Temporary errors count against the target's breaker and health, and the call moves
 on to the next target.  Permanent ones (not found, bad request, denied) are the
@@ -199,6 +200,24 @@ class AllTargetsFailed(FailoverError):
             return super().__str__()
         causes = "; ".join(f"{a.target}: {a.kind}" for a in self.attempts)
         return f"{super().__str__()} [{causes}]"
+
+
+class QuorumNotReached(AllTargetsFailed):
+    """Fewer than ``w`` targets took the write.  Those that did keep it, and the journal
+    brings the others to it later: the write is not lost, but it was not acknowledged."""
+
+    kind = "quorum_not_reached"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        attempts: Sequence[FailoverError] = (),
+        acked: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, operation=operation, attempts=attempts)
+        self.acked = acked
 
 
 def _is_circuitbreaker_error(exc: BaseException) -> bool:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
-from typing import BinaryIO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from failover.capabilities import Capability, ObjectInfo, check_key, validate_range
 from failover.errors import InvalidInput
 from failover.facade import Facade
 from failover.routing import Member
+from failover.target import Target
+from failover.versioning import without_version
+
+if TYPE_CHECKING:
+    from failover.reconcile import ReconcileReport
+    from failover.repair import DrainReport
+    from failover.replication import Replication, WriteMode
 
 READ_OPERATIONS = frozenset({"get", "get_range", "head", "list"})
 
@@ -19,28 +26,59 @@ class FailoverStorage(Facade):
 
     ``FailoverStorage(targets, policy=Priority(), execution=ExecutionConfig(...))``;
     see `Facade` for the keywords.  Reads go to the preferred target, fail over on
-    temporary errors and may be hedged.  A write goes to one target: until the
-    replication modes land, an object written during an outage lives on the target
-    that took it.
+    temporary errors and may be hedged.
+
+    Without ``writes=``, a write goes to one target: an object written during an
+    outage lives on the target that took it.  With ``writes=replication.Primary()``,
+    ``All()`` or ``Quorum(w)``, writes are replicated through a durable journal
+    (`failover.replication`), and a read of a key that some target still owes avoids
+    that target (read-your-writes).
     """
 
     capability = Capability.OBJECT_STORE
     read_operations = READ_OPERATIONS
 
+    def __init__(self, targets: Sequence[Target], *, writes: WriteMode | None = None, **options: Any) -> None:
+        super().__init__(targets, **options)
+        self.replication: Replication | None = None
+        # Keys some target still owes; the read path checks this dict, never SQLite.
+        self._owing: Mapping[str, object] = {}
+        if writes is not None:
+            from failover.replication import Replication
+
+            self.replication = Replication(self.pool, writes)
+            self._owing = self.replication.owing
+
     # ------------------------------------------------------------ reads
 
     def get(self, key: str) -> bytes:
         check_key(key)
+        if key in self._owing:
+            return self._read_owed(key, "get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
         return self._read("get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         check_key(key)
         validate_range(start, end)
+        if key in self._owing:
+            return self._read_owed(key, "get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
         return self._read("get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
 
     def head(self, key: str) -> ObjectInfo:
         check_key(key)
+        if key in self._owing:
+            return self._read_owed(key, "head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
         return self._read("head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
+
+    def _read_owed(self, key: str, operation: str, call: Any) -> Any:
+        """Read-your-writes: skip the targets that still owe ``key`` (they hold an older
+        version, or an object a delete has not reached yet); optionally repair them."""
+        replication = self.replication
+        assert replication is not None  # only replicated facades have owed keys
+        result = self._read(operation, call, exclude=replication.exclude_for_read(key))
+        if replication.mode.read_repair:
+            replication.repairer.repair_key(key)
+        return result
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
@@ -85,6 +123,10 @@ class FailoverStorage(Facade):
         check_key(key)
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
+        if self.replication is not None:
+            return self.replication.put(  # type: ignore[no-any-return]
+                key, _read_all(data), content_type=content_type, metadata=metadata
+            )
         if isinstance(data, bytes):
             return self._write(  # type: ignore[no-any-return]
                 "put", lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata)
@@ -103,12 +145,54 @@ class FailoverStorage(Facade):
 
     def delete(self, key: str) -> None:
         check_key(key)
+        if self.replication is not None:
+            self.replication.delete(key)
+            return
         self._write("delete", lambda m: m.provider.delete(key))
 
     def copy(self, src: str, dst: str) -> ObjectInfo:
         check_key(src)
         check_key(dst)
+        if self.replication is not None:
+            # A new object with a version of its own: read it, write it like any put.
+            info = self.head(src)
+            data = self.get(src)
+            return self.put(dst, data, content_type=info.content_type, metadata=without_version(info.metadata))
         return self._write("copy", lambda m: m.provider.copy(src, dst))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ replication
+
+    def drain(self) -> DrainReport:
+        """One repair pass now, on this thread (the background drainer does the same)."""
+        return self._replicated().repairer.drain()
+
+    def pending(self) -> dict[str, int]:
+        """How many keys each target still owes (empty when nothing is owed)."""
+        return self._replicated().pending()
+
+    def reconcile(self, **options: Any) -> ReconcileReport:
+        """Compare every target's listing and checksums; see `failover.reconcile.reconcile`."""
+        from failover.reconcile import reconcile
+
+        journal = self.replication.journal if self.replication is not None else None
+        return reconcile(self.pool.targets, journal=journal, **options)
+
+    def _replicated(self) -> Replication:
+        if self.replication is None:
+            raise InvalidInput("this FailoverStorage has no writes= mode: nothing is journaled")
+        return self.replication
+
+    def start(self) -> Any:
+        """Start the health checks and, with a write mode, the background drainer."""
+        super().start()
+        if self.replication is not None:
+            self.replication.start()
+        return self
+
+    def close(self) -> None:
+        if self.replication is not None:
+            self.replication.close()
+        super().close()
 
 
 def _open_listing(
@@ -119,6 +203,21 @@ def _open_listing(
     if after is not None:
         items = (info for info in items if info.key > after)
     return member, next(items, None), items
+
+
+def _read_all(data: bytes | BinaryIO) -> bytes:
+    """Every target must get the same bytes, so a stream is read once, into memory."""
+    if isinstance(data, bytes):
+        return data
+    read = getattr(data, "read", None)
+    if not callable(read):
+        raise InvalidInput(f"data must be bytes or a binary file-like object, not {type(data).__name__}")
+    payload = read()
+    if isinstance(payload, (bytearray, memoryview)):
+        payload = bytes(payload)
+    if not isinstance(payload, bytes):
+        raise InvalidInput(f"file-like data must be opened in binary mode (read() gave {type(payload).__name__})")
+    return payload
 
 
 def _seekable(stream: BinaryIO) -> bool:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import dns.message
 import dns.query
@@ -18,44 +15,12 @@ from failover.errors import NotFound
 from failover.probes import HttpProbe
 from tests.integration import dns_factories, servers
 from tests.integration.bind import BindServer
+from tests.integration.http_endpoint import HttpEndpoint
 
 pytestmark = pytest.mark.integration
 
 INTERVAL = 0.2
 FALL = 2
-
-
-class Healthz(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class HttpEndpoint:
-    """A loopback HTTP server that can be taken down and brought back on the same port."""
-
-    def __init__(self) -> None:
-        self.port = servers.free_port()
-        self._server: ThreadingHTTPServer | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/healthz"
-
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Healthz)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
 
 @pytest.fixture

@@ -82,3 +82,13 @@ def test_bad_configs_are_config_errors_naming_the_problem(tmp_path: Path, change
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path / "missing.toml")
+
+
+def test_the_cli_runs_one_pass_and_reports_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from failover.cli import main
+
+    config = write(tmp_path, GOOD.split("[[providers]]\nname = \"bind:local\"")[0])
+    assert main(["dns-controller", "--config", str(config), "--once"]) == 0
+    assert "api.example.com. A" in capsys.readouterr().out
+    assert main(["dns-controller", "--config", str(tmp_path / "missing.toml"), "--once"]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -1,0 +1,344 @@
+"""The repair journal: what each target still owes, in SQLite, written before a write is acknowledged.
+
+One row per (target, key) that a target still owes: the newest version of that key
+the target must reach, and whether that version is a put or a delete (a tombstone).
+A row is written, in one transaction, *before* the write it belongs to is attempted
+(an intent for every target), and deleted for each target that took the write.  So
+a crash at any point leaves either rows that a later `drain` completes, or nothing
+that was ever acknowledged.
+
+::
+
+    pending     (target, key) -> version, op ('put' | 'delete'), source, seq, attempts, last_error
+    payloads    (key, version) -> data (NULL when larger than the inline limit), content type, metadata
+    tombstones  key -> version of its latest delete (kept after draining: reconcile reads them)
+    meta        schema version, highest version written (a restarted writer continues above it)
+
+A row is replaced only by a newer version (``WHERE excluded.version > pending.version``),
+so a late or replayed intent never moves a target backwards.  Payloads are kept while
+some row needs them.  The database runs in WAL mode: a commit survives a crash of the
+process with ``synchronous=NORMAL`` and a power loss with ``FULL`` (the default).
+
+The keys that are owed anywhere are mirrored in memory (`owing`): the read path asks
+that dict, never SQLite.  One process writes one journal; readers (the reconcile CLI)
+may open it at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from failover.errors import ConfigError
+
+SCHEMA_VERSION = "1"
+Sync = Literal["full", "normal"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    target TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, op TEXT NOT NULL,
+    source TEXT, seq INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    PRIMARY KEY (target, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pending_by_seq ON pending (target, seq);
+CREATE INDEX IF NOT EXISTS pending_by_version ON pending (key, version);
+CREATE TABLE IF NOT EXISTS payloads (
+    key TEXT NOT NULL, version TEXT NOT NULL, data BLOB, content_type TEXT, metadata TEXT NOT NULL,
+    PRIMARY KEY (key, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tombstones (key TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;
+"""
+_TABLES = frozenset({"meta", "pending", "payloads", "tombstones"})
+
+_UPSERT = """
+INSERT INTO pending (target, key, version, op, source, seq) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (target, key) DO UPDATE SET version = excluded.version, op = excluded.op,
+    source = excluded.source, seq = excluded.seq, attempts = 0, last_error = NULL
+WHERE excluded.version > pending.version
+"""
+# A payload no row refers to any more is garbage: a newer write superseded it, or it landed.
+# Collected on settle and forget only: until a newer write lands, a failed one may need
+# the older payload back.
+_GC = """
+DELETE FROM payloads WHERE key = ? AND NOT EXISTS (
+    SELECT 1 FROM pending p WHERE p.key = payloads.key AND p.version = payloads.version)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """One thing a target still owes: reach ``version`` of ``key`` by a put or a delete."""
+
+    target: str
+    key: str
+    version: str
+    op: str
+    source: str | None
+    seq: int
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What an intent replaced: the rows of older versions, and the tombstone there was."""
+
+    rows: tuple[tuple[object, ...], ...]
+    tombstone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    data: bytes | None  # None: too large to keep here; copy it from a target that has it
+    content_type: str | None
+    metadata: dict[str, str]
+
+
+class Journal:
+    """A durable list of owed replications and deletes; thread-safe (one short lock)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, sync: Sync = "full") -> None:
+        if sync not in ("full", "normal"):
+            raise ConfigError(f"journal sync must be 'full' or 'normal', not {sync!r}")
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = _open(self.path, sync)
+        # key -> {target: version}: every key some target still owes, for the read path.
+        self.owing: dict[str, dict[str, str]] = {}
+        for target, key, version in self._db.execute("SELECT target, key, version FROM pending"):
+            self.owing.setdefault(key, {})[target] = version
+        row = self._db.execute("SELECT MAX(seq) FROM pending").fetchone()
+        self._seq = int(row[0] or 0)
+
+    # ------------------------------------------------------------ writes
+
+    def record(
+        self,
+        key: str,
+        version: str,
+        op: str,
+        targets: Iterable[str],
+        *,
+        payload: Payload | None = None,
+        source: str | None = None,
+    ) -> Prior:
+        """Every target in ``targets`` owes ``key`` at ``version`` (an intent, before the write).
+
+        Returns what the intent replaced, so that `forget` can put it back if the write
+        fails everywhere: a target that owed an older version must go on owing it.
+        """
+        targets = tuple(targets)
+        with self._lock, self._db:
+            replaced = self._db.execute(
+                "SELECT target, key, version, op, source, seq, attempts, last_error FROM pending "
+                "WHERE key = ? AND version < ?",
+                (key, version),
+            ).fetchall()
+            tomb = self._db.execute("SELECT version FROM tombstones WHERE key = ?", (key,)).fetchone()
+            rows = []
+            for target in targets:
+                self._seq += 1
+                rows.append((target, key, version, op, source, self._seq))
+            self._db.executemany(_UPSERT, rows)
+            if payload is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO payloads VALUES (?, ?, ?, ?, ?)",
+                    (key, version, payload.data, payload.content_type, json.dumps(payload.metadata)),
+                )
+            if op == "delete":
+                self._db.execute(
+                    "INSERT INTO tombstones VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                    "SET version = excluded.version WHERE excluded.version > tombstones.version",
+                    (key, version),
+                )
+            else:
+                self._db.execute("DELETE FROM tombstones WHERE key = ? AND version < ?", (key, version))
+            self._db.execute(
+                "INSERT INTO meta VALUES ('last_version', ?) ON CONFLICT (name) DO UPDATE "
+                "SET value = excluded.value WHERE excluded.value > meta.value",
+                (version,),
+            )
+            owed = self.owing.setdefault(key, {})
+            for target in targets:
+                if owed.get(target, "") < version:
+                    owed[target] = version
+        return Prior(tuple(replaced), None if tomb is None else str(tomb[0]))
+
+    def settle(self, key: str, version: str, targets: Iterable[str], *, source: str | None = None) -> None:
+        """``targets`` now hold ``key`` at ``version`` (or newer): they owe it no more."""
+        targets = tuple(targets)
+        with self._lock, self._db:
+            self._db.executemany(
+                "DELETE FROM pending WHERE target = ? AND key = ? AND version <= ?",
+                [(t, key, version) for t in targets],
+            )
+            if source is not None:
+                self._db.execute(
+                    "UPDATE pending SET source = ? WHERE key = ? AND version = ?", (source, key, version)
+                )
+            self._db.execute(_GC, (key,))
+            self._drop_owing(key, version, targets)
+
+    def forget(self, key: str, version: str, prior: Prior) -> None:
+        """The write of ``version`` failed everywhere: drop its intent, restore what it replaced."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM pending WHERE key = ? AND version = ?", (key, version))
+            self._db.executemany("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?, ?)", prior.rows)
+            self._db.execute("DELETE FROM tombstones WHERE key = ? AND version = ?", (key, version))
+            if prior.tombstone is not None:
+                self._db.execute("INSERT OR IGNORE INTO tombstones VALUES (?, ?)", (key, prior.tombstone))
+            self._db.execute(_GC, (key,))
+            owed = {str(r[0]): str(r[1]) for r in self._db.execute(
+                "SELECT target, version FROM pending WHERE key = ?", (key,))}
+            if owed:
+                self.owing[key] = owed
+            else:
+                self.owing.pop(key, None)
+
+    def note_failure(self, owed: Owed, error: str) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE pending SET attempts = attempts + 1, last_error = ? "
+                "WHERE target = ? AND key = ? AND version = ?",
+                (error[:500], owed.target, owed.key, owed.version),
+            )
+
+    def _drop_owing(self, key: str, version: str, targets: Iterable[str]) -> None:
+        owed = self.owing.get(key)
+        if owed is None:
+            return
+        for target in targets:
+            if owed.get(target, "\uffff") <= version:
+                del owed[target]
+        if not owed:
+            del self.owing[key]
+
+    # ------------------------------------------------------------ reads
+
+    def owed(self, target: str, *, limit: int = 256, after: int = 0) -> list[Owed]:
+        """What ``target`` owes, oldest first, from sequence number ``after`` on."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT target, key, version, op, source, seq, attempts FROM pending "
+                "WHERE target = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (target, after, limit),
+            ).fetchall()
+        return [Owed(*row) for row in rows]
+
+    def entry(self, target: str, key: str) -> Owed | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT target, key, version, op, source, seq, attempts FROM pending WHERE target = ? AND key = ?",
+                (target, key),
+            ).fetchone()
+        return None if row is None else Owed(*row)
+
+    def payload(self, key: str, version: str) -> Payload | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data, content_type, metadata FROM payloads WHERE key = ? AND version = ?", (key, version)
+            ).fetchone()
+        if row is None:
+            return None
+        return Payload(None if row[0] is None else bytes(row[0]), row[1], json.loads(row[2]))
+
+    def tombstone(self, key: str) -> str | None:
+        """The version of the latest delete of ``key`` still remembered, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT version FROM tombstones WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def tombstones(self, prefix: str = "") -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, version FROM tombstones WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def prune_tombstones(self, before_version: str) -> int:
+        """Forget deletes older than ``before_version``; return how many.  After that, a
+        reconcile can no longer tell such a delete from a lost replica."""
+        with self._lock, self._db:
+            return self._db.execute("DELETE FROM tombstones WHERE version < ?", (before_version,)).rowcount
+
+    def last_version(self) -> str:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'last_version'").fetchone()
+        return "" if row is None else str(row[0])
+
+    def counts(self) -> dict[str, int]:
+        """How many keys each target still owes."""
+        with self._lock:
+            rows = self._db.execute("SELECT target, COUNT(*) FROM pending GROUP BY target").fetchall()
+        return {str(t): int(n) for t, n in rows}
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the newest row: a drain pass stops there."""
+        return self._seq
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r}, {len(self.owing)} keys owed)"
+
+
+def _open(path: Path, sync: Sync) -> sqlite3.Connection:
+    """Open (or create) the journal; any problem is a `ConfigError` now, not a lost write later."""
+    if path.is_dir():
+        raise ConfigError(f"journal path {str(path)!r} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise ConfigError(f"journal directory {str(path.parent)!r} does not exist")
+    try:
+        # Default (deferred) transactions: `with db:` commits a write, or rolls it back.
+        db = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot open journal {str(path)!r}: {exc}") from exc
+    try:
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise ConfigError(f"journal {str(path)!r}: SQLite refused WAL mode (got {mode!r})")
+        db.execute(f"PRAGMA synchronous={sync.upper()}")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise ConfigError(f"journal {str(path)!r} is corrupt: {check}")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            raise ConfigError(f"{str(path)!r} is an SQLite file but not a failover journal")
+        with db:
+            _create(db)
+            row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] != SCHEMA_VERSION:
+                raise ConfigError(f"journal {str(path)!r} has schema {row[0]}, this version reads {SCHEMA_VERSION}")
+        missing = _TABLES - {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if missing:
+            raise ConfigError(f"journal {str(path)!r} lacks tables {sorted(missing)}")
+    except sqlite3.Error as exc:
+        db.close()
+        # "file is not a database", "attempt to write a readonly database", "disk I/O error"...
+        raise ConfigError(f"journal {str(path)!r} cannot be used: {exc}") from exc
+    except ConfigError:
+        db.close()
+        raise
+    return db
+
+
+def _create(db: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+__all__ = ["Journal", "Owed", "Payload", "Prior", "Sync"]

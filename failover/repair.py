@@ -1,0 +1,289 @@
+"""Draining the journal: bring each target to the newest version of every key it owes.
+
+``Repairer.drain()`` is the whole algorithm and needs no thread: unit tests call it
+on a `FakeClock`.  `Drainer` runs it on a daemon thread, woken by every journaled
+write and at least every ``drain_interval`` seconds; the facade starts and stops it
+with its health checks.
+
+A repair of one owed (target, key, version), under the key's lock:
+
+* a **put**: if the target already holds that version or a newer one, nothing to do.
+  Otherwise write the payload kept in the journal, or, for an object too large to
+  keep there, copy the newest replica found on another target.  A key that a newer
+  delete removed is never written back (its row was replaced by the delete's).
+* a **delete**: delete the target's object unless it holds a newer version.
+
+A target that is down (unhealthy, or its breaker open) is skipped for the pass; a
+repair that fails on a temporary error stays owed and counts an attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from failover.breaker import BreakerState
+from failover.capabilities import ObjectInfo
+from failover.errors import FailoverError, NotFound
+from failover.journal import Owed
+from failover.pool import WRITE
+from failover.versioning import version_of
+
+if TYPE_CHECKING:
+    from failover.replication import Replication
+
+logger = logging.getLogger("failover.repair")
+
+Outcome = Literal["repaired", "failed", "waiting"]
+BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class DrainReport:
+    """One pass: repairs done, failed (still owed), waiting for a source; owed afterwards."""
+
+    repaired: int = 0
+    failed: int = 0
+    waiting: int = 0
+    remaining: int = 0
+    skipped: tuple[str, ...] = ()  # targets left alone because they look down
+
+
+class Repairer:
+    def __init__(self, replication: Replication, *, workers: int = 1) -> None:
+        self._r = replication
+        self._journal = replication.journal
+        self._workers = workers
+        self._threads: ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
+        router = replication.pool.executor_for_class(WRITE).router
+        self._members = {m.name: m for m in router.members}
+
+    # ------------------------------------------------------------ passes
+
+    def drain(self) -> DrainReport:
+        """One pass over everything owed now, target by target, oldest first."""
+        upto = self._journal.seq
+        repaired = failed = waiting = 0
+        skipped: list[str] = []
+        for target in self._r.names:
+            if not self.usable(target):
+                if target in self._journal.counts():
+                    skipped.append(target)
+                continue
+            after = 0
+            while after < upto:
+                batch = [o for o in self._journal.owed(target, limit=BATCH, after=after) if o.seq <= upto]
+                if not batch:
+                    break
+                after = batch[-1].seq
+                outcomes = self._run(batch)
+                repaired += outcomes.count("repaired")
+                waiting += outcomes.count("waiting")
+                failed += outcomes.count("failed")
+                if "failed" in outcomes:
+                    break  # the target is struggling: leave it to its breaker until the next pass
+        return DrainReport(repaired, failed, waiting, len(self._journal), tuple(skipped))
+
+    def drain_all(self, max_passes: int = 100) -> DrainReport:
+        """Pass until nothing is owed or a pass makes no progress (for tests and tools)."""
+        report = DrainReport()
+        for _ in range(max_passes):
+            report = self.drain()
+            if report.remaining == 0 or report.repaired == 0:
+                break
+        return report
+
+    def repair_key(self, key: str) -> None:
+        """Repair ``key`` on every target that owes it now (read-repair)."""
+        for target in tuple(self._r.owing.get(key, ())):
+            owed = self._journal.entry(target, key)
+            if owed is not None and self.usable(target):
+                self.repair(owed)
+
+    def usable(self, target: str) -> bool:
+        member = self._members[target]
+        breaker = member.breaker
+        state = breaker.state
+        if state is BreakerState.FORCED_OPEN:
+            return False
+        if state is BreakerState.OPEN and self._r.pool.clock.monotonic() < breaker.open_until:
+            return False
+        return member.health.healthy
+
+    def _run(self, batch: list[Owed]) -> list[Outcome]:
+        if self._workers == 1 or len(batch) == 1:
+            outcomes: list[Outcome] = []
+            for owed in batch:
+                outcomes.append(self.repair(owed))
+                if outcomes[-1] == "failed":
+                    break
+            return outcomes
+        return list(self._pool().map(self.repair, batch))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._threads_lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self._workers, thread_name_prefix="failover-repair")
+            return self._threads
+
+    def close(self) -> None:
+        with self._threads_lock:
+            if self._threads is not None:
+                self._threads.shutdown(wait=True)
+                self._threads = None
+
+    # ------------------------------------------------------------ one repair
+
+    def repair(self, owed: Owed) -> Outcome:
+        with self._r.locks(owed.key):
+            current = self._journal.entry(owed.target, owed.key)
+            if current is None or current.version != owed.version:
+                return "repaired"  # settled or superseded meanwhile: the newer row is its own work
+            try:
+                done = self._delete(owed) if owed.op == "delete" else self._put(owed)
+            except FailoverError as exc:
+                self._journal.note_failure(owed, f"{exc.kind}: {exc}")
+                logger.debug("repair of %s on %s failed: %s", owed.key, owed.target, exc)
+                return "failed"
+            if not done:
+                return "waiting"
+            self._journal.settle(owed.key, owed.version, (owed.target,))
+            return "repaired"
+
+    def _delete(self, owed: Owed) -> bool:
+        there = self._head(owed.target, owed.key)
+        if there is not None and version_of(there) <= owed.version:
+            key = owed.key
+            self._r.on(owed.target, "delete", lambda m: m.provider.delete(key))
+        return True
+
+    def _put(self, owed: Owed) -> bool:
+        key = owed.key
+        there = self._head(owed.target, key)
+        have = None if there is None else version_of(there)
+        if have is not None and have >= owed.version:
+            return True
+        payload = self._journal.payload(key, owed.version)
+        if payload is not None and payload.data is not None:
+            data, content_type, metadata = payload.data, payload.content_type, payload.metadata
+        else:
+            found = self._newest_elsewhere(owed)
+            if found is None:
+                return False  # no copy reachable yet
+            source, info = found
+            if info is None or (have is not None and version_of(info) <= have):
+                return True  # nothing newer anywhere: the write never landed
+            data = self._r.on(source, "get", lambda m: m.provider.get(key))
+            if info.checksum and info.checksum != "sha256:" + hashlib.sha256(data).hexdigest():
+                return False  # replaced between head and get by another process: next pass
+            content_type, metadata = info.content_type, dict(info.metadata)
+        self._r.on(
+            owed.target,
+            "put",
+            lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata),
+        )
+        return True
+
+    def _newest_elsewhere(self, owed: Owed) -> tuple[str, ObjectInfo | None] | None:
+        """The target with the newest copy of the key (its version ``>= owed`` wins at once).
+
+        None: no copy as new as ``owed`` is known and some target could not be asked.
+        ``(target, None)``: every other target answered and none has the key.
+        """
+        others = [n for n in self._r.names if n != owed.target]
+        if owed.source in others:
+            others.remove(owed.source)
+            others.insert(0, owed.source)
+        best: tuple[str, ObjectInfo] | None = None
+        unknown = False
+        for name in others:
+            try:
+                info = self._head(name, owed.key)
+            except FailoverError:
+                unknown = True
+                continue
+            if info is None:
+                continue
+            if best is None or version_of(info) > version_of(best[1]):
+                best = (name, info)
+            if version_of(info) >= owed.version:
+                return best
+        if unknown:
+            return None
+        return best if best is not None else (owed.target, None)
+
+    def _head(self, target: str, key: str) -> ObjectInfo | None:
+        try:
+            info: ObjectInfo = self._r.on(target, "head", lambda m: m.provider.head(key))
+        except NotFound:
+            return None
+        return info
+
+
+class Drainer:
+    """Runs ``drain`` on a daemon thread: at once when woken, else every ``interval`` seconds."""
+
+    def __init__(self, drain: Callable[[], DrainReport], interval: float) -> None:
+        self._drain = drain
+        self._interval = interval
+        self._wake = threading.Event()
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self.passes = 0
+        self.last: DrainReport | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_once(self) -> DrainReport:
+        """One pass, on the caller's thread (what the worker loop does each time)."""
+        try:
+            self.last = self._drain()
+        except Exception:  # a bug in one pass must not kill the worker: log, retry later
+            logger.exception("repair pass failed")
+            self.last = DrainReport(remaining=-1)
+        self.passes += 1
+        return self.last
+
+    def start(self) -> None:
+        if self.running:
+            return
+        stop = threading.Event()
+        self._stop = stop
+        self._thread = threading.Thread(target=self._loop, args=(stop,), name="failover-drainer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        thread, stop = self._thread, self._stop
+        if thread is None or stop is None:
+            return True
+        stop.set()
+        self._wake.set()
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = self._stop = None
+        return not thread.is_alive()
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            report = self.run_once()
+            if stop.is_set():
+                return
+            if report.remaining > 0 and report.repaired > 0:
+                continue  # progress and more to do: go on without waiting
+            self._wake.wait(self._interval if math.isfinite(self._interval) else None)
+
+
+__all__ = ["DrainReport", "Drainer", "Repairer"]

@@ -1,0 +1,250 @@
+"""Write modes: how many targets take a write before it is acknowledged, and who repairs the rest.
+
+::
+
+    FailoverStorage(targets, writes=replication.Primary(journal="failover-journal.sqlite"))
+
+* `Primary`: the write goes to the first target that takes it (with failover); the
+  others are replicated in the background.  One round trip; replicas lag.
+* `All`: the write goes to every target that looks up, one after another; a target
+  that is down or fails is repaired later.  Slowest; replicas are current when healthy.
+* `Quorum(w)`: acknowledged once ``w`` targets took it; the rest are repaired later.
+
+In every mode, before a write is attempted, one journal transaction records that every
+target owes it (`failover.journal`); each target that takes the write is then crossed
+off.  A write is acknowledged only after that, so whatever a target still owes is on
+disk first.  Deletes are writes of a tombstone.  Each write carries a version
+(`failover.versioning`) in the object's metadata, and a repair never moves a target
+backwards: last writer wins.  docs/consistency.md has the guarantees and their costs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from failover.errors import AllTargetsFailed, ConfigError, FailoverError, InvalidInput, QuorumNotReached
+from failover.journal import Journal, Payload, Sync
+from failover.versioning import VERSION_KEY, Versioner
+
+if TYPE_CHECKING:
+    from failover.pool import Pool
+    from failover.repair import Drainer, Repairer
+    from failover.routing import Member
+
+R = TypeVar("R")
+
+DEFAULT_JOURNAL = "failover-journal.sqlite"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteMode:
+    """Settings every write mode shares.
+
+    ``journal``: path of the SQLite repair journal.  ``sync``: ``"full"`` (a commit
+    survives power loss) or ``"normal"`` (survives a crash of the process; faster).
+    ``inline_limit``: objects up to this many bytes are kept in the journal until every
+    target has them, so a repair needs no source; larger ones are copied from a target
+    that has them.  ``drain_interval``: seconds between background repair passes when
+    nothing wakes the drainer.  ``repair_workers``: parallel repairs per pass.
+    ``read_repair``: a read of a key some target still owes repairs it on the spot.
+    ``writer_id``: tie-breaker in versions (default: random per facade).
+    """
+
+    journal: str | os.PathLike[str] = DEFAULT_JOURNAL
+    sync: Sync = "full"
+    inline_limit: int = 8 * 1024 * 1024
+    drain_interval: float = 1.0
+    repair_workers: int = 4
+    read_repair: bool = False
+    writer_id: str | None = None
+
+    def acks(self, targets: int) -> int | None:
+        """Synchronous acknowledgements wanted (None: every target that looks up)."""
+        raise NotImplementedError
+
+    def validate(self, targets: int) -> None:
+        if isinstance(self.inline_limit, bool) or not isinstance(self.inline_limit, int) or self.inline_limit < 0:
+            raise ConfigError(f"inline_limit must be an int >= 0, not {self.inline_limit!r}")
+        if not isinstance(self.drain_interval, (int, float)) or not self.drain_interval > 0:
+            raise ConfigError(f"drain_interval must be > 0 seconds, not {self.drain_interval!r}")
+        if isinstance(self.repair_workers, bool) or not isinstance(self.repair_workers, int) or self.repair_workers < 1:
+            raise ConfigError(f"repair_workers must be an int >= 1, not {self.repair_workers!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Primary(WriteMode):
+    """Write to the first healthy target; replicate to the others in the background."""
+
+    def acks(self, targets: int) -> int | None:
+        return 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class All(WriteMode):
+    """Write to every healthy target before acknowledging; journal the ones that are down."""
+
+    def acks(self, targets: int) -> int | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Quorum(WriteMode):
+    """Acknowledge once ``w`` targets took the write; the rest catch up in the background."""
+
+    w: int
+
+    def acks(self, targets: int) -> int | None:
+        return self.w
+
+    def validate(self, targets: int) -> None:
+        super().validate(targets)
+        if isinstance(self.w, bool) or not isinstance(self.w, int) or self.w < 1:
+            raise ConfigError(f"Quorum(w): w must be an int >= 1, not {self.w!r}")
+        if self.w > targets:
+            raise ConfigError(f"Quorum(w={self.w}) needs at least {self.w} targets; there are {targets}")
+
+
+class KeyLocks:
+    """Striped locks: a foreground write and a repair of the same key never interleave
+    (a repair's check-then-put must not overwrite a write that landed in between)."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = tuple(threading.Lock() for _ in range(stripes))
+
+    def __call__(self, key: str) -> threading.Lock:
+        return self._locks[hash(key) % len(self._locks)]
+
+
+class Replication:
+    """The write path of a replicated `FailoverStorage`, and its journal and drainer."""
+
+    def __init__(self, pool: Pool, mode: WriteMode, *, time_ns: Callable[[], int] = time.time_ns) -> None:
+        from failover.repair import Drainer, Repairer
+
+        if not isinstance(mode, WriteMode):
+            raise ConfigError(f"writes must be replication.Primary(), All() or Quorum(w), not {mode!r}")
+        self.names = tuple(t.name for t in pool.targets)
+        mode.validate(len(self.names))
+        self.pool = pool
+        self.mode = mode
+        self._acks = mode.acks(len(self.names))
+        self.journal = Journal(mode.journal, sync=mode.sync)
+        self.owing = self.journal.owing  # the read path's view: key -> targets that owe it
+        self.versioner = Versioner(mode.writer_id, time_ns=time_ns, floor=self.journal.last_version())
+        self.locks = KeyLocks()
+        self._others = {name: frozenset(n for n in self.names if n != name) for name in self.names}
+        self.repairer: Repairer = Repairer(self, workers=mode.repair_workers)
+        self.drainer: Drainer = Drainer(self.repairer.drain, mode.drain_interval)
+
+    # ------------------------------------------------------------ calls on one target
+
+    def on(self, target: str, operation: str, call: Callable[[Member], R]) -> R:
+        """Run ``call`` on ``target`` only, through its breaker and health like any call."""
+        return self.pool.executor_for(operation).run(operation, call, exclude=self._others[target])
+
+    def exclude_for_read(self, key: str) -> frozenset[str]:
+        """Targets a read of ``key`` should avoid: those that still owe it a write."""
+        owed = self.owing.get(key)
+        if not owed or len(owed) >= len(self.names):
+            return frozenset()
+        return frozenset(owed)
+
+    # ------------------------------------------------------------ writes
+
+    def put(self, key: str, data: bytes, *, content_type: str | None, metadata: Mapping[str, str] | None) -> Any:
+        meta = dict(metadata or {})
+        if any(isinstance(name, str) and name.lower() == VERSION_KEY for name in meta):
+            raise InvalidInput(f"metadata name {VERSION_KEY!r} is reserved for the object's version")
+        version = self.versioner.next()
+        meta[VERSION_KEY] = version
+        inline = data if len(data) <= self.mode.inline_limit else None
+        payload = Payload(inline, content_type, meta)
+
+        def call(member: Member) -> Any:
+            return member.provider.put(key, data, content_type=content_type, metadata=meta)
+
+        return self._write("put", key, version, call, payload)
+
+    def delete(self, key: str) -> None:
+        version = self.versioner.next()
+        self._write("delete", key, version, lambda member: member.provider.delete(key), None)
+
+    def _write(self, op: str, key: str, version: str, call: Callable[[Member], R], payload: Payload | None) -> R:
+        with self.locks(key):
+            prior = self.journal.record(key, version, op, self.names, payload=payload)
+            try:
+                result, took = self._one(op, call) if self._acks == 1 else self._fan_out(op, call)
+            except QuorumNotReached as exc:
+                # Some targets have it: keep their intent so the rest converge on it.
+                self.journal.settle(key, version, exc.acked, source=exc.acked[0])
+                self.drainer.wake()
+                raise
+            except BaseException:
+                self.journal.forget(key, version, prior)
+                raise
+            self.journal.settle(key, version, took, source=took[0])
+        self.drainer.wake()
+        return result
+
+    def _one(self, op: str, call: Callable[[Member], R]) -> tuple[R, tuple[str, ...]]:
+        took: list[str] = []
+
+        def first(member: Member) -> R:
+            result = call(member)
+            took.append(member.name)
+            return result
+
+        return self.pool.executor_for(op).run(op, first), tuple(took)
+
+    def _fan_out(self, op: str, call: Callable[[Member], R]) -> tuple[R, tuple[str, ...]]:
+        executor = self.pool.executor_for(op)
+        # The plan holds the targets that look up, best first (all of them in panic mode).
+        plan = executor.router.plan(executor.clock.monotonic())
+        need = self._acks
+        took: list[str] = []
+        errors: list[FailoverError] = []
+        result: R | None = None
+        for member in plan:
+            if need is not None and len(took) >= need:
+                break
+            try:
+                result = self.on(member.name, op, call)
+            except FailoverError as exc:
+                errors.append(exc)
+                continue
+            took.append(member.name)
+        if not took:
+            if len(errors) == 1:
+                raise errors[0]
+            raise AllTargetsFailed(f"{op}: no target took the write", operation=op, attempts=errors)
+        if need is not None and len(took) < need:
+            raise QuorumNotReached(
+                f"{op}: {len(took)} of the {need} acknowledgements wanted ({', '.join(took)})",
+                operation=op,
+                attempts=errors,
+                acked=tuple(took),
+            )
+        return result, tuple(took)  # type: ignore[return-value]  # took is not empty: result is set
+
+    # ------------------------------------------------------------ lifecycle
+
+    def pending(self) -> dict[str, int]:
+        """How many keys each target still owes."""
+        return self.journal.counts()
+
+    def start(self) -> None:
+        self.drainer.start()
+
+    def close(self) -> None:
+        """Stop the background repairs.  The journal stays open: a write made after
+        ``close`` (the facade still works) must still be journaled."""
+        self.drainer.stop()
+        self.repairer.close()
+
+
+__all__ = ["DEFAULT_JOURNAL", "All", "KeyLocks", "Primary", "Quorum", "QuorumNotReached", "Replication", "WriteMode"]
