@@ -309,7 +309,8 @@ class Executor:
             if not supported:
                 return Unsupported(f"no target supports {operation}", operation=operation)
             return AllTargetsFailed(
-                f"{operation}: every target's breaker rejected the call", operation=operation
+                f"{operation}: no target was eligible (each was excluded or its breaker rejected the call)",
+                operation=operation,
             )
         if len(errors) == 1 and len(self.router.members) == 1:
             return errors[0]

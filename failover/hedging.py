@@ -76,7 +76,10 @@ def run_hedged(
     config = executor.config
     attempt_timeout = config.attempt_timeout
     # With only enforce_timeouts, the next target is asked when an attempt times out.
-    hedge_after = config.hedge_after or attempt_timeout or math.inf
+    # Only reads are hedged; other calls here (enforce_timeouts) ask the next target
+    # when an attempt times out, never while it may still succeed (a write would land twice).
+    hedged = config.hedge_after is not None and operation in executor.hedgeable
+    hedge_after = (config.hedge_after if hedged else None) or attempt_timeout or math.inf
     clock = executor.clock
     in_flight: dict[Future[R], Attempt[R]] = {}
     errors: list[FailoverError] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, TypeVar
 
-from failover.breaker import BreakerConfig, CircuitBreaker
+from failover.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from failover.breaker_store import BreakerStore
 from failover.capabilities import OPERATIONS, Capability, supported_operations
 from failover.checker import Check, HealthChecker
@@ -30,6 +30,8 @@ from failover.status import PoolStatus, TargetStatus
 from failover.target import Target
 
 R = TypeVar("R")
+
+_TAKES_TRAFFIC = frozenset({BreakerState.CLOSED, BreakerState.FORCED_CLOSED})
 
 READ = "read"
 WRITE = "write"
@@ -212,7 +214,9 @@ def _role(name: str, plans: list[tuple[Member, ...]], panic: bool) -> str:
     if panic:
         return "panic"
     for plan in plans:
-        if plan and plan[0].name == name:
+        # As the router's events do: a target only getting trial calls is not preferred.
+        first = next((m for m in plan if m.breaker.state in _TAKES_TRAFFIC), None)
+        if first is not None and first.name == name:
             return "preferred"
     if any(m.name == name for plan in plans for m in plan):
         return "standby"

@@ -1,4 +1,5 @@
-"""Standard DNS servers (RFC 2136 dynamic updates, TSIG-signed).  Needs the ``dns`` extra:
+"""Standard DNS servers (RFC 2136 dynamic updates, TSIG-signed), a resolver that serves stale
+answers when its nameservers fail, and a DNS health probe.  Needs the ``dns`` extra:
 ``pip install multicloud-failover[dns]``."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "providers.dns needs dnspython, which is not installed: pip install multicloud-failover[dns]"
     ) from exc
 
+from providers.dns.probe import DnsProbe
+from providers.dns.resolver import Answer, ResilientResolver
 from providers.dns.rfc2136 import TSIG_ALGORITHMS, Rfc2136Zone
 
-__all__ = ["TSIG_ALGORITHMS", "Rfc2136Zone"]
+__all__ = ["TSIG_ALGORITHMS", "Answer", "DnsProbe", "ResilientResolver", "Rfc2136Zone"]

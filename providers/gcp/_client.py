@@ -78,7 +78,8 @@ def _from_api_error(exc: gexc.GoogleAPICallError, operation: str, where: str) ->
         return PermissionDenied(msg, operation=operation)
     if isinstance(exc, (gexc.PreconditionFailed, gexc.Conflict)) or status in (409, 412):
         return PreconditionFailed(msg, operation=operation)
-    if isinstance(exc, gexc.TooManyRequests) or status == 429:
+    # 503 is Google's "back off" as much as 429 is (as on S3 and Azure): same class, same hint.
+    if isinstance(exc, (gexc.TooManyRequests, gexc.ServiceUnavailable)) or status in (429, 503):
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
         return Throttled(msg, operation=operation, retry_after=parse_retry_after(headers.get("Retry-After")))
     if status == 408:

@@ -105,3 +105,16 @@ def test_hedged_call_with_every_target_failing_raises_all_failed() -> None:
 
 def _refuse(key: str) -> bytes:
     raise ConnectionRefusedError("refused")
+
+
+def test_writes_are_never_hedged_even_with_enforced_timeouts() -> None:
+    class SlowPut(MemoryObjectStore):
+        def put(self, key, data, **kwargs):  # type: ignore[no-untyped-def,override]
+            time.sleep(0.2)  # slower than hedge_after, well within attempt_timeout
+            return super().put(key, data, **kwargs)
+
+    slow, other = SlowPut(), MemoryObjectStore()
+    with storage(slow, other, attempt_timeout=2.0, hedge_after=0.02, enforce_timeouts=True) as store:
+        store.put("k", b"v")
+    assert slow.get("k") == b"v"
+    assert list(other.list()) == [], "a write raced to a second target would land twice"
