@@ -52,10 +52,13 @@ BYPASS = Permit(trial=False, taken_at=0.0)
 class ExecutionConfig:
     """Timeouts, retries and hedging for every call of a facade.
 
-    ``attempt_timeout`` bounds one try on one target; it reaches the provider through
-    `failover.deadline` (adapters also set their SDK timeouts from it), and hedged or
-    ``enforce_timeouts`` calls enforce it with a worker thread.  ``deadline`` bounds
-    the whole call across targets.  ``None`` switches either off.
+    ``attempt_timeout`` bounds one try on one target.  It is a hard limit for hedged
+    reads and with ``enforce_timeouts=True`` (the attempt runs on a worker thread and is
+    abandoned when it runs out).  Otherwise the attempt runs on the caller's thread and
+    is bounded by the provider: by its SDK's connect/read timeouts (the cloud adapters
+    set short ones), and, for providers that read `failover.deadline`
+    (``reads_deadline = True``), by the deadline itself.  ``deadline`` bounds the whole
+    call across targets.  ``None`` switches either off.
     """
 
     attempt_timeout: float | None = 5.0
