@@ -166,21 +166,24 @@ class Executor:
         if plan.epoch != router.epoch or started >= plan.valid_until:
             plan = router.replan(started)
         members = router.reorder(plan.members) if router.shuffles else plan.members
+        panic = plan.panic
+        if exclude:
+            members, panic = self._without(members, exclude, panic)
         overall = started + self._deadline
         if self._concurrent and (
             (self._hedging and operation in self.hedgeable) or (idempotent and self.config.enforce_timeouts)
         ):
-            candidates = self._candidates(members, operation, plan.panic, exclude)
+            candidates = self._candidates(members, operation, panic)
             return run_hedged(self, self._thread_pool(), operation, call, candidates, overall)
         errors: list[FailoverError] | None = None  # allocated on the first failure only
         for member in members:
-            if operation not in member.operations or (exclude and member.name in exclude):
+            if operation not in member.operations:
                 continue
             breaker = member.breaker
             # A closed breaker's permit is the shared PASS: skip the call to try_acquire.
             permit = PASS if breaker.state is _CLOSED else breaker.try_acquire()
             if permit is None:
-                if not plan.panic:
+                if not panic:
                     continue
                 permit = BYPASS
             if errors:
@@ -222,12 +225,25 @@ class Executor:
             return result
         raise self.exhausted(operation, errors or [])
 
+    def _without(
+        self, members: tuple[Member, ...], exclude: frozenset[str], panic: bool
+    ) -> tuple[tuple[Member, ...], bool]:
+        """The plan less ``exclude``; if that leaves nothing, every other target, in panic.
+
+        A read that must avoid the targets still owing a key may find the only holders
+        behind open breakers: trying them beats failing with nothing, as in panic mode.
+        """
+        kept = tuple(m for m in members if m.name not in exclude)
+        if kept:
+            return kept, panic
+        return tuple(m for m in self.router.members if m.name not in exclude), True
+
     def _candidates(
-        self, members: tuple[Member, ...], operation: str, panic: bool, exclude: frozenset[str]
+        self, members: tuple[Member, ...], operation: str, panic: bool
     ) -> Iterator[tuple[Member, Permit]]:
         """Members that can take the call, each with its permit, taken as they are reached."""
         for member in members:
-            if operation not in member.operations or member.name in exclude:
+            if operation not in member.operations:
                 continue
             permit = member.breaker.try_acquire()
             if permit is None:

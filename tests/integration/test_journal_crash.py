@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 ACKED_BEFORE_KILL = 40
 
 WRITER = r"""
-import json, sys
+import json, sys, time
 from failover import BreakerConfig, FailoverStorage, Target, replication
 from providers.aws import S3Store
 from providers.azure import BlobStore
@@ -61,8 +61,10 @@ if phase == "write":
         i += 1
 else:
     print("owed at restart", json.dumps(storage.pending()), flush=True)
-    while storage.pending():
+    give_up = time.monotonic() + 60  # bounded: a stuck drain fails the test, it never hangs
+    while storage.pending() and time.monotonic() < give_up:
         storage.drain()
+        time.sleep(0.05)
     storage.close()
     print("drained", flush=True)
 """

@@ -205,3 +205,13 @@ class _Unseekable(io.RawIOBase):
         chunk = self._data.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
+
+
+def test_excluding_the_healthy_targets_falls_back_to_the_rest_even_behind_open_breakers() -> None:
+    rig = make_rig()
+    rig.storage.pool.member("memory:a").breaker.force_open()
+    executor = rig.storage.pool.executor_for("get")
+    others = frozenset({"memory:b", "memory:c"})
+    # Only memory:a may serve (say, the others still owe the key): trying it beats failing.
+    assert executor.run("get", lambda m: m.provider.get("seed"), exclude=others) == b"seed-data"
+    assert rig.chaos[0].calls == 1
