@@ -58,6 +58,19 @@ class ObjectStore(Protocol):
         """Bytes ``[start, end)``; ``end`` past the object's size is cut to it."""
         ...
 
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Lazily yield the object's bytes in non-empty chunks of at most ``chunk_size``.
+
+        The object is looked up on the call itself: `NotFound` (and any other failure to
+        open the object) is raised before the iterator is returned, so a facade can fail
+        over before handing anything to the caller.  The recorded sha256 checksum, when
+        present, is verified as the last chunk is read: a mismatch raises
+        `failover.errors.IntegrityError` from the iterator, before that last chunk is
+        yielded.  An empty object yields no chunks.  ``chunk_size`` must be an int >= 1
+        (`InvalidInput`).  Close the iterator (or exhaust it) to release its connection.
+        """
+        ...
+
     def head(self, key: str) -> ObjectInfo: ...
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -150,7 +163,9 @@ class Compute(Protocol):
 # ---------------------------------------------------------------- declarations
 
 OPERATIONS: Mapping[Capability, frozenset[str]] = {
-    Capability.OBJECT_STORE: frozenset({"put", "get", "get_range", "head", "list", "delete", "copy"}),
+    Capability.OBJECT_STORE: frozenset(
+        {"put", "get", "get_range", "get_stream", "head", "list", "delete", "copy"}
+    ),
     Capability.DNS_ZONE: frozenset({"list_records", "get_record", "upsert_record", "delete_record"}),
     Capability.COMPUTE: frozenset(
         {
@@ -208,6 +223,14 @@ def validate_key(key: str) -> str:
     if _CONTROL_CHARACTER.search(key):
         raise InvalidInput(f"object key {key!r} contains a control character")
     return key
+
+
+def validate_chunk_size(chunk_size: int) -> None:
+    """A streamed read's chunk size: an int of at least one byte."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise InvalidInput(f"chunk_size must be an int, not {type(chunk_size).__name__}")
+    if chunk_size < 1:
+        raise InvalidInput(f"chunk_size must be at least 1, not {chunk_size}")
 
 
 def validate_range(start: int, end: int) -> None:

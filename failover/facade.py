@@ -24,9 +24,18 @@ class Facade:
 
     capability: Capability
     read_operations: frozenset[str]
+    # Reads that may be hedged: those returning a value, not an open stream or listing,
+    # since the losing attempt of a hedge would hold its stream open until collected.
+    hedged_operations: frozenset[str] | None = None
 
     def __init__(self, targets: Sequence[Target], **options: Any) -> None:
-        self.pool = Pool(targets, self.capability, read_operations=self.read_operations, **options)
+        self.pool = Pool(
+            targets,
+            self.capability,
+            read_operations=self.read_operations,
+            hedged_operations=self.hedged_operations,
+            **options,
+        )
         # Bound once: each call goes straight to its executor, with no dispatch per call.
         self._read = self.pool.executor_for_class(READ).run
         self._write = self.pool.executor_for_class(WRITE).run

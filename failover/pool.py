@@ -69,6 +69,7 @@ class Pool:
         capability: Capability,
         *,
         read_operations: frozenset[str],
+        hedged_operations: frozenset[str] | None = None,
         policy: Policy | None = None,
         failback_after: float = 30.0,
         breaker: BreakerConfig | None = None,
@@ -101,7 +102,8 @@ class Pool:
                 members, policy or Priority(), failback_after=failback_after, emitter=self.emitter, rng=self._rng
             )
             routers.append(router)
-            self.executors[op_class] = Executor(router, execution, self.clock, hedgeable=read_operations)
+            hedgeable = read_operations if hedged_operations is None else hedged_operations
+            self.executors[op_class] = Executor(router, execution, self.clock, hedgeable=hedgeable)
         self.split = breaker_per == "operation_class"
         self.targets = tuple(targets)
         self.checker = self._checker(health_checks)

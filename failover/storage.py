@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from failover.capabilities import Capability, ObjectInfo, check_key, validate_range
+from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
 from failover.errors import InvalidInput
 from failover.facade import Facade
 from failover.routing import Member
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from failover.repair import DrainReport
     from failover.replication import Replication, WriteMode
 
-READ_OPERATIONS = frozenset({"get", "get_range", "head", "list"})
+READ_OPERATIONS = frozenset({"get", "get_range", "get_stream", "head", "list"})
 
 
 class FailoverStorage(Facade):
@@ -37,6 +37,7 @@ class FailoverStorage(Facade):
 
     capability = Capability.OBJECT_STORE
     read_operations = READ_OPERATIONS
+    hedged_operations = frozenset({"get", "get_range", "head"})
 
     def __init__(self, targets: Sequence[Target], *, writes: WriteMode | None = None, **options: Any) -> None:
         super().__init__(targets, **options)
@@ -63,6 +64,46 @@ class FailoverStorage(Facade):
         if key in self._owing:
             return self._read_owed(key, "get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
         return self._read("get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The object's bytes as an iterator of chunks of at most ``chunk_size`` bytes.
+
+        Routed like `get`, and failover happens on this call: the stream is opened and its
+        first chunk read on a target before anything is returned, so a target that is
+        down, times out, or cannot serve the first chunk (a corrupt single-chunk replica
+        among them) is skipped for the next one; `NotFound` is raised here.  Once the
+        iterator is returned, the stream stays on that target: a failure while iterating
+        (a reset, a timeout, a checksum mismatch at the end, the object replaced midway)
+        is recorded against the target and raised to the caller, because bytes already
+        handed out cannot be taken back.  To retry, call ``get_stream`` again (or
+        `get_range` from the offset reached).
+
+        Read-your-writes as for `get`: targets that still owe ``key`` are avoided.
+        Close the iterator (or exhaust it) to release the target's connection; a hedged
+        attempt that lost the race is released when garbage-collected.
+        """
+        check_key(key)
+        validate_chunk_size(chunk_size)
+        call = functools.partial(_open_stream, key=key, chunk_size=chunk_size)
+        read = functools.partial(self._read_owed, key) if key in self._owing else self._read
+        member, first, rest = read("get_stream", call)
+        return self._stream(member, first, rest)
+
+    def _stream(self, member: Member, first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            if first is None:
+                return
+            yield first
+            yield from rest
+        except Exception as exc:
+            error = self.pool.executor_for("get_stream").report_failure(member, "get_stream", exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            close = getattr(rest, "close", None)
+            if callable(close):
+                close()
 
     def head(self, key: str) -> ObjectInfo:
         check_key(key)
@@ -203,6 +244,12 @@ def _open_listing(
     if after is not None:
         items = (info for info in items if info.key > after)
     return member, next(items, None), items
+
+
+def _open_stream(member: Member, *, key: str, chunk_size: int) -> tuple[Member, bytes | None, Iterator[bytes]]:
+    """Open ``key`` on ``member`` and pull its first chunk (None for an empty object)."""
+    stream: Iterator[bytes] = iter(member.provider.get_stream(key, chunk_size=chunk_size))
+    return member, next(stream, None), stream
 
 
 def _read_all(data: bytes | BinaryIO) -> bytes:

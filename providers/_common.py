@@ -17,7 +17,7 @@ import io
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
@@ -119,6 +119,48 @@ def verify(data: bytes, expected_hex: str | None, *, where: str, operation: str 
             operation=operation,
         )
     return data
+
+
+def verified_chunks(
+    pieces: Iterable[bytes],
+    expected_hex: str | None,
+    *,
+    chunk_size: int,
+    where: str,
+    operation: str = "get_stream",
+) -> Iterator[bytes]:
+    """Re-cut ``pieces`` into non-empty chunks of at most ``chunk_size`` bytes, hashing as
+    they pass; the last chunk is held back until the stored digest (if any) is checked.
+
+    One chunk is read ahead, so the last one is known when it is reached: a mismatch
+    raises `IntegrityError` instead of yielding it, and a caller that stops after the
+    expected number of bytes has still been told.
+    """
+    expected = checksum_of(expected_hex)
+    digest = hashlib.sha256() if expected is not None else None
+    size = 0
+    pending: bytes | None = None
+    for piece in pieces:
+        if not piece:
+            continue
+        if digest is not None:
+            digest.update(piece)
+        size += len(piece)
+        view = memoryview(piece)
+        for start in range(0, len(piece), chunk_size):
+            chunk = piece if len(piece) <= chunk_size else bytes(view[start : start + chunk_size])
+            if pending is not None:
+                yield pending
+            pending = chunk
+    if digest is not None:
+        actual = CHECKSUM_PREFIX + digest.hexdigest()
+        if actual != expected:
+            raise IntegrityError(
+                f"checksum mismatch for {where}: stored {expected}, read {actual} ({size} bytes)",
+                operation=operation,
+            )
+    if pending is not None:
+        yield pending
 
 
 def user_metadata(metadata: Mapping[str, str] | None, internal_key: str = CHECKSUM_META_KEY) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -11,7 +12,7 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from failover.capabilities import ObjectInfo, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError
 from providers._common import (
     CHECKSUM_META_KEY,
@@ -25,6 +26,7 @@ from providers._common import (
     safe_url,
     stored_digest,
     user_metadata,
+    verified_chunks,
     verify,
 )
 from providers.aws._client import (
@@ -140,6 +142,15 @@ class S3Store:
                 data: bytes = stream.read()
         return verify(data, stored_digest(resp.get("Metadata")), where=where)
 
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """One GetObject, opened now (`NotFound` here) and read as the caller iterates."""
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        where = self._where(key)
+        with map_errors("get_stream", where):
+            resp = self._client.get_object(Bucket=self.bucket, Key=key)
+        return _stream(resp, chunk_size, where)
+
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)
         check_range(start, end)
@@ -228,6 +239,18 @@ class S3Store:
         """Raise a mapped error unless the bucket answers (HeadBucket: needs s3:ListBucket)."""
         with map_errors("probe", self._where()):
             self._client.head_bucket(Bucket=self.bucket)
+
+
+def _stream(resp: Mapping[str, Any], chunk_size: int, where: str) -> Iterator[bytes]:
+    # Errors while reading the body (a reset, a read timeout) are mapped here too; closing
+    # the iterator early closes the body and so releases the connection.  The body is read
+    # through botocore's StreamingBody (``with body as ...`` would give the raw urllib3
+    # response), which checks the content length and wraps urllib3's errors.
+    body = resp["Body"]
+    with map_errors("get_stream", where), contextlib.closing(body):
+        yield from verified_chunks(
+            body.iter_chunks(chunk_size), stored_digest(resp.get("Metadata")), chunk_size=chunk_size, where=where
+        )
 
 
 def _etag(value: object) -> str | None:

@@ -8,10 +8,11 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSettings
 
-from failover.capabilities import ObjectInfo, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError, Timeout
 from providers._common import (
     check_prefix,
@@ -24,6 +25,7 @@ from providers._common import (
     safe_url,
     stored_digest,
     user_metadata,
+    verified_chunks,
     verify,
 )
 from providers.azure._client import (
@@ -40,6 +42,9 @@ CHECKSUM_KEY = "failover_sha256"
 # A same-account copy is normally done when start_copy_from_url returns; a pending one is
 # polled this long before giving up.
 COPY_WAIT = 60.0
+# get_stream downloads ranges of this size (or chunk_size, if larger), one at a time, each
+# pinned to the etag read when the stream was opened.
+STREAM_WINDOW = 4 * 1024 * 1024
 
 _CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
@@ -143,6 +148,40 @@ class BlobStore:
             downloader = self._container.download_blob(key)
             data = downloader.readall()
         return verify(data, stored_digest(downloader.properties.metadata, CHECKSUM_KEY), where=where)
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Properties now (`NotFound` here), then ranged downloads of that same version as
+        the caller iterates: a blob replaced midway raises `PreconditionFailed`.
+
+        The SDK's downloader would fetch its first 32 MiB on the call; ranges keep memory
+        to about one window (``max(chunk_size, STREAM_WINDOW)``) whatever the blob's size.
+        """
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        where = self._where(key)
+        with map_errors("get_stream", where):
+            props = self._container.get_blob_client(key).get_blob_properties()
+        return self._stream(key, props, chunk_size, where)
+
+    def _stream(self, key: str, props: BlobProperties, chunk_size: int, where: str) -> Iterator[bytes]:
+        with map_errors("get_stream", where):
+            yield from verified_chunks(
+                self._ranges(key, int(props.size or 0), props.etag, max(chunk_size, STREAM_WINDOW)),
+                stored_digest(props.metadata, CHECKSUM_KEY),
+                chunk_size=chunk_size,
+                where=where,
+            )
+
+    def _ranges(self, key: str, size: int, etag: str, window: int) -> Iterator[bytes]:
+        for offset in range(0, size, window):
+            downloader = self._container.download_blob(
+                key,
+                offset=offset,
+                length=min(window, size - offset),
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+            yield downloader.readall()
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)

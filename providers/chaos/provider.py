@@ -52,9 +52,9 @@ class ChaosProvider:
 
     A blackhole hangs until the caller's attempt deadline
     (`failover.deadline.current_deadline`), or ``blackhole_max`` seconds without one,
-    then raises `Timeout`.  Faults of ``list``/``list_*`` happen at the call, not while
-    iterating.  The lock guards the settings, the random draw and the counters only:
-    sleeping and delegating happen outside it.
+    then raises `Timeout`.  Faults of ``list``/``list_*`` and ``get_stream`` happen at the
+    call, not while iterating.  The lock guards the settings, the random draw and the
+    counters only: sleeping and delegating happen outside it.
 
     The class defines every capability's methods, so ``isinstance(chaos, ObjectStore)``
     holds even around a DNS zone: ask `capabilities_of` / ``supported_operations``.
@@ -255,6 +255,10 @@ class ChaosProvider:
     def get_range(self, key: str, start: int, end: int) -> bytes:
         self._enter("get_range")
         return self._store.get_range(key, start, end)
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        self._enter("get_stream")
+        return self._store.get_stream(key, chunk_size=chunk_size)
 
     def head(self, key: str) -> ObjectInfo:
         self._enter("head")

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 import google.api_core.exceptions as gexc
 
-from failover.capabilities import ObjectInfo, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError, PreconditionFailed
 from providers._common import (
     check_prefix,
@@ -21,6 +21,7 @@ from providers._common import (
     prepare_body,
     stored_digest,
     user_metadata,
+    verified_chunks,
     verify,
 )
 from providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
@@ -28,6 +29,9 @@ from providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
 # get() reads the metadata, then the bytes of that same generation; if the object is
 # replaced in between, the pair is read again (a few times at most).
 _GET_ATTEMPTS = 3
+# get_stream downloads ranges of this size (or chunk_size, if larger), one at a time, each
+# of the generation read when the stream was opened.
+STREAM_WINDOW = 4 * 1024 * 1024
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 
@@ -123,6 +127,38 @@ class GCSStore:
                     continue  # replaced between the two requests: read the new one
                 return verify(data, stored_digest(blob.metadata), where=where)
         raise PreconditionFailed(f"get {where}: object kept changing while read", operation="get")
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Metadata now (`NotFound` here), then ranged downloads of that generation as the
+        caller iterates: an object replaced midway raises `PreconditionFailed`.  Memory
+        stays at about one window (``max(chunk_size, STREAM_WINDOW)``)."""
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        where = self._where(key)
+        blob = self._bucket.blob(key)
+        with map_errors("get_stream", where):
+            blob.reload(**self._call)
+        return self._stream(blob, chunk_size, where)
+
+    def _stream(self, blob: Any, chunk_size: int, where: str) -> Iterator[bytes]:
+        with map_errors("get_stream", where):
+            yield from verified_chunks(
+                self._ranges(blob, max(chunk_size, STREAM_WINDOW)),
+                stored_digest(blob.metadata),
+                chunk_size=chunk_size,
+                where=where,
+            )
+
+    def _ranges(self, blob: Any, window: int) -> Iterator[bytes]:
+        size = int(blob.size or 0)
+        generation = blob.generation
+        for offset in range(0, size, window):
+            # GCS ranges are inclusive at both ends.
+            end = min(offset + window, size) - 1
+            data: bytes = blob.download_as_bytes(
+                start=offset, end=end, if_generation_match=generation, **self._call
+            )
+            yield data
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)

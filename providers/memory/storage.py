@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from failover.capabilities import ObjectInfo, validate_key, validate_range
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.clock import Clock, SystemClock
-from failover.errors import InvalidInput, NotFound
+from failover.errors import IntegrityError, InvalidInput, NotFound
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -138,6 +138,16 @@ class MemoryObjectStore:
         # bytes are immutable, so slicing outside the lock is safe.
         return self._lookup(key, "get_range").data[start:end]
 
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The object's bytes in chunks, verified against its checksum as the last is read.
+
+        The object is looked up now (`NotFound` here, not from the iterator); the
+        iterator serves that version even if the key is overwritten meanwhile.
+        """
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        return _stream(self._lookup(key, "get_stream"), chunk_size)
+
     def head(self, key: str) -> ObjectInfo:
         return _fresh(self._lookup(key, "head").info)
 
@@ -174,6 +184,30 @@ class MemoryObjectStore:
 
     def __repr__(self) -> str:
         return f"MemoryObjectStore(objects={len(self._objects)})"
+
+
+def _stream(obj: _Object, chunk_size: int) -> Iterator[bytes]:
+    data = obj.data
+    expected = obj.info.checksum
+    digest = hashlib.sha256()
+    # Verified before the last chunk is yielded, as the cloud adapters do.
+    for start in range(0, len(data), chunk_size):
+        chunk = data[start : start + chunk_size]
+        digest.update(chunk)
+        if start + chunk_size >= len(data):
+            _check_digest(digest, expected, obj.info.key, len(data))
+        yield chunk
+    if not data:
+        _check_digest(digest, expected, obj.info.key, 0)
+
+
+def _check_digest(digest: hashlib._Hash, expected: str | None, key: str, size: int) -> None:
+    actual = f"sha256:{digest.hexdigest()}"
+    if expected is not None and actual != expected:
+        raise IntegrityError(
+            f"checksum mismatch for memory object {key!r}: stored {expected}, read {actual} ({size} bytes)",
+            operation="get_stream",
+        )
 
 
 def _fresh(info: ObjectInfo) -> ObjectInfo:

@@ -183,6 +183,60 @@ def test_get_range_rejects_bad_ranges(object_store: ObjectStore, start: int, end
         object_store.get_range("ranged", start, end)
 
 
+# ------------------------------------------------------------------ streamed reads
+
+
+def test_get_stream_round_trip_in_bounded_chunks(object_store: ObjectStore) -> None:
+    data = os.urandom(5 * 1024 * 1024)
+    object_store.put("streamed/big", data)
+    stream = object_store.get_stream("streamed/big", chunk_size=64 * 1024)
+    assert isinstance(stream, Iterator)
+    chunks = list(stream)
+    assert all(0 < len(chunk) <= 64 * 1024 for chunk in chunks)
+    assert all(isinstance(chunk, bytes) for chunk in chunks)
+    assert b"".join(chunks) == data
+
+
+def test_get_stream_chunk_size_bounds_every_chunk(object_store: ObjectStore) -> None:
+    object_store.put("ranged", DATA)
+    chunks = list(object_store.get_stream("ranged", chunk_size=100))
+    assert all(0 < len(chunk) <= 100 for chunk in chunks)
+    assert b"".join(chunks) == DATA
+    assert b"".join(object_store.get_stream("ranged")) == DATA  # default: 1 MiB chunks
+    assert b"".join(object_store.get_stream("ranged", chunk_size=1)) == DATA
+
+
+def test_get_stream_of_an_empty_object(object_store: ObjectStore) -> None:
+    object_store.put("empty", b"")
+    assert b"".join(object_store.get_stream("empty")) == b""
+    assert b"".join(object_store.get_stream("empty", chunk_size=1)) == b""
+
+
+def test_get_stream_of_a_missing_key_fails_on_the_call(object_store: ObjectStore) -> None:
+    with pytest.raises(NotFound) as caught:
+        object_store.get_stream("missing")  # not iterated: the call itself raises
+    assert not caught.value.temporary
+    assert caught.value.operation == "get_stream"
+
+
+def test_get_stream_can_be_abandoned_early(object_store: ObjectStore) -> None:
+    data = os.urandom(300_000)
+    object_store.put("partial", data)
+    stream = object_store.get_stream("partial", chunk_size=1000)
+    assert next(stream) == data[:1000]
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+    assert object_store.get("partial") == data  # nothing left held or broken
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1, 1.5, True, "64"], ids=["zero", "negative", "float", "bool", "str"])
+def test_get_stream_rejects_bad_chunk_sizes(object_store: ObjectStore, chunk_size: object) -> None:
+    object_store.put("k", b"data")
+    with pytest.raises(InvalidInput):
+        object_store.get_stream("k", chunk_size=chunk_size)  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------ list
 
 
@@ -270,10 +324,11 @@ def test_copy_overwrites_destination(object_store: ObjectStore) -> None:
 # ------------------------------------------------------------------ errors
 
 
-@pytest.mark.parametrize("operation", ["get", "head", "get_range", "copy"])
+@pytest.mark.parametrize("operation", ["get", "head", "get_range", "get_stream", "copy"])
 def test_missing_key_is_not_found(object_store: ObjectStore, operation: str) -> None:
     calls = {
         "get": lambda: object_store.get("missing"),
+        "get_stream": lambda: object_store.get_stream("missing"),
         "head": lambda: object_store.head("missing"),
         "get_range": lambda: object_store.get_range("missing", 0, 1),
         "copy": lambda: object_store.copy("missing", "elsewhere"),
@@ -298,6 +353,7 @@ def test_invalid_keys_are_rejected(object_store: ObjectStore, key: object) -> No
         lambda: object_store.get(key),  # type: ignore[arg-type]
         lambda: object_store.head(key),  # type: ignore[arg-type]
         lambda: object_store.get_range(key, 0, 1),  # type: ignore[arg-type]
+        lambda: object_store.get_stream(key),  # type: ignore[arg-type]
         lambda: object_store.delete(key),  # type: ignore[arg-type]
         lambda: object_store.copy(key, "ok"),  # type: ignore[arg-type]
         lambda: object_store.copy("ok", key),  # type: ignore[arg-type]

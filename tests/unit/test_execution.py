@@ -215,3 +215,15 @@ def test_excluding_the_healthy_targets_falls_back_to_the_rest_even_behind_open_b
     # Only memory:a may serve (say, the others still owe the key): trying it beats failing.
     assert executor.run("get", lambda m: m.provider.get("seed"), exclude=others) == b"seed-data"
     assert rig.chaos[0].calls == 1
+
+
+def test_get_stream_fails_over_from_a_down_target_before_the_first_chunk() -> None:
+    rig = make_rig()
+    rig.chaos[0].down()
+    stream = rig.storage.get_stream("seed", chunk_size=4)
+    # The failover happened on the call: memory:a was tried and skipped, memory:b serves.
+    assert rig.chaos[0].calls == 1 and rig.chaos[1].calls == 1
+    assert rig.storage.status()["memory:a"].errors == 1
+    chunks = list(stream)
+    assert chunks == [b"seed", b"-dat", b"a"]
+    assert rig.chaos[2].calls == 0
