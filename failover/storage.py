@@ -79,8 +79,8 @@ class FailoverStorage(Facade):
         `get_range` from the offset reached).
 
         Read-your-writes as for `get`: targets that still owe ``key`` are avoided.
-        Close the iterator (or exhaust it) to release the target's connection; a hedged
-        attempt that lost the race is released when garbage-collected.
+        Close the iterator (or exhaust it) to release the target's connection.  Streams
+        are never hedged: a losing attempt would hold its connection open.
         """
         check_key(key)
         validate_chunk_size(chunk_size)
