@@ -180,9 +180,18 @@ def stored_digest(metadata: Mapping[str, str] | None, internal_key: str = CHECKS
 
 
 def metadata_to_store(
-    metadata: Mapping[str, str] | None, digest: str, internal_key: str = CHECKSUM_META_KEY
+    metadata: Mapping[str, str] | None,
+    digest: str,
+    internal_key: str = CHECKSUM_META_KEY,
+    *,
+    limit: tuple[str, int] | None = None,
 ) -> dict[str, str]:
-    """User metadata plus our checksum; a user key that collides with ours is refused."""
+    """User metadata plus our checksum; a user key that collides with ours is refused.
+
+    ``limit`` is ``(cloud, bytes)``: the cloud's cap on the UTF-8 size of all metadata
+    names and values, checked here so an oversize write fails as bad input, naming the
+    rule, before a request is made.
+    """
     out: dict[str, str] = {}
     for k, v in (metadata or {}).items():
         if not isinstance(k, str) or not isinstance(v, str):
@@ -191,6 +200,14 @@ def metadata_to_store(
             raise InvalidInput(f"metadata key {k!r} is reserved for the checksum")
         out[k] = v
     out[internal_key] = digest
+    if limit is not None:
+        cloud, most = limit
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in out.items())
+        if size > most:
+            raise InvalidInput(
+                f"metadata is {size} bytes; {cloud} allows at most {most} bytes of metadata names and values "
+                f"(including the {len(internal_key) + len(digest)}-byte checksum entry)"
+            )
     return out
 
 

@@ -110,7 +110,7 @@ class S3Store:
     ) -> ObjectInfo:
         validate_key(key)
         body = prepare_body(data)
-        stored = metadata_to_store(metadata, body.sha256)
+        stored = metadata_to_store(metadata, body.sha256, limit=("S3", 2048))
         content_type = content_type_or_default(content_type)
         extra: dict[str, Any] = {"Metadata": stored, "ContentType": content_type}
         etag: str | None = None

@@ -119,7 +119,7 @@ class BlobStore:
         validate_key(key)
         content_type = content_type_or_default(content_type)
         body = prepare_body(data)
-        stored = metadata_to_store(metadata, body.sha256, CHECKSUM_KEY)
+        stored = metadata_to_store(metadata, body.sha256, CHECKSUM_KEY, limit=("Azure Blob", 8192))
         with map_errors("put", self._where(key)):
             # Streams in blocks above the SDK's single-put size (64 MiB by default).
             resp = self._container.get_blob_client(key).upload_blob(

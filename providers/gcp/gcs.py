@@ -104,7 +104,7 @@ class GCSStore:
         content_type = content_type_or_default(content_type)
         body = prepare_body(data)
         blob = self._bucket.blob(key)
-        blob.metadata = metadata_to_store(metadata, body.sha256)
+        blob.metadata = metadata_to_store(metadata, body.sha256, limit=("GCS", 8192))
         with map_errors("put", self._where(key)):
             # One multipart request up to 8 MiB, a resumable session above: streamed either way.
             blob.upload_from_file(body.stream, size=body.size, content_type=content_type, **self._call)

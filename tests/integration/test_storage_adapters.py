@@ -23,6 +23,7 @@ from failover.capabilities import ObjectStore
 from failover.errors import (
     ConfigError,
     IntegrityError,
+    InvalidInput,
     InvalidRequest,
     NotFound,
     Throttled,
@@ -165,6 +166,15 @@ def test_round_trip_with_checksum(cloud: Cloud) -> None:
     store.delete("dir/b.txt")
     store.delete("dir/b.txt")  # idempotent
     assert [o.key for o in store.list("dir/")] == ["dir/a.txt"]
+
+
+def test_oversize_metadata_is_invalid_input_naming_the_limit(cloud: Cloud) -> None:
+    store: ObjectStore = cloud.store
+    with pytest.raises(InvalidInput, match="allows at most") as caught:
+        store.put("too-much-metadata", b"x", metadata={"note": "m" * 9000})
+    assert caught.value.temporary is False
+    with pytest.raises(NotFound):
+        store.head("too-much-metadata")  # nothing half-written
 
 
 def test_streamed_upload_from_a_pipe(cloud: Cloud) -> None:
