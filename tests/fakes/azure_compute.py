@@ -1,9 +1,8 @@
 """A fake Azure Compute (Microsoft.Compute/virtualMachines) behind an azure-core transport.
 
-`FakeComputeTransport` is an ``azure.core.pipeline.transport.HttpTransport`` handing each
-request to `FakeAzureCompute.handle`; the real `ComputeManagementClient` builds every
-request (bearer token included) and parses every response.  Shapes follow the REST
-reference ("Virtual Machines - List / Get / Create Or Update / Start / Deallocate /
+`tests.fakes.arm.ArmTransport` hands each request to `FakeAzureCompute.handle`; the real
+`ComputeManagementClient` builds every request (bearer token included) and parses every
+response.  Shapes follow the REST reference ("Virtual Machines - List / Get / Create Or Update / Start / Deallocate /
 Delete"): a VM is ``{"id", "name", "type", "location", "tags", "properties":
 {"vmId", "hardwareProfile": {"vmSize"}, "storageProfile": {"imageReference"},
 "provisioningState", "timeCreated", "instanceView"?}}``; ``$expand=instanceView`` adds
@@ -16,79 +15,45 @@ at once; a delete of a missing VM is 204; errors are ``{"error": {"code", "messa
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from azure.core.credentials import AccessToken
-from azure.core.pipeline.transport import HttpTransport
-from azure.core.rest._http_response_impl import HttpResponseImpl
-from azure.core.utils import case_insensitive_dict
 
 from providers.azure.compute import AzureCompute
-from tests.fakes import Faults, Seen
+from tests.fakes import Faults, Seen, arm
 
 SECRET_TOKEN = "eyJ0eXAi.fake-secret-bearer-token"  # must never appear in errors or reprs
 SUBNET = "/subscriptions/sub-0001/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/app"
 
-Reply = tuple[int, dict[str, str], Any]
+Reply = arm.Reply
 
 
-class _Body:
-    def close(self) -> None:
-        pass
+def _respond(backend: FakeAzureCompute) -> Callable[[Any], Reply]:
+    """The transport's handler: a queued fault, or the backend's answer; every request recorded."""
 
-
-class FakeComputeTransport(HttpTransport):  # type: ignore[type-arg]
-    """An azure-core transport answering from a handler function instead of the network."""
-
-    def __init__(self, backend: FakeAzureCompute) -> None:
-        self.backend = backend
-
-    def __enter__(self) -> FakeComputeTransport:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        fault = self.backend.faults.take()
+    def respond(request: Any) -> Reply:
+        fault = backend.faults.take()
         if fault is not None and fault.error is not None:
             raise fault.error
-        raw = request.content
         parts = urlsplit(request.url)
         seen = Seen(
             request.method,
             unquote(parts.path),
             dict(parse_qsl(parts.query)),
-            json.loads(raw) if raw else None,
+            arm.json_body(request),
             dict(request.headers),
         )
-        self.backend.requests.append(seen)
+        backend.requests.append(seen)
         if fault is not None:
-            status, headers, payload = _error(fault.status, "InjectedFault", fault.message, fault.headers)
-        else:
-            status, headers, payload = self.backend.handle(seen)
-        response = HttpResponseImpl(
-            request=request,
-            internal_response=_Body(),
-            status_code=status,
-            reason="fake",
-            content_type="application/json; charset=utf-8",
-            stream_download_generator=None,
-            headers=case_insensitive_dict({"Content-Type": "application/json; charset=utf-8", **headers}),
-        )
-        response._content = b"" if payload is None else json.dumps(payload).encode()
-        return response
+            return _error(fault.status, "InjectedFault", fault.message, fault.headers)
+        return backend.handle(seen)
+
+    return respond
 
 
 class StaticToken:
@@ -98,8 +63,7 @@ class StaticToken:
         return AccessToken(SECRET_TOKEN, int(time.time()) + 3600)
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    return status, dict(headers or {}), {"error": {"code": code, "message": message}}
+_error = arm.arm_error
 
 
 class FakeAzureCompute:
@@ -131,7 +95,7 @@ class FakeAzureCompute:
             subscription_id=self.subscription,
             resource_group=self.resource_group,
             credential=StaticToken(),
-            transport=FakeComputeTransport(self),
+            transport=arm.ArmTransport(_respond(self)),
             **options,
         )
 

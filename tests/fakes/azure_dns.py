@@ -1,8 +1,7 @@
 """A fake Azure DNS (Microsoft.Network/dnsZones, api-version 2018-05-01) behind an azure-core transport.
 
-`FakeArmTransport` is an ``azure.core.pipeline.transport.HttpTransport`` that hands each
-request to a plain handler ``(method, url, headers, body) -> (status, headers, json)``;
-`FakeAzureDns.handle` is that handler.  Shapes follow the REST reference ("Record Sets -
+`tests.fakes.arm.ArmTransport` hands each request to `FakeAzureDns.handle`
+``(method, url, headers, body) -> (status, headers, json)``.  Shapes follow the REST reference ("Record Sets -
 Create Or Update / Get / Delete / List By Dns Zone", "Zones - Get"): record sets are
 ``{"id", "name", "type", "etag", "properties": {"TTL", "fqdn", "ARecords": [...], ...}}``,
 lists are ``{"value": [...], "nextLink": url}`` (``$top`` defaults to 100), a delete of a
@@ -12,7 +11,6 @@ missing record set is 204, errors are ``{"error": {"code", "message"}}``.
 from __future__ import annotations
 
 import ipaddress
-import json
 import threading
 import time
 import uuid
@@ -20,12 +18,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from azure.core.credentials import AccessToken
-from azure.core.pipeline.transport import HttpTransport
-from azure.core.rest._http_response_impl import HttpResponseImpl
-from azure.core.utils import case_insensitive_dict
 
 from providers.azure.dns import AzureDnsZone
-from tests.fakes import Faults, Seen
+from tests.fakes import Faults, Seen, arm
 
 API_VERSION = "2018-05-01"
 # The property each record type keeps its values in (the 2018-05-01 RecordSetProperties).
@@ -33,52 +28,8 @@ PROPERTY = {
     "A": "ARecords", "AAAA": "AAAARecords", "CNAME": "CNAMERecord", "TXT": "TXTRecords", "MX": "MXRecords",
     "NS": "NSRecords", "SRV": "SRVRecords", "CAA": "caaRecords", "PTR": "PTRRecords", "SOA": "SOARecord",
 }
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-            403: "Forbidden", 404: "Not Found", 409: "Conflict", 412: "Precondition Failed",
-            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
-
-Reply = tuple[int, dict[str, str], Any]
-
-
-class _Body:
-    def close(self) -> None:
-        pass
-
-
-class FakeArmTransport(HttpTransport):  # type: ignore[type-arg]
-    """An azure-core transport answering from a handler function instead of the network."""
-
-    def __init__(self, handler: Any) -> None:
-        self.handler = handler
-
-    def __enter__(self) -> FakeArmTransport:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        raw = request.content
-        body = json.loads(raw) if raw else None
-        status, headers, payload = self.handler(request.method, request.url, dict(request.headers), body)
-        content = b"" if payload is None else json.dumps(payload).encode()
-        response = HttpResponseImpl(
-            request=request, internal_response=_Body(), status_code=status, reason=_REASONS.get(status, "Error"),
-            content_type="application/json; charset=utf-8", stream_download_generator=None,
-            headers=case_insensitive_dict({"Content-Type": "application/json; charset=utf-8", **headers}),
-        )
-        response._content = content  # the whole body, as a non-streaming transport would have read it
-        return response
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    return status, dict(headers or {}), {"error": {"code": code, "message": message}}
+Reply = arm.Reply
+_error = arm.arm_error
 
 
 def _check_values(rtype: str, props: dict[str, Any]) -> str | None:
@@ -132,8 +83,8 @@ class FakeAzureDns:
         for zone in zones:
             self.add_zone(zone)
 
-    def transport(self) -> FakeArmTransport:
-        return FakeArmTransport(self.handle)
+    def transport(self) -> arm.ArmTransport:
+        return arm.ArmTransport(lambda r: self.handle(r.method, r.url, dict(r.headers), arm.json_body(r)))
 
     def adapter(self, zone: str = "example.com.", credential: Any = None) -> AzureDnsZone:
         """An `AzureDnsZone` wired to this fake through the SDK's transport seam."""
@@ -273,4 +224,4 @@ class FakeAzureDns:
         return (200 if exists else 201), {}, self._record_json(zone, name, rtype)
 
 
-__all__ = ["API_VERSION", "FakeArmTransport", "FakeAzureDns", "StaticToken"]
+__all__ = ["API_VERSION", "FakeAzureDns", "StaticToken"]
