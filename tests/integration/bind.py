@@ -10,19 +10,15 @@ back on the same port with the zone as it was first written (the journal is dele
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.servers import START_TIMEOUT, ServerError, _die_with_parent, free_port
+from tests.integration.servers import START_TIMEOUT, LocalServer, ServerError
 
 DEFAULT_ZONE = "example.test."
 KEY_NAME = "failover-test-key"
@@ -76,29 +72,32 @@ def _tool(name: str) -> str:
     return found
 
 
-class BindServer:
-    """``named -g -4 -c CONF`` serving one primary zone on 127.0.0.1:``port``."""
+class BindServer(LocalServer):
+    """``named -g -4 -c CONF`` serving one primary zone on 127.0.0.1:``port``.
 
-    name = "bind"
+    Process control (start, readiness loop, kill, stop, log) is `LocalServer`'s; BIND
+    adds its config and TSIG keys, a fresh zone file on every start, and readiness by
+    an SOA query instead of HTTP.
+    """
 
     def __init__(self, zone: str = DEFAULT_ZONE, *, start_timeout: float = START_TIMEOUT) -> None:
+        super().__init__("bind", self._command, start_timeout=start_timeout)
         self.zone = zone if zone.endswith(".") else zone + "."
         self.key_name = KEY_NAME
         self.key_algorithm = "hmac-sha256"
-        self._start_timeout = start_timeout
-        self.port = free_port()
-        self.workdir = Path(tempfile.mkdtemp(prefix="failover-bind-"))
-        self.log_path = self.workdir / "named.log"
         self.conf_path = self.workdir / "named.conf"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.start_seconds: float | None = None
         self.tsig_secret = self._make_key(self.key_name, "tsig.key")
         self.readonly_key_name = READONLY_KEY_NAME
         self.readonly_secret = self._make_key(self.readonly_key_name, "readonly.key")
         self.conf_path.write_text(
             _CONF.format(dir=self.workdir, port=self.port, zone=self.zone, key=self.key_name, broken=BROKEN_ZONE)
         )
+
+    def _command(self, port: int, workdir: Path) -> list[str]:
+        # No -u: named started by root stays root (checked: Debian's 9.18 does not drop
+        # privileges without -u), so it can write the journal in our root-owned temp dir;
+        # started by another user it runs as that user, who owns the dir.
+        return [_tool("named"), "-g", "-4", "-c", str(self.conf_path)]
 
     def _make_key(self, name: str, file: str) -> str:
         try:
@@ -118,19 +117,8 @@ class BindServer:
         return found.group(1)
 
     @property
-    def host(self) -> str:
-        return "127.0.0.1"
-
-    @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def _write_zone(self) -> None:
         # A fresh zone each start: the journal would otherwise replay the last run's updates.
@@ -139,42 +127,9 @@ class BindServer:
         (self.workdir / "zone.db").write_text(_ZONE_FILE.format(zone=self.zone))
 
     def start(self) -> None:
-        if self.running():
-            return
-        self._write_zone()
-        # No -u: named started by root stays root (checked: Debian's 9.18 does not drop
-        # privileges without -u), so it can write the journal in our root-owned temp dir;
-        # started by another user it runs as that user, who owns the dir.
-        argv = [_tool("named"), "-g", "-4", "-c", str(self.conf_path)]
-        self._log.write(f"\n--- start {' '.join(argv)}\n".encode())
-        self._log.flush()
-        began = time.monotonic()
-        self._proc = subprocess.Popen(
-            argv,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=self.workdir,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        self._wait_ready(began)
-        self.start_seconds = time.monotonic() - began
-
-    def _wait_ready(self, began: float) -> None:
-        deadline = began + self._start_timeout
-        while True:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise ServerError(f"named exited with code {self._proc.returncode} while starting\n{self.log_tail()}")
-            if self._answers():
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ServerError(
-                    f"named did not answer an SOA query on {self.endpoint} within {self._start_timeout:.0f} s\n"
-                    f"{self.log_tail()}"
-                )
-            time.sleep(0.02)
+        if not self.running():
+            self._write_zone()
+        super().start()
 
     def _answers(self) -> bool:
         import dns.exception
@@ -213,43 +168,6 @@ class BindServer:
             response = dns.query.tcp(update, self.host, port=self.port, timeout=5.0)
             if response.rcode() != dns.rcode.NOERROR:
                 raise ServerError(f"could not clear {self.zone}: {dns.rcode.to_text(response.rcode())}")
-
-    def kill(self) -> None:
-        """SIGKILL, as in a crash."""
-        if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-            self._proc.wait(timeout=10)
-
-    def stop(self, grace: float = 5.0) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            try:
-                os.killpg(self._proc.pid, signal.SIGTERM)
-                self._proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        self._proc = None
-
-    def restart(self) -> None:
-        """Start again on the same port, with the zone as first written."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        self._log.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return f"(no log at {self.log_path})"
-        return "\n".join(text.splitlines()[-lines:])
 
     def __repr__(self) -> str:
         # Never the TSIG secret.
