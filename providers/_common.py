@@ -23,7 +23,8 @@ from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from failover.capabilities import validate_range
-from failover.errors import ConfigError, IntegrityError, InvalidInput
+from failover.deadline import current_deadline
+from failover.errors import ConfigError, IntegrityError, InvalidInput, Timeout
 
 CHECKSUM_PREFIX = "sha256:"
 CHECKSUM_META_KEY = "failover-sha256"
@@ -243,6 +244,33 @@ def check_timeout(name: str, value: float | None, *, allow_none: bool = False) -
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+# The shortest socket timeout `remaining_timeout` hands to an SDK: below this a request
+# could not even connect, and a zero or negative timeout means "no timeout" to some SDKs.
+MIN_TIMEOUT = 0.05
+
+
+def remaining_timeout(default: float, *, operation: str | None = None) -> float:
+    """``default`` cut to the time left before the running attempt's deadline.
+
+    The deadline is the one the executor publishes to providers with ``reads_deadline =
+    True`` (`failover.deadline`); with none set, ``default`` is returned as it is.  It is
+    an absolute time on the executor's clock, compared here with `time.monotonic`: the
+    adapters assume the executor runs on `failover.clock.SystemClock` (the default).  The
+    result is never below `MIN_TIMEOUT`.  If the deadline has already passed, `Timeout`
+    is raised instead, so no request is sent.
+
+    It bounds one request's socket waits, not the request as a whole: connect and read
+    are each cut to what is left, and a read timeout bounds each silence between bytes.
+    """
+    deadline = current_deadline()
+    if deadline is None:
+        return default
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise Timeout("attempt deadline passed before the request", operation=operation)
+    return max(MIN_TIMEOUT, min(default, left))
 
 
 # Query parameters and connection-string fields that carry secrets: SAS signatures,

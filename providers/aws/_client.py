@@ -8,6 +8,9 @@ with short timeouts; retrying on *another* target is the failover layer's job.
 
 from __future__ import annotations
 
+import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -113,6 +116,63 @@ def make_client(
     config = client_config(connect_timeout=connect_timeout, read_timeout=read_timeout)
     with map_errors("connect", f"{service} client"):
         return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+# boto3 takes its timeouts once, per client.  To cut a request to the attempt deadline,
+# `DeadlineClients` keeps a few extra clients whose timeouts are the time left rounded *up*
+# to a step: an attempt may overrun its deadline by up to one step.
+TIMEOUT_STEP = 0.25
+MAX_DEADLINE_CLIENTS = 4
+
+
+class DeadlineClients:
+    """The store's client, plus a small LRU of clients with shorter timeouts, made lazily
+    from the same session and config under a lock (a boto3 Session is not thread-safe)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        service: str,
+        region: str | None,
+        endpoint_url: str | None,
+        session: boto3.session.Session,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> None:
+        self.client = client
+        self._service = service
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._session = session
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._lock = threading.Lock()
+        self._cut: OrderedDict[float, Any] = OrderedDict()
+
+    def within(self, seconds: float) -> Any:
+        """A client whose connect and read timeouts are at most ``seconds``, rounded up to a
+        `TIMEOUT_STEP`; the store's own client when its timeouts are already that short."""
+        step = max(1, math.ceil(seconds / TIMEOUT_STEP - 1e-9)) * TIMEOUT_STEP
+        if step >= self._connect_timeout and step >= self._read_timeout:
+            return self.client
+        with self._lock:
+            client = self._cut.get(step)
+            if client is not None:
+                self._cut.move_to_end(step)
+                return client
+            config = client_config(
+                connect_timeout=min(self._connect_timeout, step), read_timeout=min(self._read_timeout, step)
+            )
+            with map_errors("connect", f"{self._service} client"):
+                client = self._session.client(
+                    self._service, region_name=self._region, endpoint_url=self._endpoint_url, config=config
+                )
+            self._cut[step] = client
+            if len(self._cut) > MAX_DEADLINE_CLIENTS:
+                # Dropped, not closed: a thread may still be using it; its pool goes with it.
+                self._cut.popitem(last=False)
+            return client
 
 
 def error_code(exc: bce.ClientError) -> str:

@@ -23,6 +23,7 @@ from providers._common import (
     content_type_or_default,
     metadata_to_store,
     prepare_body,
+    remaining_timeout,
     safe_url,
     stored_digest,
     user_metadata,
@@ -32,6 +33,7 @@ from providers._common import (
 from providers.aws._client import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
+    DeadlineClients,
     error_code,
     make_client,
     map_errors,
@@ -61,7 +63,16 @@ class S3Store:
     """Objects in one S3 bucket.  ``region``/``endpoint_url`` pick the endpoint; credentials
     come from ``session`` (default: a new boto3 Session, i.e. the standard credential chain).
     ``client`` replaces the whole client (tests, custom signers).
+
+    It reads the attempt deadline (`failover.deadline`).  boto3 has no per-request
+    timeout, so a request made before a method returns goes through a client whose
+    timeouts are the time left rounded up to `TIMEOUT_STEP` (a few such clients are kept,
+    made from the same session), and none is sent once the deadline has passed
+    (`Timeout`).  `get_stream` (whose body is read as the caller iterates) and `list` use
+    the store's own client; so does every call when ``client`` is given.
     """
+
+    reads_deadline = True
 
     def __init__(
         self,
@@ -78,9 +89,21 @@ class S3Store:
         check_timeout("connect_timeout", connect_timeout)
         check_timeout("read_timeout", read_timeout)
         self.endpoint_url = endpoint_url
+        self._clients: DeadlineClients | None = None
+        self._longest = float(max(connect_timeout, read_timeout))
         if client is None:
+            session = session if session is not None else boto3.session.Session()
             client = make_client(
                 "s3",
+                region=region,
+                endpoint_url=endpoint_url,
+                session=session,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+            )
+            self._clients = DeadlineClients(
+                client,
+                service="s3",
                 region=region,
                 endpoint_url=endpoint_url,
                 session=session,
@@ -94,6 +117,13 @@ class S3Store:
     def __repr__(self) -> str:
         endpoint = safe_url(self.endpoint_url)
         return f"S3Store(bucket={self.bucket!r}, region={self.region!r}, endpoint_url={endpoint!r})"
+
+    def _now(self, operation: str) -> Any:
+        """The client for a request made now: one whose timeouts fit the attempt deadline."""
+        left = remaining_timeout(self._longest, operation=operation)
+        if self._clients is None or left >= self._longest:
+            return self._client
+        return self._clients.within(left)
 
     def _where(self, key: str | None = None) -> str:
         return f"s3://{self.bucket}/{key}" if key is not None else f"s3://{self.bucket}"
@@ -114,14 +144,15 @@ class S3Store:
         content_type = content_type_or_default(content_type)
         extra: dict[str, Any] = {"Metadata": stored, "ContentType": content_type}
         etag: str | None = None
+        client = self._now("put")
         with map_errors("put", self._where(key)):
             if body.size <= MULTIPART_THRESHOLD:
-                resp = self._client.put_object(Bucket=self.bucket, Key=key, Body=body.stream, **extra)
+                resp = client.put_object(Bucket=self.bucket, Key=key, Body=body.stream, **extra)
                 etag = _etag(resp.get("ETag"))
             else:
                 # Multipart, parallel, streamed from the (seekable) body; the ETag of a
                 # multipart object is not an MD5, so it is read back with a head.
-                self._client.upload_fileobj(body.stream, self.bucket, key, ExtraArgs=extra, Config=self._transfer)
+                client.upload_fileobj(body.stream, self.bucket, key, ExtraArgs=extra, Config=self._transfer)
         if etag is None:
             return self._head(key, "put")
         return ObjectInfo(
@@ -136,8 +167,9 @@ class S3Store:
     def get(self, key: str) -> bytes:
         validate_key(key)
         where = self._where(key)
+        client = self._now("get")
         with map_errors("get", where):
-            resp = self._client.get_object(Bucket=self.bucket, Key=key)
+            resp = client.get_object(Bucket=self.bucket, Key=key)
             with resp["Body"] as stream:
                 data: bytes = stream.read()
         return verify(data, stored_digest(resp.get("Metadata")), where=where)
@@ -157,9 +189,10 @@ class S3Store:
         if start == end:
             self._head(key, "get_range")  # an empty range of a missing object is still NotFound
             return b""
+        client = self._now("get_range")
         with map_errors("get_range", self._where(key)):
             try:
-                resp = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+                resp = client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
             except ClientError as exc:
                 if error_code(exc) == "InvalidRange":  # start at or past the end of the object
                     return b""
@@ -174,7 +207,7 @@ class S3Store:
 
     def _head(self, key: str, operation: str) -> ObjectInfo:
         with map_errors(operation, self._where(key)):
-            resp = self._client.head_object(Bucket=self.bucket, Key=key)
+            resp = self._now(operation).head_object(Bucket=self.bucket, Key=key)
         return _info(key, resp)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -199,7 +232,7 @@ class S3Store:
         # S3 answers 204 for a missing key, so this is idempotent as it is.  A missing
         # bucket is still an error (NoSuchBucket → NotFound).
         with map_errors("delete", self._where(key)):
-            self._client.delete_object(Bucket=self.bucket, Key=key)
+            self._now("delete").delete_object(Bucket=self.bucket, Key=key)
 
     def copy(self, src: str, dst: str) -> ObjectInfo:
         validate_key(src)
@@ -210,7 +243,7 @@ class S3Store:
         with map_errors("copy", where):
             if source.size <= MAX_SINGLE_COPY:
                 # Server-side; MetadataDirective COPY carries the checksum metadata along.
-                resp = self._client.copy_object(
+                resp = self._now("copy").copy_object(
                     Bucket=self.bucket, Key=dst, CopySource=copy_source, MetadataDirective="COPY"
                 )
                 result = resp.get("CopyObjectResult", {})
@@ -230,7 +263,7 @@ class S3Store:
             extra: dict[str, Any] = {"Metadata": meta}
             if source.content_type:
                 extra["ContentType"] = source.content_type
-            self._client.copy(copy_source, self.bucket, dst, ExtraArgs=extra, Config=self._transfer)
+            self._now("copy").copy(copy_source, self.bucket, dst, ExtraArgs=extra, Config=self._transfer)
         return self._head(dst, "copy")
 
     # ------------------------------------------------------------------ health
@@ -238,7 +271,7 @@ class S3Store:
     def probe(self) -> None:
         """Raise a mapped error unless the bucket answers (HeadBucket: needs s3:ListBucket)."""
         with map_errors("probe", self._where()):
-            self._client.head_bucket(Bucket=self.bucket)
+            self._now("probe").head_bucket(Bucket=self.bucket)
 
 
 def _stream(resp: Mapping[str, Any], chunk_size: int, where: str) -> Iterator[bytes]:

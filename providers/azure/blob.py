@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -13,6 +14,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSettings
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
+from failover.deadline import current_deadline
 from failover.errors import ConfigError, Timeout
 from providers._common import (
     check_prefix,
@@ -22,6 +24,7 @@ from providers._common import (
     content_type_or_default,
     metadata_to_store,
     prepare_body,
+    remaining_timeout,
     safe_url,
     stored_digest,
     user_metadata,
@@ -65,7 +68,15 @@ class BlobStore:
     ``account_url`` with ``credential`` (account key, SAS token, AzureNamedKeyCredential,
     AzureSasCredential or a TokenCredential), or a SAS in the URL's query; with neither,
     azure-identity's DefaultAzureCredential.  ``service_client`` replaces the whole client.
+
+    It reads the attempt deadline (`failover.deadline`): every request made before a
+    method returns gets ``connection_timeout``/``read_timeout`` cut to the time left (the
+    requests transport takes them per request), and none is sent once it has passed
+    (`Timeout`).  The range downloads of `get_stream` and the list pages, fetched as the
+    caller iterates (after the attempt), keep the client's timeouts.
     """
+
+    reads_deadline = True
 
     def __init__(
         self,
@@ -96,11 +107,22 @@ class BlobStore:
                 retry_total=retry_total,
             )
         self._service = service_client
+        self._connect_timeout = float(connect_timeout)
+        self._read_timeout = float(read_timeout)
         self._container = service_client.get_container_client(self.container)
         self.account_url = safe_url(service_client.url)
 
     def __repr__(self) -> str:
         return f"BlobStore(account_url={self.account_url!r}, container={self.container!r})"
+
+    def _now(self, operation: str) -> dict[str, Any]:
+        """Keyword arguments for a request made now: the socket timeouts cut to the attempt
+        deadline.  With ``service_client=`` given, the defaults are this store's, not that
+        client's."""
+        return {
+            "connection_timeout": remaining_timeout(self._connect_timeout, operation=operation),
+            "read_timeout": remaining_timeout(self._read_timeout, operation=operation),
+        }
 
     def _where(self, key: str | None = None) -> str:
         base = f"azure://{self._service.account_name}/{self.container}"
@@ -128,6 +150,7 @@ class BlobStore:
                 overwrite=True,
                 metadata=stored,
                 content_settings=ContentSettings(content_type=content_type),
+                **self._now("put"),
             )
         return ObjectInfo(
             key=key,
@@ -145,7 +168,7 @@ class BlobStore:
         with map_errors("get", where):
             # The downloader pins the blob's etag across its chunk requests, and its
             # properties (metadata included) come with the first response: no race.
-            downloader = self._container.download_blob(key)
+            downloader = self._container.download_blob(key, **self._now("get"))
             data = downloader.readall()
         return verify(data, stored_digest(downloader.properties.metadata, CHECKSUM_KEY), where=where)
 
@@ -160,7 +183,7 @@ class BlobStore:
         validate_chunk_size(chunk_size)
         where = self._where(key)
         with map_errors("get_stream", where):
-            props = self._container.get_blob_client(key).get_blob_properties()
+            props = self._container.get_blob_client(key).get_blob_properties(**self._now("get_stream"))
         return self._stream(key, props, chunk_size, where)
 
     def _stream(self, key: str, props: BlobProperties, chunk_size: int, where: str) -> Iterator[bytes]:
@@ -191,7 +214,11 @@ class BlobStore:
             return b""
         with map_errors("get_range", self._where(key)):
             try:
-                return self._container.download_blob(key, offset=start, length=end - start).readall()
+                downloader = self._container.download_blob(
+                    key, offset=start, length=end - start, **self._now("get_range")
+                )
+                data: bytes = downloader.readall()
+                return data
             except HttpResponseError as exc:
                 if error_code(exc) == "InvalidRange" or exc.status_code == 416:
                     return b""  # start at or past the end of the blob
@@ -203,7 +230,7 @@ class BlobStore:
 
     def _head(self, key: str, operation: str) -> ObjectInfo:
         with map_errors(operation, self._where(key)):
-            props = self._container.get_blob_client(key).get_blob_properties()
+            props = self._container.get_blob_client(key).get_blob_properties(**self._now(operation))
         return _info(props)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -220,7 +247,7 @@ class BlobStore:
         validate_key(key)
         with map_errors("delete", self._where(key)):
             try:
-                self._container.delete_blob(key, delete_snapshots="include")
+                self._container.delete_blob(key, delete_snapshots="include", **self._now("delete"))
             except ResourceNotFoundError as exc:
                 # Idempotent for a missing blob; a missing container is still an error.
                 if error_code(exc) != "BlobNotFound":
@@ -234,17 +261,22 @@ class BlobStore:
         target = self._container.get_blob_client(dst)
         with map_errors("copy", where):
             # Server-side; metadata (our checksum included) is copied with the blob.
-            result = target.start_copy_from_url(source.url)
+            result = target.start_copy_from_url(source.url, **self._now("copy"))
             status = result.get("copy_status")
-            deadline = time.monotonic() + COPY_WAIT
+            # Polled until COPY_WAIT or the attempt deadline, whichever comes first.
+            waited = time.monotonic()
+            attempt_end = current_deadline()
+            deadline = min(waited + COPY_WAIT, attempt_end if attempt_end is not None else math.inf)
             delay = 0.05
             while status == "pending":
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
+                    # Not cut to the attempt deadline: the abort must be sent even after it.
                     target.abort_copy(str(result["copy_id"]))
-                    raise Timeout(f"copy {where}: still pending after {COPY_WAIT:.0f} s", operation="copy")
+                    took = time.monotonic() - waited
+                    raise Timeout(f"copy {where}: still pending after {took:.1f} s", operation="copy")
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
-                status = target.get_blob_properties().copy.status
+                status = target.get_blob_properties(**self._now("copy")).copy.status
             if status not in (None, "success"):
                 raise Timeout(f"copy {where}: copy ended with status {status!r}", operation="copy")
         return self._head(dst, "copy")
@@ -254,7 +286,7 @@ class BlobStore:
     def probe(self) -> None:
         """One list request for at most one blob: needs only list permission on the container."""
         with map_errors("probe", self._where()):
-            pages = self._container.list_blobs(results_per_page=1).by_page()
+            pages = self._container.list_blobs(results_per_page=1, **self._now("probe")).by_page()
             next(iter(pages), None)
 
 

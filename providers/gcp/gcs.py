@@ -19,6 +19,7 @@ from providers._common import (
     content_type_or_default,
     metadata_to_store,
     prepare_body,
+    remaining_timeout,
     stored_digest,
     user_metadata,
     verified_chunks,
@@ -61,7 +62,14 @@ class GCSStore:
     default credentials and ``project``).  ``timeout``: seconds, or ``(connect, read)``,
     applied to every request.  ``retry``: an api-core ``Retry`` for the SDK to use, or None
     (the default) for a single attempt.
+
+    It reads the attempt deadline (`failover.deadline`): every request made before a
+    method returns has its connect and read timeouts cut to the time left, and none is
+    sent once it has passed (`Timeout`).  The range downloads of `get_stream` and the list
+    pages, fetched as the caller iterates (after the attempt), keep the full ``timeout``.
     """
+
+    reads_deadline = True
 
     def __init__(
         self,
@@ -80,12 +88,22 @@ class GCSStore:
             check_timeout("read timeout", timeout[1])
         else:
             check_timeout("timeout", timeout)
+        self._timeout: tuple[float, float] = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        # For requests made as the caller iterates, outside any attempt: the full timeouts.
         self._call: dict[str, Any] = {"timeout": timeout, "retry": retry}
         self._client = client if client is not None else make_client(project)
         self._bucket = self._client.bucket(self.bucket_name)
 
     def __repr__(self) -> str:
         return f"GCSStore(bucket={self.bucket_name!r}, project={getattr(self._client, 'project', None)!r})"
+
+    def _now(self, operation: str) -> dict[str, Any]:
+        """Keyword arguments for a request made now: the timeouts cut to the attempt deadline."""
+        connect, read = self._timeout
+        return {
+            "timeout": (remaining_timeout(connect, operation=operation), remaining_timeout(read, operation=operation)),
+            "retry": self._call["retry"],
+        }
 
     def _where(self, key: str | None = None) -> str:
         return f"gs://{self.bucket_name}/{key}" if key is not None else f"gs://{self.bucket_name}"
@@ -107,7 +125,7 @@ class GCSStore:
         blob.metadata = metadata_to_store(metadata, body.sha256, limit=("GCS", 8192))
         with map_errors("put", self._where(key)):
             # One multipart request up to 8 MiB, a resumable session above: streamed either way.
-            blob.upload_from_file(body.stream, size=body.size, content_type=content_type, **self._call)
+            blob.upload_from_file(body.stream, size=body.size, content_type=content_type, **self._now("put"))
         return _info(blob)
 
     def get(self, key: str) -> bytes:
@@ -118,9 +136,9 @@ class GCSStore:
                 # The media download carries no custom metadata, so read it first and then
                 # download exactly that generation.
                 blob = self._bucket.blob(key)
-                blob.reload(**self._call)
+                blob.reload(**self._now("get"))
                 try:
-                    data: bytes = blob.download_as_bytes(if_generation_match=blob.generation, **self._call)
+                    data: bytes = blob.download_as_bytes(if_generation_match=blob.generation, **self._now("get"))
                 except gexc.PreconditionFailed:
                     if attempt + 1 == _GET_ATTEMPTS:
                         raise
@@ -137,7 +155,7 @@ class GCSStore:
         where = self._where(key)
         blob = self._bucket.blob(key)
         with map_errors("get_stream", where):
-            blob.reload(**self._call)
+            blob.reload(**self._now("get_stream"))
         return self._stream(blob, chunk_size, where)
 
     def _stream(self, blob: Any, chunk_size: int, where: str) -> Iterator[bytes]:
@@ -169,7 +187,9 @@ class GCSStore:
         with map_errors("get_range", self._where(key)):
             try:
                 # GCS ranges are inclusive at both ends.
-                data: bytes = self._bucket.blob(key).download_as_bytes(start=start, end=end - 1, **self._call)
+                data: bytes = self._bucket.blob(key).download_as_bytes(
+                    start=start, end=end - 1, **self._now("get_range")
+                )
             except gexc.RequestRangeNotSatisfiable:
                 # Start at or past the end of the object.  fake-gcs-server closes the
                 # connection after a 416 without saying so (measured: the next request on
@@ -186,7 +206,7 @@ class GCSStore:
     def _head(self, key: str, operation: str) -> ObjectInfo:
         blob = self._bucket.blob(key)
         with map_errors(operation, self._where(key)):
-            blob.reload(**self._call)
+            blob.reload(**self._now(operation))
         return _info(blob)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -203,7 +223,7 @@ class GCSStore:
         validate_key(key)
         with map_errors("delete", self._where(key)):
             try:
-                self._bucket.blob(key).delete(**self._call)
+                self._bucket.blob(key).delete(**self._now("delete"))
             except gexc.NotFound:
                 # Idempotent.  GCS answers 404 alike for a missing object and a missing
                 # bucket; either way the object is not there.
@@ -217,9 +237,9 @@ class GCSStore:
         with map_errors("copy", f"{self._where(src)} -> {dst}"):
             # rewrite, not copyTo: it works for any size and storage class, in as many
             # calls as the service asks for; metadata (our checksum) is copied along.
-            token, _, _ = target.rewrite(source, **self._call)
+            token, _, _ = target.rewrite(source, **self._now("copy"))
             while token is not None:
-                token, _, _ = target.rewrite(source, token=token, **self._call)
+                token, _, _ = target.rewrite(source, token=token, **self._now("copy"))
         return _info(target)
 
     def _discard_idle_connections(self) -> None:
@@ -235,7 +255,7 @@ class GCSStore:
     def probe(self) -> None:
         """One list request for at most one object: needs only storage.objects.list."""
         with map_errors("probe", self._where()):
-            pages = self._client.list_blobs(self.bucket_name, max_results=1, **self._call).pages
+            pages = self._client.list_blobs(self.bucket_name, max_results=1, **self._now("probe")).pages
             next(iter(pages), None)
 
 

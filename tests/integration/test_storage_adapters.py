@@ -451,3 +451,64 @@ def test_missing_sdk_says_which_extra_to_install(package: str, module: str, extr
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=servers.REPO
     ).stdout
     assert f"pip install multicloud-failover[{extra}]" in out
+
+
+# ---------------------------------------------------------------- the attempt deadline
+# Every adapter declares ``reads_deadline = True``: each request it makes before returning
+# has its socket timeouts cut to the attempt deadline, and none is sent once it has passed.
+
+
+def _deadline_store(cloud: Cloud, endpoint: str) -> Any:
+    # A 5 s read timeout: only the deadline can make the call end in time.
+    store = cloud.at(endpoint)
+    assert store.reads_deadline is True
+    return store
+
+
+def test_attempt_deadline_cuts_a_call_to_a_silent_endpoint(cloud: Cloud, silent: _Silent) -> None:
+    from failover.deadline import attempt_deadline
+
+    store = _deadline_store(cloud, silent.endpoint)
+    began = time.monotonic()
+    with attempt_deadline(began + 0.3), pytest.raises(Timeout) as caught:
+        store.get("k")
+    seconds = time.monotonic() - began
+    assert caught.value.temporary is True
+    assert 0.25 < seconds < 1.5, f"{cloud.name}: took {seconds:.2f} s with a 0.3 s deadline"
+
+
+def test_passed_attempt_deadline_sends_no_request(cloud: Cloud) -> None:
+    from failover.deadline import attempt_deadline
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(0.2)
+        store = _deadline_store(cloud, f"http://127.0.0.1:{listener.getsockname()[1]}")
+        began = time.monotonic()
+        with attempt_deadline(began - 0.01), pytest.raises(Timeout, match="deadline passed before the request"):
+            store.get("k")
+        assert time.monotonic() - began < 0.2
+        with pytest.raises(socket.timeout):
+            listener.accept()[0].close()  # nobody connected
+
+
+def test_attempt_timeout_moves_a_plain_get_off_a_silent_primary(cloud: Cloud, silent: _Silent) -> None:
+    from failover import ExecutionConfig, FailoverStorage, Target, policies
+    from providers.memory import MemoryObjectStore
+
+    secondary = MemoryObjectStore()
+    secondary.put("k", b"from the secondary")
+    primary = _deadline_store(cloud, silent.endpoint)
+    storage = FailoverStorage(
+        [Target("primary", primary, priority=0), Target("secondary", secondary, priority=1)],
+        policy=policies.Priority(),
+        execution=ExecutionConfig(attempt_timeout=0.3),
+    )
+    try:
+        began = time.monotonic()
+        assert storage.get("k") == b"from the secondary"
+        seconds = time.monotonic() - began
+    finally:
+        storage.close()
+    assert seconds < 1.5, f"{cloud.name}: failover took {seconds:.2f} s with attempt_timeout=0.3"
