@@ -2,6 +2,8 @@
 
 ::
 
+    lock = "/run/failover-dns.lock"    # one machine; "redis://host:6379/0" for a fleet (top level)
+
     [record]
     name = "api.example.com."
     type = "A"
@@ -50,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from failover.dns_failover import DnsFailover, Endpoint
 from failover.errors import ConfigError
 from failover.health import HealthConfig
-from failover.leader import FileLeaderLock
+from failover.leader import FileLeaderLock, LeaderLock
 from failover.probes import HttpProbe, Probe, TcpProbe
 from failover.target import Target
 
@@ -155,6 +157,9 @@ class ControllerConfig(_Strict):
     providers: list[ProviderConfig] = Field(min_length=1)
     lock: str | None = None
 
+    def _lock(self) -> LeaderLock | None:
+        return _leader_lock(self.lock, self.record.name) if self.lock else None
+
     def build(self, environ: Mapping[str, str] | None = None, **overrides: Any) -> DnsFailover:
         env = os.environ if environ is None else environ
         health = HealthConfig(rise=self.health.rise, fall=self.health.fall)
@@ -171,9 +176,18 @@ class ControllerConfig(_Strict):
             timeout=self.health.timeout,
             jitter=self.health.jitter,
             health=health,
-            lock=FileLeaderLock(self.lock) if self.lock else None,
+            lock=self._lock(),
             **overrides,
         )
+
+
+def _leader_lock(spec: str, record: str) -> LeaderLock:
+    """``redis://host:port/db`` for a fleet of controllers, else a file path for one machine."""
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from failover.redis_store import RedisLeaderLock, connect
+
+        return RedisLeaderLock(connect(spec), f"dns-controller:{record}")
+    return FileLeaderLock(spec)
 
 
 def load(path: str | os.PathLike[str]) -> ControllerConfig:

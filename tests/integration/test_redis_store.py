@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,3 +275,21 @@ def test_dns_failover_with_a_redis_lock_only_the_leader_writes(client: Any) -> N
     clock.advance(1.0)
     assert follower.run_once().leader
     assert record(zones[1]) == ("192.0.2.1",)
+
+
+def test_dns_controller_config_takes_a_redis_lock(tmp_path: Path, redis_server: RedisServer) -> None:
+    from failover.dns_config import load
+
+    config = tmp_path / "dns.toml"
+    config.write_text(
+        f'lock = "{redis_server.url}"\n'
+        '[record]\nname = "api.example.com."\n'
+        '[[endpoints]]\nvalue = "192.0.2.1"\ntcp = "127.0.0.1:9"\n'
+        '[[providers]]\nname = "memory:a"\nkind = "memory"\nzone = "example.com."\n'
+    )
+    first, second = load(config).build(), load(config).build()
+    assert first.run_once().leader
+    assert not second.run_once().leader, "two controllers of one record never both lead"
+    first.stop()
+    assert second.run_once().leader
+    second.stop()
