@@ -67,17 +67,7 @@ def _status_table(status: PoolStatus) -> Table:
     for column in ("target", "role", "health", "breaker", "latency", "errors/calls", "share", "last error"):
         table.add_column(column)
     for t in status.targets:
-        latency = "-" if t.latency_ms is None else f"{t.latency_ms:.2f}ms"
-        table.add_row(
-            t.name,
-            t.role,
-            "up" if t.healthy else "DOWN",
-            t.breaker,
-            latency,
-            f"{t.errors}/{t.calls}",
-            f"{t.traffic_share:.0%}",
-            t.last_error or "",
-        )
+        table.add_row(*t.cells())
     if status.panic:
         table.caption = "PANIC: every target looks down"
     return table

@@ -20,6 +20,20 @@ class TargetStatus:
     traffic_share: float
     last_error: str | None
 
+    def cells(self) -> tuple[str, str, str, str, str, str, str, str]:
+        """The row as text: target, role, health, breaker, latency, errors/calls, share, last error."""
+        latency = "-" if self.latency_ms is None else f"{self.latency_ms:.2f}ms"
+        return (
+            self.name,
+            self.role,
+            "up" if self.healthy else "DOWN",
+            self.breaker,
+            latency,
+            f"{self.errors}/{self.calls}",
+            f"{self.traffic_share:.0%}",
+            self.last_error or "",
+        )
+
     @property
     def breaker(self) -> str:
         """The breaker state, or ``read=... write=...`` when split by operation class."""
@@ -41,21 +55,7 @@ class PoolStatus:
 
     def __str__(self) -> str:
         header = ("target", "role", "health", "breaker", "latency", "errors", "share", "last error")
-        rows = [header]
-        for t in self.targets:
-            latency = "-" if t.latency_ms is None else f"{t.latency_ms:.2f}ms"
-            rows.append(
-                (
-                    t.name,
-                    t.role,
-                    "up" if t.healthy else "DOWN",
-                    t.breaker,
-                    latency,
-                    f"{t.errors}/{t.calls}",
-                    f"{t.traffic_share:.0%}",
-                    t.last_error or "",
-                )
-            )
+        rows = [header, *(t.cells() for t in self.targets)]
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
         if self.panic:

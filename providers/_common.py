@@ -29,6 +29,10 @@ from failover.errors import ConfigError, IntegrityError, InvalidInput, Timeout
 CHECKSUM_PREFIX = "sha256:"
 CHECKSUM_META_KEY = "failover-sha256"
 CHUNK_SIZE = 1024 * 1024
+# Every adapter's SDK defaults: a 2 s connect allows one lost SYN (Linux resends after
+# 1 s); a 5 s read is a judgement (docs/providers.md).  Cross-target retries are ours.
+DEFAULT_CONNECT_TIMEOUT = 2.0
+DEFAULT_READ_TIMEOUT = 5.0
 # A non-seekable stream is copied while hashing (the checksum goes in a header, so it must be
 # known before the first byte is sent); up to this size the copy stays in memory.
 SPOOL_MEMORY_LIMIT = 8 * 1024 * 1024

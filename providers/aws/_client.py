@@ -36,9 +36,6 @@ from failover.errors import (
 )
 from providers._common import parse_retry_after, redact
 
-DEFAULT_CONNECT_TIMEOUT = 2.0
-DEFAULT_READ_TIMEOUT = 5.0
-
 _NOT_FOUND = frozenset(
     {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "NoSuchVersion", "404", "InvalidInstanceID.NotFound"}
 )

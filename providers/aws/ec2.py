@@ -18,8 +18,8 @@ import boto3
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import ConfigError, InvalidInput, NotFound, PreconditionFailed
-from providers._common import check_timeout, safe_url
-from providers.aws._client import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, make_client, map_errors
+from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout, safe_url
+from providers.aws._client import make_client, map_errors
 
 NAME_TAG = "Name"
 

@@ -23,7 +23,7 @@ import boto3
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, InvalidInput, InvalidRequest, NotFound, Unsupported
-from providers._common import check_timeout, safe_url
+from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout, safe_url
 from providers._dns_names import (
     canonical_txt,
     decode_octal_escapes,
@@ -32,7 +32,7 @@ from providers._dns_names import (
     normalize_type,
     normalize_zone,
 )
-from providers.aws._client import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, make_client, map_route53_errors
+from providers.aws._client import make_client, map_route53_errors
 
 # A DELETE must name the record set exactly as it is; if it changed between our read and
 # the DELETE, Route 53 refuses the batch and we read it again, this many times at most.

@@ -16,6 +16,8 @@ from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError
 from providers._common import (
     CHECKSUM_META_KEY,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
     check_prefix,
     check_range,
     check_timeout,
@@ -30,14 +32,7 @@ from providers._common import (
     verified_chunks,
     verify,
 )
-from providers.aws._client import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
-    DeadlineClients,
-    error_code,
-    make_client,
-    map_errors,
-)
+from providers.aws._client import DeadlineClients, error_code, make_client, map_errors
 
 # Above this size a put goes through boto3's managed (multipart, parallel) upload.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024

@@ -42,8 +42,6 @@ from failover.errors import (
 )
 from providers._common import parse_retry_after, redact
 
-DEFAULT_CONNECT_TIMEOUT = 2.0
-DEFAULT_READ_TIMEOUT = 5.0
 DEFAULT_RETRY_TOTAL = 0
 # Between the SDK's own retries, if any are allowed: short, because every second spent
 # here is a second the caller is not served by a healthy target.

@@ -17,6 +17,8 @@ from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.deadline import current_deadline
 from failover.errors import ConfigError, Timeout
 from providers._common import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
     check_prefix,
     check_range,
     check_timeout,
@@ -31,14 +33,7 @@ from providers._common import (
     verified_chunks,
     verify,
 )
-from providers.azure._client import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_RETRY_TOTAL,
-    error_code,
-    make_service_client,
-    map_errors,
-)
+from providers.azure._client import DEFAULT_RETRY_TOTAL, error_code, make_service_client, map_errors
 
 # Azure metadata names must be C# identifiers: no '-', so the shared key is spelled with '_'.
 CHECKSUM_KEY = "failover_sha256"

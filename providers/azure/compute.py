@@ -33,14 +33,8 @@ from azure.mgmt.compute.models import VirtualMachine
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import ConfigError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed
-from providers._common import check_timeout
-from providers.azure._client import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_RETRY_TOTAL,
-    default_credential,
-    map_errors,
-)
+from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout
+from providers.azure._client import DEFAULT_RETRY_TOTAL, default_credential, map_errors
 
 INSTANCE_VIEW = "instanceView"
 _POWER: Mapping[str, InstanceState] = {
@@ -109,8 +103,11 @@ class AzureCompute:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retry_total: int = DEFAULT_RETRY_TOTAL,
     ) -> None:
-        for what, value in (("location", location), ("subscription_id", subscription_id),
-                            ("resource_group", resource_group)):
+        for what, value in (
+            ("location", location),
+            ("subscription_id", subscription_id),
+            ("resource_group", resource_group),
+        ):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{what} must be a non-empty str, not {value!r}")
         check_timeout("connect_timeout", connect_timeout)
@@ -235,8 +232,11 @@ class AzureCompute:
         if self._ssh_public_key:
             os_profile["linuxConfiguration"] = {
                 "disablePasswordAuthentication": True,
-                "ssh": {"publicKeys": [{"path": f"/home/{self.admin_username}/.ssh/authorized_keys",
-                                        "keyData": self._ssh_public_key}]},
+                "ssh": {
+                    "publicKeys": [
+                        {"path": f"/home/{self.admin_username}/.ssh/authorized_keys", "keyData": self._ssh_public_key}
+                    ]
+                },
             }
         nic = {
             "name": f"{spec.name}-nic",
@@ -303,4 +303,3 @@ def _timestamp(value: object) -> float | None:
         except ValueError:
             return None
     return None
-

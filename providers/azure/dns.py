@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from failover.capabilities import Record
 from failover.errors import ConfigError
-from providers._common import check_timeout
+from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout
 from providers._dns_names import (
     format_txt,
     normalize_name,
@@ -42,7 +42,7 @@ from providers._dns_names import (
     normalize_zone,
     txt_strings,
 )
-from providers.azure._client import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_TOTAL, translate
+from providers.azure._client import DEFAULT_RETRY_TOTAL, translate
 
 # A 404 with one of these codes means the zone (or its resource group) is missing, not the
 # record set: delete_record must report it instead of treating it as "already deleted".
@@ -141,8 +141,9 @@ def _values_of(rtype: str, rs: Any) -> tuple[str, ...]:
         return tuple(r.ptrdname for r in rs.ptr_records or ())
     if rtype == "SOA" and rs.soa_record:
         s = rs.soa_record
-        return (f"{s.host} {s.email} {s.serial_number} {s.refresh_time} {s.retry_time} {s.expire_time} "
-                f"{s.minimum_ttl}",)
+        return (
+            f"{s.host} {s.email} {s.serial_number} {s.refresh_time} {s.retry_time} {s.expire_time} {s.minimum_ttl}",
+        )
     return ()  # an alias record set (targetResource) carries no values of its own
 
 

@@ -31,10 +31,8 @@ from failover.errors import (
     Timeout,
     Unavailable,
 )
-from providers._common import parse_retry_after, redact
+from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, parse_retry_after, redact
 
-DEFAULT_CONNECT_TIMEOUT = 2.0
-DEFAULT_READ_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 
 

@@ -173,9 +173,7 @@ class GCSStore:
         for offset in range(0, size, window):
             # GCS ranges are inclusive at both ends.
             end = min(offset + window, size) - 1
-            data: bytes = blob.download_as_bytes(
-                start=offset, end=end, if_generation_match=generation, **self._call
-            )
+            data: bytes = blob.download_as_bytes(start=offset, end=end, if_generation_match=generation, **self._call)
             yield data
 
     def get_range(self, key: str, start: int, end: int) -> bytes:

@@ -15,10 +15,11 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from tests.integration.servers import START_TIMEOUT, LocalServer, ServerError
+from tests.integration.servers import START_TIMEOUT, LocalServer, ServerError, started
 
 DEFAULT_ZONE = "example.test."
 KEY_NAME = "failover-test-key"
@@ -188,15 +189,4 @@ def alive(server: BindServer) -> BindServer:
 @pytest.fixture(scope="session")
 def bind() -> Iterator[BindServer]:
     """One BIND primary for the session; never skipped: a server that cannot start fails."""
-    server: BindServer | None = None
-    try:
-        server = BindServer()
-        server.start()
-    except ServerError as exc:
-        if server is not None:
-            server.close()
-        pytest.fail(f"could not start BIND: {exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from cast("Iterator[BindServer]", started(BindServer))

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.integration.servers import LocalServer, ServerError, _started
+from tests.integration.servers import LocalServer, ServerError, started
 
 
 def _redis_server_binary() -> str:
@@ -73,4 +73,4 @@ def redis_local_server(name: str = "redis") -> RedisServer:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the session (tests use their own key prefixes on it)."""
-    yield from cast("Iterator[RedisServer]", _started(redis_local_server))
+    yield from cast("Iterator[RedisServer]", started(redis_local_server))

@@ -306,7 +306,8 @@ def raw_gcs_client(server: LocalServer, project: str = "test") -> Any:
 # tests/integration/conftest.py does, and so can the contract suite's.
 
 
-def _started(factory: Callable[[], LocalServer]) -> Iterator[LocalServer]:
+def started(factory: Callable[[], LocalServer]) -> Iterator[LocalServer]:
+    """Start a server for a fixture and close it after; a server that cannot start fails the test."""
     server: LocalServer | None = None
     try:
         server = factory()
@@ -353,22 +354,22 @@ def loopback_env() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def moto_east(loopback_env: None) -> Iterator[LocalServer]:
     """moto for region us-east-1 (its own process: separate state from moto_west)."""
-    yield from _started(lambda: moto("moto-us-east-1"))
+    yield from started(lambda: moto("moto-us-east-1"))
 
 
 @pytest.fixture(scope="session")
 def moto_west(loopback_env: None) -> Iterator[LocalServer]:
-    yield from _started(lambda: moto("moto-us-west-2"))
+    yield from started(lambda: moto("moto-us-west-2"))
 
 
 @pytest.fixture(scope="session")
 def azurite(loopback_env: None) -> Iterator[LocalServer]:
-    yield from _started(azurite_server)
+    yield from started(azurite_server)
 
 
 @pytest.fixture(scope="session")
 def fake_gcs(loopback_env: None) -> Iterator[LocalServer]:
-    yield from _started(fake_gcs_server)
+    yield from started(fake_gcs_server)
 
 
 def alive(server: LocalServer) -> LocalServer:
