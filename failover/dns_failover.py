@@ -14,10 +14,18 @@ Each pass of `run_once`:
 
 Only the holder of the leader lock writes, so two controllers never fight over the
 record.  Writes are idempotent upserts, issued only on change.
+
+Start-up (and every time this controller becomes the leader): it reads the record as
+the providers hold it and writes nothing until every endpoint has a verdict (``rise``
+good probes in a row, ``fall`` failed ones, or ``rise + fall`` probes of flapping).
+If the record's value is then a healthy endpoint it is kept, even if an endpoint of
+better priority is healthy too (that one takes over after ``failback_after``, as
+always).  So a restart never moves a correct record.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import random
@@ -61,6 +69,26 @@ class Published:
     written: tuple[str, ...] = ()
     failed: Mapping[str, str] = field(default_factory=dict)
     leader: bool = True
+    # True while start-up waits for the endpoints' verdicts: nothing was written.
+    deciding: bool = False
+
+
+class _Tally:
+    """An endpoint's probe, counting its results so start-up knows when a verdict is in."""
+
+    __slots__ = ("failures", "probe", "runs")
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe, self.runs, self.failures = probe, 0, 0
+
+    def check(self, timeout: float) -> None:
+        self.runs += 1
+        try:
+            self.probe.check(timeout)
+        except BaseException:
+            self.failures += 1
+            raise
+        self.failures = 0
 
 
 class DnsFailover:
@@ -97,7 +125,11 @@ class DnsFailover:
         self.healths = {
             e.value: TargetHealth(e.value, health, emitter=self._emitter, healthy=False) for e in self.endpoints
         }
-        checks = [Check(e.value, e.probe, self.healths[e.value], interval, timeout, jitter) for e in self.endpoints]
+        self._tallies = {e.value: _Tally(e.probe) for e in self.endpoints}
+        checks = [
+            Check(e.value, self._tallies[e.value], self.healths[e.value], interval, timeout, jitter)
+            for e in self.endpoints
+        ]
         self.checker = HealthChecker(checks, clock=self._clock, rng=rng)
         self.breakers = {
             t.name: CircuitBreaker(t.name, _PROVIDER_BREAKER, clock=self._clock, listeners=self._emitter.listeners)
@@ -105,6 +137,9 @@ class DnsFailover:
         }
         self.current: tuple[str, ...] = ()  # the answer last decided (kept through total outages)
         self._copies: dict[str, tuple[str, ...] | None] = {}  # provider -> values it holds, if known
+        self._leading: bool | None = None  # None until the first pass has asked the lock
+        self._deciding = True  # start-up: wait for every endpoint's verdict before writing
+        self.next_due = -math.inf  # when the next probe is due (the loop sleeps until then)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -112,15 +147,82 @@ class DnsFailover:
 
     def run_once(self) -> Published:
         now = self._clock.monotonic()
-        self.checker.run_due(now)
+        self.next_due = self.checker.run_due(now)
         healthy = tuple(e.value for e in self.endpoints if self.healths[e.value].healthy)
-        self.current = self._decide(now)
-        if self._lock is not None and not self._lock.try_acquire():
+        if not self._lead():
             return Published(self.current, healthy, leader=False)
+        if self._deciding:
+            if not all(self._verdict_in(e.value) for e in self.endpoints):
+                return Published(self.current, healthy, deciding=True)
+            self._deciding = False
+        self.current = self._decide(now)
         if not self.current:
             return Published((), healthy)  # never seen a healthy endpoint: publish nothing yet
         written, failed = self._publish(self.current)
         return Published(self.current, healthy, written, failed)
+
+    def run_until_decided(self) -> Published:
+        """Probe until start-up has its verdicts, then publish: one decision (``--once``).
+
+        Returns at once on a standby.  Bounded: every endpoint has a verdict after at
+        most ``rise + fall`` probes.
+        """
+        report = self.run_once()
+        while report.leader and report.deciding:
+            self._clock.sleep(max(0.0, self.next_due - self._clock.monotonic()))
+            report = self.run_once()
+        return report
+
+    # ------------------------------------------------------------ leadership and start-up
+
+    def _lead(self) -> bool:
+        """Ask the lock; on becoming the leader, adopt the record as the providers hold it."""
+        leader = self._lock is None or self._lock.try_acquire()
+        if leader is not self._leading:
+            self._leading = leader
+            if leader:
+                logger.info("dns controller for %s %s: leader", self.name, self.type)
+                self._adopt()
+            else:
+                logger.info(
+                    "dns controller for %s %s: standby (another controller holds the lock)", self.name, self.type
+                )
+        return leader
+
+    def _adopt(self) -> None:
+        self._copies.clear()  # another leader may have written since we last looked
+        self._deciding = True
+        found = self._found()
+        known = tuple(v for v in found if v in self.healths)
+        if self.mode == "failover" and len(found) != 1:
+            known = ()
+        self.current = known
+        if found:
+            logger.info(
+                "dns %s %s holds %s; %s",
+                self.name,
+                self.type,
+                ",".join(found),
+                "kept if healthy" if known else "not one of the endpoints",
+            )
+
+    def _found(self) -> tuple[str, ...]:
+        """The record's values on the first provider that has it (``()`` if none does)."""
+        for target in self.providers:
+            try:
+                values = self.breakers[target.name].call(self._copy_of, target)
+            except FailoverError as exc:
+                self._copies.pop(target.name, None)
+                logger.warning("dns read of %s on %s failed (%s)", self.name, target.name, exc.kind)
+                continue
+            if values:
+                return values
+        return ()
+
+    def _verdict_in(self, value: str) -> bool:
+        health, tally = self.healths[value], self._tallies[value]
+        fall, rise = health.config.fall, health.config.rise
+        return health.healthy or tally.failures >= fall or tally.runs >= rise + fall
 
     def _decide(self, now: float) -> tuple[str, ...]:
         healthy = [e for e in self.endpoints if self.healths[e.value].healthy]
@@ -185,14 +287,22 @@ class DnsFailover:
         if self._lock is not None:
             self._lock.release()
 
-    def _loop(self) -> None:
-        pause = min(c.interval for c in self.checker.checks) / 2
-        while not self._stop.is_set():
+    def serve(self, stop: threading.Event, passes: int = 0) -> None:
+        """Run passes until ``stop`` is set (or ``passes`` passes, if > 0), each as soon as
+        a probe is due: the record moves right after the probe that decides it."""
+        done = 0
+        while not stop.is_set() and (passes <= 0 or done < passes):
             try:
                 self.run_once()
+                pause = self.next_due - self._clock.monotonic()
             except Exception:  # one bad pass must not end the controller
                 logger.exception("dns failover pass for %s failed", self.name)
-            self._stop.wait(pause)
+                pause = min(c.interval for c in self.checker.checks)
+            done += 1
+            stop.wait(max(pause, _MIN_PAUSE))
+
+    def _loop(self) -> None:
+        self.serve(self._stop)
 
     def __enter__(self) -> DnsFailover:
         return self.start()
@@ -211,6 +321,7 @@ class DnsFailover:
 _PROVIDER_BREAKER = BreakerConfig(consecutive_failures=3, failure_rate=None, open_base=5.0, open_max=60.0)
 
 _TYPES = frozenset({"A", "AAAA", "CNAME", "TXT"})
+_MIN_PAUSE = 0.001  # seconds: never spin, even when a probe is already due
 
 
 def _validate(
@@ -233,6 +344,8 @@ def _validate(
         raise ConfigError("DnsFailover needs at least one endpoint")
     if len({e.value for e in endpoints}) != len(endpoints):
         raise ConfigError("two endpoints have the same value")
+    for endpoint in endpoints:
+        _check_address(type.upper(), endpoint.value)
     if type.upper() == "CNAME" and mode == "multivalue":
         raise ConfigError("a CNAME holds one value: use mode='failover'")
     if not providers:
@@ -244,3 +357,16 @@ def _validate(
             raise ConfigError(f"TTLs must be whole seconds in [0, 2147483647], got {value!r}")
     if not (isinstance(failback_after, (int, float)) and math.isfinite(failback_after) and failback_after >= 0):
         raise ConfigError(f"failback_after must be >= 0 seconds, got {failback_after!r}")
+
+
+def _check_address(type: str, value: str) -> None:
+    """A and AAAA endpoints are addresses in canonical form (what providers give back)."""
+    if type not in ("A", "AAAA"):
+        return
+    cls = ipaddress.IPv4Address if type == "A" else ipaddress.IPv6Address
+    try:
+        canonical = str(cls(value))
+    except ValueError:
+        raise ConfigError(f"endpoint {value!r} is not an IPv{cls.version} address (record type {type})") from None
+    if canonical != value:
+        raise ConfigError(f"endpoint {value!r}: write it as {canonical!r}, the form DNS providers return")

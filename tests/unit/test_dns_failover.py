@@ -66,7 +66,7 @@ def make(mode: str = "failover", lock: FileLeaderLock | None = None, **options: 
         mode=mode,  # type: ignore[arg-type]
         interval=1.0,
         timeout=0.5,
-        jitter=0.0,
+        jitter=options.pop("jitter", 0.0),  # type: ignore[arg-type]
         health=HealthConfig(rise=2, fall=2),
         failback_after=10.0,
         clock=clock,
