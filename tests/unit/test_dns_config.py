@@ -84,11 +84,125 @@ def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
         load(tmp_path / "missing.toml")
 
 
-def test_the_cli_runs_one_pass_and_reports_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def once(config: Path) -> int:
+    """``failover dns-controller --config CONFIG --once``, on a fake clock."""
+    import argparse
+
+    from failover import FakeClock
+    from failover.dns_cli import run_dns_controller
+
+    return run_dns_controller(argparse.Namespace(config=config, once=True, passes=0), clock=FakeClock())
+
+
+MEMORY_ONLY = GOOD.split('[[providers]]\nname = "bind:local"')[0]
+
+
+def test_once_probes_until_decided_and_reports_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from failover.cli import main
 
-    config = write(tmp_path, GOOD.split("[[providers]]\nname = \"bind:local\"")[0])
-    assert main(["dns-controller", "--config", str(config), "--once"]) == 0
-    assert "api.example.com. A" in capsys.readouterr().out
+    assert once(write(tmp_path, MEMORY_ONLY)) == 0
+    assert "api.example.com. A -> (nothing: no endpoint has been healthy) (leader)" in capsys.readouterr().out
     assert main(["dns-controller", "--config", str(tmp_path / "missing.toml"), "--once"]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_once_on_a_standby_says_so_and_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from failover.leader import FileLeaderLock
+
+    lock = tmp_path / "leader.lock"
+    holder = FileLeaderLock(lock)
+    assert holder.try_acquire()
+    assert once(write(tmp_path, f'lock = "{lock}"\n' + MEMORY_ONLY)) == 3
+    assert "standby, another controller holds the leader lock; nothing written" in capsys.readouterr().out
+    holder.release()
+
+
+def test_once_as_leader_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert once(write(tmp_path, f'lock = "{tmp_path / "leader.lock"}"\n' + MEMORY_ONLY)) == 0
+    assert "(leader)" in capsys.readouterr().out
+
+
+def test_an_empty_lock_is_an_error_not_a_disabled_election(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="lock: must be a file path or a redis:// URL"):
+        load(write(tmp_path, 'lock = ""\n' + GOOD))
+
+
+def _endpoint(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+BAD_FILES: list[tuple[str, bytes, str]] = [
+    ("not UTF-8", GOOD.encode() + b"\n# caf\xe9\n", f"line {GOOD.count(chr(10)) + 2}: not UTF-8 text"),
+    (
+        "invalid IPv6 endpoint",
+        _endpoint(GOOD, 'type = "A"', 'type = "AAAA"').replace('"192.0.2.10"', '"2001:db8::zz"').encode(),
+        "endpoints[0].value: '2001:db8::zz' is not an IPv6 address",
+    ),
+    ("invalid IPv4 endpoint", GOOD.replace('"192.0.2.10"', '"192.0.2.300"').encode(), "endpoints[0].value"),
+    ("non-numeric port", GOOD.replace('tcp = "127.0.0.1:9"', 'tcp = "127.0.0.1:\u00b2"').encode(), "endpoints[1].tcp"),
+    ("port out of range", GOOD.replace('tcp = "127.0.0.1:9"', 'tcp = "127.0.0.1:70000"').encode(), "endpoints[1].tcp"),
+    ("bad url port", GOOD.replace("127.0.0.1:9/healthz", "127.0.0.1:x/healthz").encode(), "endpoints[0].http"),
+    (
+        "bad zone label",
+        GOOD.replace('zone = "example.com."', 'zone = "exa mple.com."', 1).encode(),
+        "providers[0].zone",
+    ),
+    ("record outside the zone", GOOD.replace('"api.example.com."', '"api.example.org."').encode(), "not in zone"),
+    ("deeply nested", GOOD.encode() + b"\nx = " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+    (
+        "a field of another kind",
+        GOOD.replace('kind = "memory"', 'kind = "memory"\nserver = "x"').encode(),
+        "providers[0]",
+    ),
+    ("an empty lock", b'lock = ""\n' + GOOD.encode(), "lock: "),
+]
+
+
+@pytest.mark.parametrize(("label", "data", "field"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_a_bad_config_file_is_one_line_naming_the_field_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], label: str, data: bytes, field: str
+) -> None:
+    from failover.cli import main
+
+    path = tmp_path / "dns.toml"
+    path.write_bytes(data)
+    assert main(["dns-controller", "--config", str(path), "--once"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and field in err, err
+    assert "Traceback" not in err
+
+
+def test_azure_dns_and_cloud_dns_providers_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    adc = tmp_path / "adc.json"
+    adc.write_text('{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}')
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    text = MEMORY_ONLY + CLOUD_PROVIDERS
+    controller = load(write(tmp_path, text)).build({})
+    kinds = [type(t.provider).__name__ for t in controller.providers]
+    assert kinds == ["MemoryDnsZone", "AzureDnsZone", "CloudDnsZone"]
+
+
+def test_a_cloud_provider_missing_its_fields_is_named(tmp_path: Path) -> None:
+    text = MEMORY_ONLY + CLOUD_PROVIDERS.replace('resource_group = "dns"\n', "")
+    with pytest.raises(ConfigError, match=r"providers\[1\]: provider azure:dns: kind azure_dns needs resource_group"):
+        load(write(tmp_path, text))
+
+
+CLOUD_PROVIDERS = """
+[[providers]]
+name = "azure:dns"
+kind = "azure_dns"
+zone = "example.com."
+subscription_id = "00000000-0000-0000-0000-000000000000"
+resource_group = "dns"
+
+[[providers]]
+name = "gcp:dns"
+kind = "cloud_dns"
+zone = "example.com."
+project = "my-project"
+managed_zone = "example-com"
+"""
