@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Literal, ParamSpec, TypeVar
 
 from failover.breaker_store import BreakerStore, StoredState
+from failover.classification import Classifier, judge
 from failover.clock import Clock, SystemClock
-from failover.errors import CircuitOpen, ConfigError, classify
+from failover.errors import CircuitOpen, ConfigError, FailoverError
 from failover.events import BreakerTransition, Emitter, Listener
 from failover.windows import CountWindow, TimeWindow, Window
 
@@ -128,11 +129,13 @@ class CircuitBreaker:
         listeners: Iterable[Listener] = (),
         store: BreakerStore | None = None,
         rng: random.Random | None = None,
+        classifier: Classifier | None = None,
     ) -> None:
         if not name:
             raise ConfigError("a breaker needs a name")
         self.name = name
         self.config = config or BreakerConfig()
+        self.classifier = classifier  # for `call`; see `failover.classification`
         self._clock = clock or SystemClock()
         self._emitter = Emitter(listeners)
         self._store = store
@@ -374,8 +377,9 @@ class CircuitBreaker:
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn`` under the breaker; raise `CircuitOpen` when it rejects the call.
 
-        Temporary errors (see `failover.errors.classify`) and unrecognised exceptions
-        count as failures; permanent errors such as NotFound show the target is alive.
+        Counted as the executor counts (`failover.classification`): errors that fail over
+        are failures, permanent ones such as NotFound show the target is alive, and
+        unrecognised exceptions are not counted unless the breaker's ``classifier`` says so.
         """
         permit = self.try_acquire()
         if permit is None:
@@ -385,10 +389,11 @@ class CircuitBreaker:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             duration = self._clock.monotonic() - start
-            mapped = classify(exc, target=self.name, operation=getattr(fn, "__name__", "call"))
-            if not isinstance(exc, Exception):
+            operation = getattr(fn, "__name__", "call")
+            judged = judge(exc, target=self.name, operation=operation, classifier=self.classifier)
+            if not isinstance(exc, Exception) or judged is None:
                 self.release(permit)
-            elif mapped is None or mapped.temporary:
+            elif isinstance(judged, FailoverError) and judged.fails_over:
                 self.on_failure(permit, duration, type(exc).__name__)
             else:
                 self.on_success(permit, duration)

@@ -168,7 +168,7 @@ class HealthChecker:
         try:
             # Also published as the attempt deadline: adapters and the chaos provider
             # read it, so a provider probe() with no timeout argument still gives up.
-            with attempt_deadline(started + check.timeout):
+            with attempt_deadline(started + check.timeout, self._clock.monotonic):
                 check.probe.check(check.timeout)
         except Exception as exc:  # any failure of the probe is a verdict, not a crash
             ok, reason = False, describe_failure(exc)

@@ -2,14 +2,14 @@
 
 ::
 
-    FailoverError                       kind, target, operation, temporary
+    FailoverError                       kind, target, operation, temporary, status
     ├── InvalidInput (ValueError)       bad arguments to a call: an invalid key, a bad range
     │   └── ConfigError                 bad configuration: no targets, a negative timeout
     ├── ProviderError                   a provider call failed (mapped at one boundary per adapter)
     │   ├── NotFound (FileNotFoundError)
     │   ├── AlreadyExists
     │   ├── PreconditionFailed          conflict, etag / generation mismatch
-    │   ├── PermissionDenied (PermissionError)
+    │   ├── PermissionDenied (PermissionError) denied, no or expired credentials [temporary]
     │   ├── InvalidRequest (ValueError) the provider rejected the input
     │   ├── Unsupported                 the provider lacks this operation
     │   ├── IntegrityError              checksum mismatch            [temporary]
@@ -18,13 +18,27 @@
     │   └── Timeout (TimeoutError)      connect / read timeout       [temporary]
     ├── CircuitOpen                     the target's breaker rejected the call [temporary]
     ├── DeadlineExceeded (TimeoutError) the caller's overall deadline passed
-    ├── RetryBudgetExhausted            retries were capped to protect the fleet
-    └── AllTargetsFailed                every eligible target failed; ``.attempts`` says why
+    ├── RetryBudgetExhausted            retries were capped to protect the fleet     [persistent]
+    └── AllTargetsFailed                every eligible target failed; ``.attempts`` says why [persistent]
+        ├── NotFoundUnconfirmed         not on the targets that answered; one that may hold it did not
         └── QuorumNotReached            fewer than w targets took a write; ``.acked`` names them
 
-Temporary errors count against the target's breaker and health, and the call moves
-on to the next target.  Permanent ones (not found, bad request, denied) are the
-caller's answer and are returned as they are: another cloud would say the same.
+Every error has a ``status``, as in OpenDAL:
+
+* ``"temporary"``: the target failed (down, slow, throttled, refusing our credentials).
+  It counts against that target's breaker and health, and the call moves on to the
+  next target.  Retrying the whole call later may succeed.
+* ``"permanent"``: the target answered (not found, bad request, precondition failed).
+  The answer is returned as it is: another cloud would say the same.
+* ``"persistent"``: the error was temporary, but it persisted after the library had
+  already tried every eligible target within its retry budget.  An outer retry
+  (tenacity, a nested facade's caller) would only multiply the load on an outage, so
+  ``temporary`` is False.  A facade used as another facade's provider still counts it
+  against itself and fails over (see `FailoverError.fails_over`).
+
+A permission or credential failure is temporary: on one target while the others
+serve, it is that target's failure (a revoked key, an expired token, a bucket policy
+changed by one region's deploy), so the call fails over and the breaker learns of it.
 
 Secrets never go into messages: adapters pass only names, keys and status codes.
 """
@@ -39,6 +53,8 @@ class FailoverError(Exception):
 
     kind: str = "failover"
     default_temporary: bool = False
+    # Retried everywhere already (see the module docstring).
+    persistent: bool = False
 
     def __init__(
         self,
@@ -53,6 +69,18 @@ class FailoverError(Exception):
         self.target = target
         self.operation = operation
         self.temporary = self.default_temporary if temporary is None else temporary
+
+    @property
+    def status(self) -> str:
+        """``"temporary"``, ``"permanent"`` or ``"persistent"`` (see the module docstring)."""
+        if self.persistent:
+            return "persistent"
+        return "temporary" if self.temporary else "permanent"
+
+    @property
+    def fails_over(self) -> bool:
+        """Does this error move a call on to the next target (temporary or persistent)?"""
+        return self.temporary or self.persistent
 
     def __str__(self) -> str:
         where = ", ".join(
@@ -108,7 +136,11 @@ class PreconditionFailed(ProviderError):
 
 
 class PermissionDenied(ProviderError, PermissionError):
+    """Access denied, or credentials missing, expired or refused.  Temporary: on one target
+    while others serve, it is that target's failure, and the call fails over."""
+
     kind = "permission_denied"
+    default_temporary = True
 
 
 class InvalidRequest(ProviderError, ValueError):
@@ -175,15 +207,17 @@ class DeadlineExceeded(FailoverError, TimeoutError):
 
 
 class RetryBudgetExhausted(FailoverError):
+    """Retries were capped to protect a struggling fleet.  Persistent: do not retry it."""
+
     kind = "retry_budget_exhausted"
-    default_temporary = True
+    persistent = True
 
 
 class AllTargetsFailed(FailoverError):
     """Every eligible target failed; ``attempts`` holds each target's error in order."""
 
     kind = "all_targets_failed"
-    default_temporary = True
+    persistent = True
 
     def __init__(
         self,
@@ -191,15 +225,45 @@ class AllTargetsFailed(FailoverError):
         *,
         operation: str | None = None,
         attempts: Sequence[FailoverError] = (),
+        skipped: Sequence[str] = (),
     ) -> None:
         super().__init__(message, operation=operation)
         self.attempts = tuple(attempts)
+        # Targets not tried: breaker open (or forced open), or unhealthy.
+        self.skipped = tuple(skipped)
 
     def __str__(self) -> str:
-        if not self.attempts:
+        if not self.attempts and not self.skipped:
             return super().__str__()
-        causes = "; ".join(f"{a.target}: {a.kind}" for a in self.attempts)
-        return f"{super().__str__()} [{causes}]"
+        causes = [f"{a.target}: {a.kind}" for a in self.attempts]
+        causes += [f"{name}: skipped (breaker open or unhealthy)" for name in self.skipped]
+        return f"{super().__str__()} [{'; '.join(causes)}]"
+
+
+class NotFoundUnconfirmed(AllTargetsFailed):
+    """The object is not on the targets that answered, but a target that may hold it
+    could not be asked (down, timed out, behind an open breaker).
+
+    Deliberately not a `NotFound`: code that creates a default on `NotFound` must not
+    overwrite an object that exists on the unreachable target.  ``answered`` names
+    the targets that said "not found"; ``unreachable`` those that may hold it.
+    """
+
+    kind = "not_found_unconfirmed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        attempts: Sequence[FailoverError] = (),
+        skipped: Sequence[str] = (),
+        answered: Sequence[str] = (),
+        unreachable: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, operation=operation, attempts=attempts, skipped=skipped)
+        self.answered = tuple(answered)
+        self.unreachable = tuple(unreachable)
 
 
 class QuorumNotReached(AllTargetsFailed):

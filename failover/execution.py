@@ -5,8 +5,12 @@ The layers, outermost first (each can be seen and tuned in `ExecutionConfig`)::
     overall deadline ─ retry on the next target (budgeted) ─ breaker permit
         ─ per-attempt timeout ─ provider call ─ error mapping ─ breaker + health record
 
-* A temporary error (`FailoverError.temporary`) counts against the target and the
-  call moves to the next target in the router's plan; a permanent one is the answer.
+* An error that fails over (`FailoverError.fails_over`: temporary or persistent) counts
+  against the target and the call moves to the next target in the router's plan; a
+  permanent one is the answer (`failover.classification` has the whole rule, and the
+  hook to change it).  Reads by key pass a `Lookup`: their `NotFound` is the answer
+  only when a target that would hold the object said so (`failover.lookup`).
+* A breaker permit, once taken, is given back or spent on every path out of an attempt.
 * Retries are budgeted (`RetryBudget`): when every target is failing, retries could
   multiply the load on a struggling fleet, so beyond a fraction of calls they stop.
 * Operations that are not idempotent are never retried on another target.
@@ -17,15 +21,16 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
 from failover.breaker import PASS, BreakerState, Permit
+from failover.classification import Classifier, Verdict, judge
 from failover.clock import Clock
 from failover.counter import AtomicCounter
-from failover.deadline import DEADLINE
+from failover.deadline import DEADLINE, Deadline
 from failover.errors import (
     AllTargetsFailed,
     ConfigError,
@@ -33,9 +38,9 @@ from failover.errors import (
     FailoverError,
     RetryBudgetExhausted,
     Unsupported,
-    classify,
 )
 from failover.hedging import run_hedged
+from failover.lookup import Lookup
 from failover.routing import Member, Router
 
 R = TypeVar("R")
@@ -69,6 +74,7 @@ class ExecutionConfig:
     retry_burst: float = 20.0
     hedge_after: float | None = None
     enforce_timeouts: bool = False
+    classifier: Classifier | None = None
 
     def __post_init__(self) -> None:
         for name in ("attempt_timeout", "deadline", "hedge_after"):
@@ -81,6 +87,8 @@ class ExecutionConfig:
             raise ConfigError(f"ExecutionConfig: retry_ratio must be in [0, 1], got {self.retry_ratio}")
         if self.retry_floor_per_second < 0 or self.retry_burst < 1:
             raise ConfigError("ExecutionConfig: need retry_floor_per_second >= 0 and retry_burst >= 1")
+        if self.classifier is not None and not isinstance(self.classifier, Classifier):
+            raise ConfigError(f"ExecutionConfig: classifier must be a Classifier, got {self.classifier!r}")
 
 
 class RetryBudget:
@@ -151,12 +159,13 @@ class Executor:
         *,
         idempotent: bool = True,
         exclude: frozenset[str] = frozenset(),
+        lookup: Lookup | None = None,
     ) -> R:
-        """Call ``call(member)`` on the best target, then the next ones on temporary errors.
+        """Call ``call(member)`` on the best target, then the next ones on errors that fail over.
 
         Reads (the router's ``hedgeable`` operations) are hedged when ``hedge_after`` is set.
         Targets named in ``exclude`` are skipped (a resumed listing avoids the one
-        that just failed it).
+        that just failed it).  A read by key passes a `Lookup` (see `failover.lookup`).
         """
         monotonic = self._monotonic
         started = monotonic()
@@ -173,9 +182,11 @@ class Executor:
         if self._concurrent and (
             (self._hedging and operation in self.hedgeable) or (idempotent and self.config.enforce_timeouts)
         ):
-            candidates = self._candidates(members, operation, panic)
-            return run_hedged(self, self._thread_pool(), operation, call, candidates, overall)
+            behind_open = self._left_out(members, exclude, operation)
+            candidates = self._candidates(members, operation, panic, behind_open)
+            return run_hedged(self, self._thread_pool(), operation, call, candidates, overall, lookup, behind_open)
         errors: list[FailoverError] | None = None  # allocated on the first failure only
+        skipped: list[str] | None = None  # behind an open breaker
         for member in members:
             if operation not in member.operations:
                 continue
@@ -184,16 +195,21 @@ class Executor:
             permit = PASS if breaker.state is _CLOSED else breaker.try_acquire()
             if permit is None:
                 if not panic:
+                    skipped = [member.name] if skipped is None else [*skipped, member.name]
                     continue
                 permit = BYPASS
             if errors:
-                self._check_retry(operation, errors, idempotent, overall)
+                try:
+                    self._check_retry(operation, errors, idempotent, overall, skipped)
+                except BaseException:
+                    breaker.release(permit)  # taken for an attempt that will not be made
+                    raise
             # The first attempt reuses the call's start: one clock read less per call.
-            attempt_start = monotonic() if errors else started
+            attempt_start = monotonic() if errors or (lookup and lookup.first) else started
             token = None
             if member.reads_deadline:
                 attempt_end = attempt_start + self._attempt_timeout
-                token = _set_deadline(attempt_end if attempt_end < overall else overall)
+                token = _set_deadline(Deadline(attempt_end if attempt_end < overall else overall, monotonic))
             try:
                 result = call(member)
             except Exception as exc:
@@ -202,7 +218,12 @@ class Executor:
                 error = self.record_error(member, permit, operation, exc, monotonic() - attempt_start)
                 if error is None:
                     raise
-                if not error.temporary:
+                if not error.fails_over:
+                    if lookup is not None and lookup.first is None:
+                        # The first answer of a lookup: were more preferred targets out of reach?
+                        skipped = self._left_out(members, exclude, operation) + (skipped or [])
+                    if lookup is not None and lookup.goes_on(error, bool(errors or skipped)):
+                        continue
                     raise error from (None if error is exc else exc)
                 if errors is None:
                     errors = []
@@ -223,7 +244,9 @@ class Executor:
                 breaker.on_success(permit, duration)
             member.health.record_success(duration)
             return result
-        raise self.exhausted(operation, errors or [])
+        if errors and (lookup is None or lookup.first is None):
+            skipped = self._left_out(members, exclude, operation) + (skipped or [])
+        raise self.exhausted(operation, errors or [], skipped or (), lookup, alone=len(members) == 1)
 
     def _without(
         self, members: tuple[Member, ...], exclude: frozenset[str], panic: bool
@@ -238,16 +261,27 @@ class Executor:
             return kept, panic
         return tuple(m for m in self.router.members if m.name not in exclude), True
 
+    def _left_out(self, members: tuple[Member, ...], exclude: frozenset[str], operation: str) -> list[str]:
+        """Targets that could take ``operation`` but are not in this call's plan (unhealthy,
+        breaker open or forced open).  Only failed calls ask, so the cost is theirs."""
+        return [
+            m.name
+            for m in self.router.members
+            if m not in members and m.name not in exclude and operation in m.operations
+        ]
+
     def _candidates(
-        self, members: tuple[Member, ...], operation: str, panic: bool
+        self, members: tuple[Member, ...], operation: str, panic: bool, skipped: list[str]
     ) -> Iterator[tuple[Member, Permit]]:
-        """Members that can take the call, each with its permit, taken as they are reached."""
+        """Members that can take the call, each with its permit, taken as they are reached;
+        those behind an open breaker are added to ``skipped``."""
         for member in members:
             if operation not in member.operations:
                 continue
             permit = member.breaker.try_acquire()
             if permit is None:
                 if not panic:
+                    skipped.append(member.name)
                     continue
                 permit = BYPASS
             yield member, permit
@@ -269,13 +303,18 @@ class Executor:
                 self._threads = None
 
     def _check_retry(
-        self, operation: str, errors: list[FailoverError], idempotent: bool, overall: float
+        self,
+        operation: str,
+        errors: list[FailoverError],
+        idempotent: bool,
+        overall: float,
+        skipped: list[str] | None = None,
     ) -> None:
         last = errors[-1]
         if not idempotent:
             raise last
         if len(errors) >= self._max_attempts:
-            raise self.exhausted(operation, errors)
+            raise self.exhausted(operation, errors, skipped or ())
         if self.clock.monotonic() >= overall:
             raise DeadlineExceeded(
                 f"{operation}: deadline of {self.config.deadline}s passed after {len(errors)} attempt(s)",
@@ -292,17 +331,19 @@ class Executor:
     def record_error(
         self, member: Member, permit: Permit, operation: str, exc: Exception, duration: float
     ) -> FailoverError | None:
-        """Record a failed attempt; return it as a `FailoverError`, or None for an unknown error."""
-        error = classify(exc, target=member.name, operation=operation)
-        if error is None:
+        """Record a failed attempt; return it as a `FailoverError`, or None when the caller
+        must re-raise ``exc`` unchanged (an unrecognised exception, or a foreign answer)."""
+        judged = judge(exc, target=member.name, operation=operation, classifier=self.config.classifier)
+        if judged is None:
             # Not a provider failure we understand: a bug, which the caller re-raises.
             member.breaker.release(permit)
-        elif error.temporary:
-            self.record_failure(member, permit, error, duration)
-        else:
-            # The target answered (not found, denied...): it is alive.
+            return None
+        if isinstance(judged, Verdict) or not judged.fails_over:
+            # The target answered (not found, a bad request...): it is alive.
             self.record_success(member, permit, duration)
-        return error
+            return None if isinstance(judged, Verdict) else judged
+        self.record_failure(member, permit, judged, duration)
+        return judged
 
     def record_failure(self, member: Member, permit: Permit, error: FailoverError, duration: float) -> None:
         if permit is not BYPASS:
@@ -322,7 +363,21 @@ class Executor:
             raise exc
         return error
 
-    def exhausted(self, operation: str, errors: list[FailoverError]) -> FailoverError:
+    def exhausted(
+        self,
+        operation: str,
+        errors: list[FailoverError],
+        skipped: Sequence[str] = (),
+        lookup: Lookup | None = None,
+        *,
+        alone: bool = False,
+    ) -> FailoverError:
+        """The call's error once no target is left to try.  A call that only one target
+        could take (``alone``: a call pinned to it) gets that target's own error."""
+        if lookup is not None:
+            answer = lookup.answer(operation, errors, skipped)
+            if answer is not None:
+                return answer
         if not errors:
             supported = any(operation in m.operations for m in self.router.members)
             if not supported:
@@ -330,9 +385,13 @@ class Executor:
             return AllTargetsFailed(
                 f"{operation}: no target was eligible (each was excluded or its breaker rejected the call)",
                 operation=operation,
+                skipped=skipped,
             )
-        if len(errors) == 1 and len(self.router.members) == 1:
+        if len(errors) == 1 and not skipped and (alone or len(self.router.members) == 1):
             return errors[0]
         return AllTargetsFailed(
-            f"{operation}: all {len(errors)} attempted target(s) failed", operation=operation, attempts=errors
+            f"{operation}: all {len(errors)} attempted target(s) failed",
+            operation=operation,
+            attempts=errors,
+            skipped=skipped,
         )

@@ -20,21 +20,24 @@ backwards: last writer wins.  docs/consistency.md has the guarantees and their c
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.errors import AllTargetsFailed, ConfigError, FailoverError, InvalidInput, QuorumNotReached
 from failover.journal import Journal, Payload, Sync
-from failover.versioning import VERSION_KEY, Versioner
+from failover.versioning import NO_VERSION, VERSION_KEY, Versioner
 
 if TYPE_CHECKING:
     from failover.pool import Pool
     from failover.repair import Drainer, Repairer
     from failover.routing import Member
+
+logger = logging.getLogger("failover.replication")
 
 R = TypeVar("R")
 
@@ -146,6 +149,23 @@ class Replication:
     def on(self, target: str, operation: str, call: Callable[[Member], R]) -> R:
         """Run ``call`` on ``target`` only, through its breaker and health like any call."""
         return self.pool.executor_for(operation).run(operation, call, exclude=self._others[target])
+
+    def read_repair(self, key: str, lacking: Sequence[str]) -> None:
+        """``lacking`` answered `NotFound` for ``key``, which another target served: journal
+        a copy for each (from whichever target holds the newest version) and wake the
+        drainer.  A target already owing ``key`` a newer write keeps that row instead.
+
+        The journal row carries no version of its own (the read may not have seen the
+        object's metadata), so the repair copies the newest version it finds elsewhere.
+        """
+        with self.locks(key):
+            owed = self.owing.get(key, {})
+            fresh = [t for t in lacking if t in self._others and t not in owed]
+            if not fresh:
+                return
+            self.journal.record(key, NO_VERSION, "put", fresh)
+        logger.info("read repair: %s lacked %s; journaled a copy", ", ".join(fresh), key)
+        self.drainer.wake()
 
     def exclude_for_read(self, key: str) -> frozenset[str]:
         """Targets a read of ``key`` should avoid: those that still owe it a write."""

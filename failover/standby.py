@@ -39,7 +39,7 @@ from typing import Literal, Protocol
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.clock import Clock
 from failover.compute import FailoverCompute
-from failover.errors import ConfigError, FailoverError
+from failover.errors import ConfigError, FailoverError, PermissionDenied
 from failover.pool import READ
 
 logger = logging.getLogger("failover.standby")
@@ -242,7 +242,7 @@ class StandbyPool:
             try:
                 instances = list(self.compute.list_instances({ROLE_TAG: self.role}, target=name))
             except FailoverError as exc:
-                if not exc.temporary:
+                if _blind(exc):
                     raise  # denied, bad request: acting blind could double the fleet
                 self._mark_down(work, name, "list", exc)
                 continue
@@ -321,7 +321,7 @@ class StandbyPool:
         except FailoverError as exc:
             work.failed.add(name)
             self._failed(work, name, action, exc)
-            if not exc.temporary:
+            if _blind(exc):
                 work.permanent.append(exc)
             return None
         instance_id = instance.id if instance is not None else str(what)
@@ -355,3 +355,9 @@ def _check_label(what: str, value: object) -> None:
             f"standby pool {what} must be 1-63 characters of lowercase letters, digits, '_' and '-', "
             f"starting with a letter (a tag value every cloud accepts), not {value!r}"
         )
+
+def _blind(exc: FailoverError) -> bool:
+    """An error the next pass would meet again: denied, a bad request.  A pool must not act
+    on a region it cannot see, so these stop the pass instead of marking the region down."""
+    return not exc.fails_over or isinstance(exc, PermissionDenied)
+

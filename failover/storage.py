@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
 from failover.errors import InvalidInput
 from failover.facade import Facade
+from failover.lookup import Lookup
 from failover.routing import Member
 from failover.target import Target
 from failover.versioning import without_version
@@ -29,10 +30,12 @@ class FailoverStorage(Facade):
     temporary errors and may be hedged.
 
     Without ``writes=``, a write goes to one target: an object written during an
-    outage lives on the target that took it.  With ``writes=replication.Primary()``,
-    ``All()`` or ``Quorum(w)``, writes are replicated through a durable journal
-    (`failover.replication`), and a read of a key that some target still owes avoids
-    that target (read-your-writes).
+    outage lives on the target that took it, and a read that cannot reach a target that
+    may hold the object raises `NotFoundUnconfirmed`, never a false `NotFound`.  With
+    ``writes=replication.Primary()``, ``All()`` or ``Quorum(w)``, writes are replicated
+    through a durable journal (`failover.replication`), a read of a key that some target
+    still owes avoids that target (read-your-writes), and a read that finds a target
+    lacking an object another one holds journals a repair for it (read repair).
     """
 
     capability = Capability.OBJECT_STORE
@@ -54,16 +57,12 @@ class FailoverStorage(Facade):
 
     def get(self, key: str) -> bytes:
         check_key(key)
-        if key in self._owing:
-            return self._read_owed(key, "get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
-        return self._read("get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
+        return self._read_key(key, "get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         check_key(key)
         validate_range(start, end)
-        if key in self._owing:
-            return self._read_owed(key, "get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
-        return self._read("get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
+        return self._read_key(key, "get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
 
     def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """The object's bytes as an iterator of chunks of at most ``chunk_size`` bytes.
@@ -85,8 +84,7 @@ class FailoverStorage(Facade):
         check_key(key)
         validate_chunk_size(chunk_size)
         call = functools.partial(_open_stream, key=key, chunk_size=chunk_size)
-        read = functools.partial(self._read_owed, key) if key in self._owing else self._read
-        member, first, rest = read("get_stream", call)
+        member, first, rest = self._read_key(key, "get_stream", call)
         return self._stream(member, first, rest)
 
     def _stream(self, member: Member, first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -107,17 +105,26 @@ class FailoverStorage(Facade):
 
     def head(self, key: str) -> ObjectInfo:
         check_key(key)
-        if key in self._owing:
-            return self._read_owed(key, "head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
-        return self._read("head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
+        return self._read_key(key, "head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
 
-    def _read_owed(self, key: str, operation: str, call: Any) -> Any:
-        """Read-your-writes: skip the targets that still owe ``key`` (they hold an older
-        version, or an object a delete has not reached yet); optionally repair them."""
+    def _read_key(self, key: str, operation: str, call: Any) -> Any:
+        """A read of one object: `NotFound` only when true (`failover.lookup`).
+
+        Replicated, a target that says `NotFound` may only lack the object, so the read
+        goes on to the next target, and the targets that lacked it are journaled for a
+        repair (read repair).  Read-your-writes: targets that still owe ``key`` (an
+        older version, or an object a delete has not reached yet) are skipped.
+        """
         replication = self.replication
-        assert replication is not None  # only replicated facades have owed keys
-        result = self._read(operation, call, exclude=replication.exclude_for_read(key))
-        if replication.mode.read_repair:
+        if replication is None:
+            return self._read(operation, call, lookup=Lookup())
+        lookup = Lookup(fall_through=True)
+        owed = key in self._owing
+        exclude = replication.exclude_for_read(key) if owed else frozenset()
+        result = self._read(operation, call, exclude=exclude, lookup=lookup)
+        if lookup.missed:
+            replication.read_repair(key, lookup.missed)
+        if owed and replication.mode.read_repair:
             replication.repairer.repair_key(key)
         return result
 

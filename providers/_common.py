@@ -23,7 +23,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from failover.capabilities import validate_range
-from failover.deadline import current_deadline
+from failover.deadline import time_left
 from failover.errors import ConfigError, IntegrityError, InvalidInput, Timeout
 
 CHECKSUM_PREFIX = "sha256:"
@@ -260,18 +260,18 @@ def remaining_timeout(default: float, *, operation: str | None = None) -> float:
 
     The deadline is the one the executor publishes to providers with ``reads_deadline =
     True`` (`failover.deadline`); with none set, ``default`` is returned as it is.  It is
-    an absolute time on the executor's clock, compared here with `time.monotonic`: the
-    adapters assume the executor runs on `failover.clock.SystemClock` (the default).  The
+    an absolute time on the executor's clock.  The
     result is never below `MIN_TIMEOUT`.  If the deadline has already passed, `Timeout`
-    is raised instead, so no request is sent.
+    is raised instead, so no request is sent.  The time left is measured on the clock the
+    deadline was set on (`failover.deadline.time_left`), so an executor on a fake clock
+    still gets real timeouts.
 
     It bounds one request's socket waits, not the request as a whole: connect and read
     are each cut to what is left, and a read timeout bounds each silence between bytes.
     """
-    deadline = current_deadline()
-    if deadline is None:
+    left = time_left()
+    if left is None:
         return default
-    left = deadline - time.monotonic()
     if left <= 0:
         raise Timeout("attempt deadline passed before the request", operation=operation)
     return max(MIN_TIMEOUT, min(default, left))

@@ -14,7 +14,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSettings
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
-from failover.deadline import current_deadline
+from failover.deadline import time_left
 from failover.errors import ConfigError, Timeout
 from providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -260,8 +260,8 @@ class BlobStore:
             status = result.get("copy_status")
             # Polled until COPY_WAIT or the attempt deadline, whichever comes first.
             waited = time.monotonic()
-            attempt_end = current_deadline()
-            deadline = min(waited + COPY_WAIT, attempt_end if attempt_end is not None else math.inf)
+            left = time_left()
+            deadline = min(waited + COPY_WAIT, waited + left if left is not None else math.inf)
             delay = 0.05
             while status == "pending":
                 if time.monotonic() >= deadline:

@@ -53,7 +53,7 @@ def refused(fake: Any) -> BaseException:
 
 @pytest.mark.parametrize(
     ("status", "expected", "temporary"),
-    [(403, PermissionDenied, False), (429, Throttled, True), (500, Unavailable, True), (503, Unavailable, True),
+    [(403, PermissionDenied, True), (429, Throttled, True), (500, Unavailable, True), (503, Unavailable, True),
      (400, InvalidRequest, False), (404, NotFound, False)],
 )
 def test_http_errors_map_to_failover_errors(cloud: Any, status: int, expected: type, temporary: bool) -> None:

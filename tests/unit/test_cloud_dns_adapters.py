@@ -86,7 +86,7 @@ def case(request: pytest.FixtureRequest) -> Case:
 
 @pytest.mark.parametrize(
     ("status", "expected", "temporary"),
-    [(404, NotFound, False), (403, PermissionDenied, False), (500, Unavailable, True), (503, Unavailable, True)],
+    [(404, NotFound, False), (403, PermissionDenied, True), (500, Unavailable, True), (503, Unavailable, True)],
 )
 def test_http_errors_are_mapped(case: Case, status: int, expected: type[Exception], temporary: bool) -> None:
     case.fake.faults.add(status)

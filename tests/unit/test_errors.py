@@ -33,7 +33,7 @@ def test_every_error_is_a_failover_error_with_kind_and_temporary() -> None:
     ("cls", "builtin", "temporary"),
     [
         (NotFound, FileNotFoundError, False),
-        (PermissionDenied, PermissionError, False),
+        (PermissionDenied, PermissionError, True),
         (InvalidInput, ValueError, False),
         (ConfigError, ValueError, False),
         (Unavailable, ConnectionError, True),

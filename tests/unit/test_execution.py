@@ -12,8 +12,8 @@ from failover.errors import (
     ConfigError,
     DeadlineExceeded,
     InvalidInput,
+    InvalidRequest,
     NotFound,
-    PermissionDenied,
     RetryBudgetExhausted,
     Timeout,
     Unavailable,
@@ -33,8 +33,8 @@ def test_not_found_is_an_answer_not_a_failure() -> None:
 
 def test_permanent_error_from_provider_is_raised_as_is() -> None:
     rig = make_rig()
-    rig.chaos[0].configure(error_rate=1.0, errors=(PermissionDenied,))
-    with pytest.raises(PermissionDenied):
+    rig.chaos[0].configure(error_rate=1.0, errors=(InvalidRequest,))
+    with pytest.raises(InvalidRequest):
         rig.storage.get("seed")
     assert rig.storage.status()["memory:a"].breaker == "closed"
 

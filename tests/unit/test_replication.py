@@ -133,7 +133,7 @@ def test_quorum_not_reached_keeps_the_write_and_converges(tmp_path: Path) -> Non
     with pytest.raises(QuorumNotReached) as caught:
         r.storage.put("k", b"v")
     assert caught.value.acked == (NAMES[0],)
-    assert caught.value.temporary
+    assert caught.value.status == "persistent" and caught.value.fails_over
     r.heal()
     r.storage.drain()
     assert [s.get("k") for s in r.stores] == [b"v"] * 3

@@ -416,7 +416,7 @@ def test_nothing_cached_and_every_server_down_lists_each_error(server: FakeDns, 
         r.resolve("www.example.test")
     (error,) = caught.value.attempts
     assert isinstance(error, Timeout) and error.target == f"127.0.0.1:{server.port}"
-    assert caught.value.temporary
+    assert caught.value.status == "persistent" and caught.value.fails_over
 
 
 # ---------------------------------------------------------------- bounds, threads, input
