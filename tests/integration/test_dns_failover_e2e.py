@@ -137,3 +137,29 @@ def test_route53_is_updated_while_bind_is_down_and_bind_catches_up(
 
     own_bind.start()
     wait_for(lambda: resolve(own_bind, name) == (secondary,), 90.0, controller.run_once)
+
+
+def test_with_100ms_probes_the_record_moves_within_half_a_second(
+    own_bind: BindServer, endpoints: list[HttpEndpoint]
+) -> None:
+    name = f"fast.{own_bind.zone}"
+    primary, secondary = "127.0.0.41", "127.0.0.42"
+    controller = DnsFailover(
+        name,
+        "A",
+        [Endpoint(primary, HttpProbe(endpoints[0].url), 0), Endpoint(secondary, HttpProbe(endpoints[1].url), 1)],
+        [Target("bind:local", dns_factories.rfc2136_zone(own_bind))],
+        interval=0.1,
+        timeout=0.1,
+        health=HealthConfig(rise=2, fall=3),
+        failback_after=30.0,
+        min_ttl=0,
+        ttl=1,
+    )
+    with controller:  # the controller's own loop, not passes driven by the test
+        wait_for(lambda: resolve(own_bind, name) == (primary,), 5.0, lambda: None)
+        endpoints[0].stop()
+        started = time.monotonic()
+        while resolve(own_bind, name) != (secondary,):
+            assert time.monotonic() - started < 0.5, "the record did not move within 0.5 s"
+            time.sleep(0.005)
