@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ def _die_with_parent() -> None:
     """In the child, before exec: SIGKILL me if the test process dies without cleaning up.
 
     Session finalizers stop the servers normally; this covers a killed or crashed pytest,
-    which would otherwise leave servers running (measured: it did, before this).
+    which would otherwise leave servers running (measured: it did, before this).  The
+    signal is sent when the *thread* that forked the child exits, not the process, so
+    `LocalServer` forks from a spawner thread of its own that lives as long as it does.
     """
     if sys.platform.startswith("linux"):
         import ctypes
@@ -88,6 +91,9 @@ class LocalServer:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the server
         self._proc: subprocess.Popen[bytes] | None = None
         self.start_seconds: float | None = None
+        # Every fork happens on this one thread, which lives until close(): the child's
+        # parent-death signal is tied to it, not to whichever thread called start().
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-spawner")
 
     @property
     def host(self) -> str:
@@ -112,7 +118,8 @@ class LocalServer:
         self._log.flush()
         began = time.monotonic()
         env = {**os.environ, **(self._env or {})}
-        self._proc = subprocess.Popen(
+        self._proc = self._spawner.submit(
+            subprocess.Popen,
             argv,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -121,7 +128,7 @@ class LocalServer:
             cwd=self.workdir,
             start_new_session=True,  # our signals reach it, a Ctrl-C on pytest does not first
             preexec_fn=_die_with_parent,
-        )
+        ).result()
         self._wait_ready(began)
         self.start_seconds = time.monotonic() - began
 
@@ -181,6 +188,7 @@ class LocalServer:
 
     def close(self) -> None:
         self.stop()
+        self._spawner.shutdown(wait=True)
         self._log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
