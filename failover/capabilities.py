@@ -16,7 +16,14 @@ from typing import BinaryIO, Protocol, runtime_checkable
 from failover.errors import InvalidInput
 
 MAX_KEY_BYTES = 1024
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+# Azure Blob Storage: at most this many '/'-separated segments in a blob name.
+MAX_KEY_SEGMENTS = 254
+# C0 and C1 controls and DEL; lone surrogates (not UTF-8); noncharacters (Azure fails to
+# list U+FFFF); a backslash (Azure turns it into '/').
+_NONCHARACTERS = "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+_UNPORTABLE_CHARACTER = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + re.escape(_NONCHARACTERS) + "\\\\]"
+)
 
 
 class Capability(str, enum.Enum):
@@ -39,6 +46,8 @@ class ObjectInfo:
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     modified: float | None = None
+    # The replication version (`failover.versioning`), kept out of ``metadata``.
+    version: str | None = None
 
 
 @runtime_checkable
@@ -204,24 +213,52 @@ _SHORT_KEY = MAX_KEY_BYTES // 4  # this many characters cannot exceed the byte l
 def check_key(key: str) -> None:
     """`validate_key` for the hot path: a few C calls when the key is fine.
 
-    ``isprintable`` is False for every control character (and for some legal
-    characters, such as a no-break space, which the full check then accepts).
+    ``isprintable`` is False for every control character, lone surrogate and
+    noncharacter (and for some legal characters, such as a no-break space, which the
+    full check then accepts).
     """
-    if key.__class__ is not str or not 0 < len(key) <= _SHORT_KEY or not key.isprintable():
+    if (
+        key.__class__ is not str
+        or not 0 < len(key) <= _SHORT_KEY
+        or not key.isprintable()
+        or "\\" in key
+        or "./" in key
+        or key[-1] == "."
+        or key.count("/") >= MAX_KEY_SEGMENTS
+    ):
         validate_key(key)
 
 
 def validate_key(key: str) -> str:
-    """Reject keys no cloud accepts, before any provider sees them."""
+    """Reject keys that some cloud refuses or changes, before any provider sees them.
+
+    The portable key rules (`failover.portable`): 1 to `MAX_KEY_BYTES` bytes of UTF-8;
+    no control character (C0, DEL, C1), lone surrogate or noncharacter; no backslash
+    (Azure stores it as '/'); no path segment ending with '.' (Azure drops trailing dots,
+    so '.' and '..' segments cannot be stored); at most `MAX_KEY_SEGMENTS` segments.
+    """
     if not isinstance(key, str):
         raise InvalidInput(f"object key must be a str, not {type(key).__name__}")
     if not key:
         raise InvalidInput("object key must not be empty")
+    bad = _UNPORTABLE_CHARACTER.search(key)
+    if bad is not None:
+        what = "a backslash" if bad.group() == "\\" else f"the character U+{ord(bad.group()):04X}"
+        raise InvalidInput(
+            f"object key {key!r} contains {what}: keys must not hold control characters, lone "
+            "surrogates, noncharacters or backslashes (not stored alike by every cloud)"
+        )
     # A str of at most MAX_KEY_BYTES / 4 characters cannot exceed the limit: skip encoding.
-    if len(key) > _SHORT_KEY and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    if len(key) > _SHORT_KEY and len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise InvalidInput(f"object key is longer than {MAX_KEY_BYTES} bytes in UTF-8")
-    if _CONTROL_CHARACTER.search(key):
-        raise InvalidInput(f"object key {key!r} contains a control character")
+    segments = key.split("/")
+    if any(segment.endswith(".") for segment in segments):
+        raise InvalidInput(
+            f"object key {key!r} has a path segment ending with '.': Azure cannot store "
+            "'.' or '..' segments or trailing dots"
+        )
+    if len(segments) > MAX_KEY_SEGMENTS:
+        raise InvalidInput(f"object key has {len(segments)} path segments; Azure allows at most {MAX_KEY_SEGMENTS}")
     return key
 
 
@@ -234,5 +271,9 @@ def validate_chunk_size(chunk_size: int) -> None:
 
 
 def validate_range(start: int, end: int) -> None:
+    """A byte range ``[start, end)``: two ints (not bools or floats), 0 <= start <= end."""
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(f"range {name} must be an int, not {type(value).__name__}")
     if start < 0 or end < start:
         raise InvalidInput(f"invalid byte range [{start}, {end}): need 0 <= start <= end")

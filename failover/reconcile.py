@@ -30,11 +30,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from failover.anti_entropy import MARKER_PREFIX
 from failover.capabilities import ObjectInfo, ObjectStore
 from failover.errors import ConfigError, FailoverError, NotFound
 from failover.journal import Journal
 from failover.target import Target
-from failover.versioning import VERSION_KEY, version_of
+from failover.versioning import metadata_with_version, version_of
 
 Action = Literal["copy", "delete"]
 Progress = Callable[[int, int], None]
@@ -112,7 +113,8 @@ def reconcile(
     state = _Checkpoint(Path(checkpoint), prefix) if checkpoint is not None else None
     after = state.load() if state is not None else None
     listings = {t.name: {info.key: info for info in t.provider.list(prefix)} for t in targets}
-    keys = sorted(set().union(*listings.values()))
+    # Marker objects differ per target by design (`failover.anti_entropy`): never copied.
+    keys = sorted(k for k in set().union(*listings.values()) if not k.startswith(MARKER_PREFIX))
     if after is not None:
         keys = [k for k in keys if k > after]
     tombstones = journal.tombstones(prefix) if journal is not None else {}
@@ -141,7 +143,7 @@ def reconcile(
 
 def _complete(store: ObjectStore, info: ObjectInfo) -> ObjectInfo:
     """Fill in checksum and version that a listing left out (S3 lists no metadata)."""
-    if info.checksum is not None and VERSION_KEY in {k.lower() for k in info.metadata}:
+    if info.checksum is not None and info.version is not None:
         return info
     try:
         full = store.head(info.key)
@@ -196,7 +198,7 @@ def _repair(divergence: Divergence, stores: dict[str, ObjectStore]) -> None:
     info = source.head(key)
     data = source.get(key)
     for name in divergence.targets:
-        stores[name].put(key, data, content_type=info.content_type, metadata=dict(info.metadata))
+        stores[name].put(key, data, content_type=info.content_type, metadata=metadata_with_version(info))
 
 
 class _Checkpoint:

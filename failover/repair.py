@@ -33,7 +33,7 @@ from failover.capabilities import ObjectInfo
 from failover.errors import FailoverError, NotFound
 from failover.journal import Owed
 from failover.pool import WRITE
-from failover.versioning import version_of
+from failover.versioning import metadata_with_version, version_of
 
 if TYPE_CHECKING:
     from failover.replication import Replication
@@ -183,7 +183,7 @@ class Repairer:
             data = self._r.on(source, "get", lambda m: m.provider.get(key))
             if info.checksum and info.checksum != "sha256:" + hashlib.sha256(data).hexdigest():
                 return False  # replaced between head and get by another process: next pass
-            content_type, metadata = info.content_type, dict(info.metadata)
+            content_type, metadata = info.content_type, metadata_with_version(info)
         self._r.on(
             owed.target,
             "put",

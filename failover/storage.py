@@ -6,10 +6,12 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from failover.anti_entropy import MARKER_PREFIX
 from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
 from failover.errors import InvalidInput
 from failover.facade import Facade
 from failover.lookup import Lookup
+from failover.portable import check_write
 from failover.routing import Member
 from failover.target import Target
 from failover.versioning import without_version
@@ -120,7 +122,8 @@ class FailoverStorage(Facade):
             return self._read(operation, call, lookup=Lookup())
         lookup = Lookup(fall_through=True)
         owed = key in self._owing
-        exclude = replication.exclude_for_read(key) if owed else frozenset()
+        guard = replication.guard
+        exclude = replication.exclude_for_read(key) if owed or (guard and guard.suspects) else frozenset()
         result = self._read(operation, call, exclude=exclude, lookup=lookup)
         if lookup.missed:
             replication.read_repair(key, lookup.missed)
@@ -167,8 +170,12 @@ class FailoverStorage(Facade):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        """Write ``data``; a stream is rewound for each attempt, or tried once if it cannot be."""
-        check_key(key)
+        """Write ``data``; a stream is rewound for each attempt, or tried once if it cannot be.
+
+        ``key``, ``content_type`` and ``metadata`` are checked against the portable model
+        (`failover.portable`) before any target is tried: `InvalidInput` if any cloud would
+        refuse or change them."""
+        content_type, metadata = check_write(key, content_type, metadata)
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         if self.replication is not None:
@@ -211,8 +218,9 @@ class FailoverStorage(Facade):
     # ------------------------------------------------------------ replication
 
     def drain(self) -> DrainReport:
-        """One repair pass now, on this thread (the background drainer does the same)."""
-        return self._replicated().repairer.drain()
+        """One repair pass now, on this thread, with the marker checks and anti-entropy
+        that are due (the background drainer does the same)."""
+        return self._replicated().maintenance_pass()
 
     def pending(self) -> dict[str, int]:
         """How many keys each target still owes (empty when nothing is owed)."""
@@ -246,8 +254,9 @@ class FailoverStorage(Facade):
 def _open_listing(
     member: Member, *, prefix: str, after: str | None
 ) -> tuple[Member, ObjectInfo | None, Iterator[ObjectInfo]]:
-    """Start a listing on ``member`` past ``after`` and pull its first item."""
-    items: Iterator[ObjectInfo] = iter(member.provider.list(prefix))
+    """Start a listing on ``member`` past ``after`` and pull its first item.  The library's
+    own marker objects (`failover.anti_entropy.MARKER_PREFIX`) are not listed."""
+    items: Iterator[ObjectInfo] = (i for i in member.provider.list(prefix) if not i.key.startswith(MARKER_PREFIX))
     if after is not None:
         items = (info for info in items if info.key > after)
     return member, next(items, None), items

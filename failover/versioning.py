@@ -4,11 +4,14 @@ A version is the string ``"<nanoseconds, 20 digits>-<writer id>"``.  Zero-paddin
 string order equal time order, so two versions compare with ``<`` and SQLite's ``MAX``
 works on them.  The writer id breaks ties between two writers in the same nanosecond.
 
-Each replicated object carries its version in its metadata under `VERSION_KEY`.  The
-key is lowercase letters only because the three clouds disagree on everything else:
+Each replicated object carries its version in its stored metadata under `VERSION_KEY`.
+The key is lowercase letters only because the three clouds disagree on everything else:
 S3 lowercases metadata names and Azure forbids ``-`` (names must be C# identifiers).
-An object without the key (written before replication was switched on, or by another
-tool) has version ``""``, older than any version this library writes.
+The adapters report it as `ObjectInfo.version` and hide it from ``ObjectInfo.metadata``
+(`failover.portable`); to write an object back with its version, pass
+`metadata_with_version`.  An object without the key (written before replication was
+switched on, or by another tool) has version ``""``, older than any version this
+library writes.
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ from collections.abc import Callable, Mapping
 
 from failover.capabilities import ObjectInfo
 from failover.errors import ConfigError
+from failover.portable import VERSION_KEY
 
-VERSION_KEY = "failoverversion"
 NO_VERSION = ""
 _WIDTH = 20
 
 
 def version_of(metadata: Mapping[str, str] | ObjectInfo | None) -> str:
-    """The version stored in ``metadata`` (names compared case-insensitively), or ``""``."""
+    """The version of an object (``ObjectInfo.version``), or the one stored in ``metadata``
+    (names compared case-insensitively); ``""`` when there is none."""
     if isinstance(metadata, ObjectInfo):
+        if metadata.version is not None:
+            return metadata.version
         metadata = metadata.metadata
     if not metadata:
         return NO_VERSION
@@ -44,6 +50,14 @@ def version_of(metadata: Mapping[str, str] | ObjectInfo | None) -> str:
 def without_version(metadata: Mapping[str, str] | None) -> dict[str, str]:
     """User metadata with our version key removed (a copy)."""
     return {k: v for k, v in (metadata or {}).items() if k.lower() != VERSION_KEY}
+
+
+def metadata_with_version(info: ObjectInfo) -> dict[str, str]:
+    """What to write to copy ``info``'s object elsewhere: its metadata plus its version."""
+    out = dict(info.metadata)
+    if info.version:
+        out[VERSION_KEY] = info.version
+    return out
 
 
 def timestamp_of(version: str) -> int:
@@ -79,4 +93,12 @@ class Versioner:
         return f"{now:0{_WIDTH}d}-{self.writer_id}"
 
 
-__all__ = ["NO_VERSION", "VERSION_KEY", "Versioner", "timestamp_of", "version_of", "without_version"]
+__all__ = [
+    "NO_VERSION",
+    "VERSION_KEY",
+    "Versioner",
+    "metadata_with_version",
+    "timestamp_of",
+    "version_of",
+    "without_version",
+]

@@ -7,6 +7,11 @@ it received and raises `IntegrityError` on a mismatch, so a corrupt replica is t
 a temporary failure of that target and the read moves on to another one.  ``head`` and
 ``list`` report it as ``"sha256:<hex>"`` and hide the internal key from user metadata.
 Objects written by other tools carry no checksum and are returned unverified.
+
+What a write may carry is the portable model (`failover.portable`): `check_put` runs its
+rules before an adapter builds a request, so bad input is `InvalidInput`, never an SDK
+exception or a request the service refuses.  The replication version is reported as
+`ObjectInfo.version` and hidden from user metadata like the checksum.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from failover.capabilities import validate_range
 from failover.deadline import time_left
 from failover.errors import ConfigError, IntegrityError, InvalidInput, Timeout
+from failover.portable import VERSION_KEY, check_content_type, check_write
 
 CHECKSUM_PREFIX = "sha256:"
 CHECKSUM_META_KEY = "failover-sha256"
@@ -169,10 +175,33 @@ def verified_chunks(
 
 
 def user_metadata(metadata: Mapping[str, str] | None, internal_key: str = CHECKSUM_META_KEY) -> dict[str, str]:
-    """Metadata as the user wrote it: without our checksum key (matched case-insensitively)."""
+    """Metadata as the user wrote it: without our checksum and version keys (matched
+    case-insensitively)."""
     if not metadata:
         return {}
-    return {k: v for k, v in metadata.items() if k.lower() != internal_key}
+    return {k: v for k, v in metadata.items() if k.lower() not in (internal_key, VERSION_KEY)}
+
+
+def stored_version(metadata: Mapping[str, str] | None) -> str | None:
+    """The replication version stored with an object (`failover.versioning`), if any."""
+    for k, v in (metadata or {}).items():
+        if k.lower() == VERSION_KEY:
+            return v
+    return None
+
+
+@dataclass(frozen=True)
+class Put:
+    """A write's checked arguments: the content type to send and the user metadata."""
+
+    content_type: str
+    metadata: dict[str, str]
+
+
+def check_put(key: str, content_type: object, metadata: object) -> Put:
+    """The portable rules (`failover.portable.check_write`), run before any request."""
+    checked_type, checked_metadata = check_write(key, content_type, metadata)
+    return Put(checked_type or DEFAULT_CONTENT_TYPE, checked_metadata)
 
 
 def stored_digest(metadata: Mapping[str, str] | None, internal_key: str = CHECKSUM_META_KEY) -> str | None:
@@ -222,18 +251,11 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 def content_type_or_default(content_type: str | None) -> str:
     """The content type to send: S3 would otherwise say ``binary/octet-stream``, the others
     ``application/octet-stream``; one default keeps replicas identical."""
-    if content_type is None:
-        return DEFAULT_CONTENT_TYPE
-    if not isinstance(content_type, str) or not content_type:
-        raise InvalidInput(f"content_type must be a non-empty str or None, not {content_type!r}")
-    return content_type
+    return check_content_type(content_type) or DEFAULT_CONTENT_TYPE
 
 
 def check_range(start: int, end: int) -> None:
-    for name, value in (("start", start), ("end", end)):
-        # A float or bool offset is a caller bug, not something to round.
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInput(f"range {name} must be an int, not {type(value).__name__}")
+    # A float, bool or str offset is a caller bug, not something to round or parse.
     validate_range(start, end)
 
 

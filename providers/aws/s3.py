@@ -14,20 +14,22 @@ from botocore.exceptions import ClientError
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError
+from failover.portable import VERSION_KEY
 from providers._common import (
     CHECKSUM_META_KEY,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
+    check_put,
     check_range,
     check_timeout,
     checksum_of,
-    content_type_or_default,
     metadata_to_store,
     prepare_body,
     remaining_timeout,
     safe_url,
     stored_digest,
+    stored_version,
     user_metadata,
     verified_chunks,
     verify,
@@ -133,10 +135,10 @@ class S3Store:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        validate_key(key)
+        checked = check_put(key, content_type, metadata)
         body = prepare_body(data)
-        stored = metadata_to_store(metadata, body.sha256, limit=("S3", 2048))
-        content_type = content_type_or_default(content_type)
+        stored = metadata_to_store(checked.metadata, body.sha256, limit=("S3", 2048))
+        content_type = checked.content_type
         extra: dict[str, Any] = {"Metadata": stored, "ContentType": content_type}
         etag: str | None = None
         client = self._now("put")
@@ -157,6 +159,7 @@ class S3Store:
             checksum=checksum_of(body.sha256),
             content_type=content_type,
             metadata=user_metadata(stored),
+            version=stored_version(stored),
         )
 
     def get(self, key: str) -> bytes:
@@ -250,11 +253,14 @@ class S3Store:
                     content_type=source.content_type,
                     metadata=source.metadata,
                     modified=_timestamp(result.get("LastModified")),
+                    version=source.version,
                 )
             # A multipart copy does not carry metadata by itself: pass it explicitly.
             meta = dict(source.metadata)
             if source.checksum:
                 meta[CHECKSUM_META_KEY] = source.checksum.removeprefix("sha256:")
+            if source.version:
+                meta[VERSION_KEY] = source.version
             extra: dict[str, Any] = {"Metadata": meta}
             if source.content_type:
                 extra["ContentType"] = source.content_type
@@ -300,4 +306,5 @@ def _info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
         content_type=resp.get("ContentType"),
         metadata=user_metadata(meta),
         modified=_timestamp(resp.get("LastModified")),
+        version=stored_version(meta),
     )

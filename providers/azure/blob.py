@@ -20,15 +20,16 @@ from providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
+    check_put,
     check_range,
     check_timeout,
     checksum_of,
-    content_type_or_default,
     metadata_to_store,
     prepare_body,
     remaining_timeout,
     safe_url,
     stored_digest,
+    stored_version,
     user_metadata,
     verified_chunks,
     verify,
@@ -133,10 +134,10 @@ class BlobStore:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        validate_key(key)
-        content_type = content_type_or_default(content_type)
+        checked = check_put(key, content_type, metadata)
+        content_type = checked.content_type
         body = prepare_body(data)
-        stored = metadata_to_store(metadata, body.sha256, CHECKSUM_KEY, limit=("Azure Blob", 8192))
+        stored = metadata_to_store(checked.metadata, body.sha256, CHECKSUM_KEY, limit=("Azure Blob", 8192))
         with map_errors("put", self._where(key)):
             # Streams in blocks above the SDK's single-put size (64 MiB by default).
             resp = self._container.get_blob_client(key).upload_blob(
@@ -155,6 +156,7 @@ class BlobStore:
             content_type=content_type,
             metadata=user_metadata(stored, CHECKSUM_KEY),
             modified=_timestamp(resp.get("last_modified")),
+            version=stored_version(stored),
         )
 
     def get(self, key: str) -> bytes:
@@ -307,4 +309,5 @@ def _info(props: BlobProperties) -> ObjectInfo:
         content_type=settings.content_type if settings is not None else None,
         metadata=user_metadata(meta, CHECKSUM_KEY),
         modified=_timestamp(props.last_modified),
+        version=stored_version(meta),
     )

@@ -10,17 +10,18 @@ from typing import Any, BinaryIO
 import google.api_core.exceptions as gexc
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
-from failover.errors import ConfigError, PreconditionFailed
+from failover.errors import ConfigError, PreconditionFailed, Unavailable
 from providers._common import (
     check_prefix,
+    check_put,
     check_range,
     check_timeout,
     checksum_of,
-    content_type_or_default,
     metadata_to_store,
     prepare_body,
     remaining_timeout,
     stored_digest,
+    stored_version,
     user_metadata,
     verified_chunks,
     verify,
@@ -118,11 +119,11 @@ class GCSStore:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        validate_key(key)
-        content_type = content_type_or_default(content_type)
+        checked = check_put(key, content_type, metadata)
+        content_type = checked.content_type
         body = prepare_body(data)
         blob = self._bucket.blob(key)
-        blob.metadata = metadata_to_store(metadata, body.sha256, limit=("GCS", 8192))
+        blob.metadata = metadata_to_store(checked.metadata, body.sha256, limit=("GCS", 8192))
         with map_errors("put", self._where(key)):
             # One multipart request up to 8 MiB, a resumable session above: streamed either way.
             blob.upload_from_file(body.stream, size=body.size, content_type=content_type, **self._now("put"))
@@ -182,12 +183,13 @@ class GCSStore:
         if start == end:
             self._head(key, "get_range")  # an empty range of a missing object is still NotFound
             return b""
-        with map_errors("get_range", self._where(key)):
+        where = self._where(key)
+        with map_errors("get_range", where):
+            blob = self._bucket.blob(key)
+            status = _record_status(blob)
             try:
                 # GCS ranges are inclusive at both ends.
-                data: bytes = self._bucket.blob(key).download_as_bytes(
-                    start=start, end=end - 1, **self._now("get_range")
-                )
+                data: bytes = blob.download_as_bytes(start=start, end=end - 1, **self._now("get_range"))
             except gexc.RequestRangeNotSatisfiable:
                 # Start at or past the end of the object.  fake-gcs-server closes the
                 # connection after a 416 without saying so (measured: the next request on
@@ -195,7 +197,7 @@ class GCSStore:
                 # against a healthy target: drop the idle pooled connections instead.
                 self._discard_idle_connections()
                 return b""
-        return data
+        return _range_of(data, status, start, end, where)
 
     def head(self, key: str) -> ObjectInfo:
         validate_key(key)
@@ -257,6 +259,42 @@ class GCSStore:
             next(iter(pages), None)
 
 
+def _record_status(blob: Any) -> list[int]:
+    """The HTTP status of ``blob``'s next download, appended to the returned list.
+
+    The SDK hands each download's response to ``_extract_headers_from_download``; this
+    wraps it on this one blob object, so no other blob or client is touched.
+    """
+    seen: list[int] = []
+    extract = blob._extract_headers_from_download
+
+    def record(response: Any) -> None:
+        seen.append(int(getattr(response, "status_code", 0) or 0))
+        extract(response)
+
+    blob._extract_headers_from_download = record
+    return seen
+
+
+def _range_of(data: bytes, status: list[int], start: int, end: int, where: str) -> bytes:
+    """Bytes ``[start, end)`` from a ranged download's body.
+
+    A 206 carries the range.  A 200 carries the whole object: fake-gcs-server answers a
+    range that starts past the end that way, so the range is cut from it here (empty, as
+    on S3 and Azure).  A 206 longer than the range asked for is a broken response.
+    """
+    if status and status[-1] == 206:
+        if len(data) > end - start:
+            raise Unavailable(
+                f"get_range {where}: a 206 response of {len(data)} bytes for a {end - start}-byte range",
+                operation="get_range",
+            )
+        return data
+    if status or len(data) > end - start:
+        return data[start:end]
+    return data
+
+
 def _timestamp(value: object) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
 
@@ -271,4 +309,5 @@ def _info(blob: Any) -> ObjectInfo:
         content_type=blob.content_type,
         metadata=user_metadata(meta),
         modified=_timestamp(blob.updated),
+        version=stored_version(meta),
     )

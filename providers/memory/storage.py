@@ -11,6 +11,7 @@ from typing import BinaryIO
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.clock import Clock, SystemClock
 from failover.errors import IntegrityError, InvalidInput, NotFound
+from failover.portable import check_write, split_version
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -41,31 +42,14 @@ def read_payload(data: bytes | bytearray | memoryview | BinaryIO) -> bytes:
     return payload
 
 
-def copy_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """A plain-dict copy, so later changes to the caller's mapping never reach the store."""
-    if metadata is None:
-        return {}
-    copied = dict(metadata)
-    for name, value in copied.items():
-        if not isinstance(name, str) or not name:
-            raise InvalidInput(f"metadata names must be non-empty str, got {name!r}")
-        if not isinstance(value, str):
-            raise InvalidInput(f"metadata value for {name!r} must be a str, not {type(value).__name__}")
-    return copied
-
-
-def _check_int(name: str, value: object) -> None:
-    # validate_range compares numbers only; a float or bool offset is a caller bug.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"range {name} must be an int, not {type(value).__name__}")
-
-
 class MemoryObjectStore:
     """Objects in a dict, guarded by one lock.
 
     * ``etag`` is the quoted MD5 hex of the content, as S3 gives for a single-part upload,
       so equal content has equal etags (and ``copy`` keeps the etag).
     * ``checksum`` is ``"sha256:<hex>"`` of the content.
+    * keys, metadata and content types follow the portable model (`failover.portable`),
+      as on every cloud adapter; the replication version is ``version``, not metadata.
     * ``content_type`` defaults to ``application/octet-stream``.
     * ``modified`` is ``clock.monotonic()`` at the write: inject a `FakeClock` to control it.
     * ``list`` snapshots the matching keys on its first step and yields them in key order;
@@ -90,19 +74,19 @@ class MemoryObjectStore:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        validate_key(key)
-        if content_type is not None and (not isinstance(content_type, str) or not content_type):
-            raise InvalidInput(f"content_type must be a non-empty str or None, not {content_type!r}")
-        meta = copy_metadata(metadata)
+        # As strict as the strictest cloud, so tests on memory cannot pass what a cloud refuses.
+        content_type, meta = check_write(key, content_type, metadata)
         payload = read_payload(data)
+        user, version = split_version(meta)
         info = ObjectInfo(
             key=key,
             size=len(payload),
             etag=f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"',
             checksum=f"sha256:{hashlib.sha256(payload).hexdigest()}",
             content_type=content_type or DEFAULT_CONTENT_TYPE,
-            metadata=meta,
+            metadata=user,
             modified=self._clock.monotonic(),
+            version=version,
         )
         with self._lock:
             self._objects[key] = _Object(payload, info)
@@ -132,8 +116,6 @@ class MemoryObjectStore:
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)
-        _check_int("start", start)
-        _check_int("end", end)
         validate_range(start, end)
         # bytes are immutable, so slicing outside the lock is safe.
         return self._lookup(key, "get_range").data[start:end]

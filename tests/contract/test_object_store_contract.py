@@ -375,3 +375,111 @@ def test_concurrent_writers(object_store: ObjectStore) -> None:
         thread.join()
     assert len(keys(object_store.list())) == 400
     assert object_store.get("w7/49") == b"7:49"
+
+
+# ------------------------------------------------------------------ portable objects
+# One rule set for every provider (failover.portable): what one cloud refuses or changes
+# is refused by all, as InvalidInput, before anything is sent.
+
+
+@pytest.mark.parametrize(
+    "key",
+    [".", "..", "a/./b", "a/../b", "dir/..", "trailing.", "back\\slash", "lone\ud800surrogate",
+     "c1\x85control", "non\uffffcharacter", "non\ufffecharacter", "a/" * 254 + "b"],
+    ids=["dot", "dot-dot", "dot-segment", "dot-dot-segment", "ends-dot-dot", "trailing-dot", "backslash",
+         "lone-surrogate", "c1-control", "u+ffff", "u+fffe", "too-many-segments"],
+)
+def test_keys_some_cloud_cannot_store_are_invalid_input(object_store: ObjectStore, key: str) -> None:
+    test_invalid_keys_are_rejected(object_store, key)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"Project-Name": "x"},
+        {"Owner": "x"},
+        {"1st": "x"},
+        {"project_name": "x"},
+        {"naïve": "x"},
+        {"note": "two\nlines"},
+        {"note": "carriage\rreturn"},
+        {"note": "café"},
+        {"note": "日本"},
+        {"note": ""},
+        {"note": " padded "},
+        {"failover_sha256": "0" * 64},
+        {"failoverversion": "not a version"},
+        {f"m{i}": "v" for i in range(65)},
+        {"note": "v" * 1800},
+        [("note", "x")],
+        "note=x",
+        {"note": 1},
+    ],
+    ids=["dash-name", "upper-name", "digit-first-name", "underscore-name", "non-ascii-name", "newline-value", "cr-value",
+         "latin1-value", "non-latin1-value", "empty-value", "padded-value", "reserved-checksum-name",
+         "malformed-version", "65-entries", "too-many-bytes", "list", "str", "int-value"],
+)
+def test_unportable_metadata_is_invalid_input_and_writes_nothing(object_store: ObjectStore, metadata: object) -> None:
+    with pytest.raises(InvalidInput, match="metadata") as caught:
+        object_store.put("portable", b"x", metadata=metadata)  # type: ignore[arg-type]
+    assert caught.value.status == "permanent"
+    with pytest.raises(NotFound):
+        object_store.head("portable")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["", "text/plaîn", "text/plain\n", " text/plain", "no-slash", "text/plain; charset=\u00e9", 7],
+    ids=["empty", "non-ascii", "newline", "padded", "no-slash", "non-ascii-parameter", "int"],
+)
+def test_unportable_content_type_is_invalid_input_and_writes_nothing(
+    object_store: ObjectStore, content_type: object
+) -> None:
+    with pytest.raises(InvalidInput, match="content_type"):
+        object_store.put("portable", b"x", content_type=content_type)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        object_store.head("portable")
+
+
+def test_head_metadata_and_content_type_round_trip_into_put(object_store: ObjectStore) -> None:
+    metadata = {"projectname": "Apollo 11", "private": "a=b; c", "x1": "~!@#$%^&*()"}
+    object_store.put("src", b"one", content_type="text/plain; charset=utf-8", metadata=metadata)
+    head = object_store.head("src")
+    assert dict(head.metadata) == metadata
+    object_store.put("dst", b"two", content_type=head.content_type, metadata=head.metadata)
+    again = object_store.head("dst")
+    assert (dict(again.metadata), again.content_type) == (metadata, "text/plain; charset=utf-8")
+
+
+def test_sixty_four_metadata_entries_are_stored_and_read_back(object_store: ObjectStore) -> None:
+    metadata = {f"m{i:02d}": f"value {i}" for i in range(64)}
+    object_store.put("many", b"x", metadata=metadata)
+    assert dict(object_store.head("many").metadata) == metadata
+
+
+def test_put_returns_what_head_returns(object_store: ObjectStore) -> None:
+    version = "01761234567890123456-writer"
+    put = object_store.put("same", b"abc", content_type="text/csv", metadata={"a": "1", "failoverversion": version})
+    head = object_store.head("same")
+    [listed] = object_store.list("same")
+    fields = ("key", "size", "etag", "checksum", "content_type", "metadata", "version")
+    assert {f: getattr(put, f) for f in fields} == {f: getattr(head, f) for f in fields}
+    assert (dict(head.metadata), head.version) == ({"a": "1"}, version)
+    assert "failoverversion" not in listed.metadata
+    assert listed.version in (None, version)  # S3's listing carries no metadata at all
+
+
+@pytest.mark.parametrize(("start", "end"), [("0", 1), (0, "1"), (0.0, 1), (0, 1.5), (None, 1)])
+def test_get_range_with_a_non_int_offset_is_invalid_input(
+    object_store: ObjectStore, start: object, end: object
+) -> None:
+    object_store.put("ranged", DATA)
+    with pytest.raises(InvalidInput, match="range"):
+        object_store.get_range("ranged", start, end)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("start", "end"), [(10, 20), (11, 12), (5000, 6000)], ids=["past", "one-past", "far-past"])
+def test_get_range_past_the_end_is_empty(object_store: ObjectStore, start: int, end: int) -> None:
+    object_store.put("small", b"0123456789")
+    assert object_store.get_range("small", start, end) == b""
+    assert object_store.get_range("small", 8, 20) == b"89"
