@@ -1,23 +1,38 @@
 """Record names, types and values checked and normalised the same way by every `DnsZone`.
 
-The in-memory zone is the reference; the Route 53 and RFC 2136 adapters call the same
-functions before any request, so bad input fails as `InvalidInput` everywhere.  TXT
-values have one canonical form shared by the adapters: every character-string quoted,
-separated by one space, with ``"`` and ``\\`` backslash-escaped and bytes outside
-printable ASCII written ``\\DDD`` (what BIND and dnspython print, and what Route 53 takes).
+The in-memory zone is the reference; every adapter calls the same functions before any
+request, so bad input fails as `InvalidInput` everywhere, and the in-memory zone refuses
+what the strictest real server refuses:
+
+* **Names** follow zone-file meaning: without a final dot they are relative to the zone.
+  Labels are 1-63 letters, digits, ``-`` or ``_``; ``*`` only as the leftmost label.
+* **Host names** (BIND's ``check-names``, on by default for a primary zone): the owner of an
+  A, AAAA or MX record, and the name in an MX, NS or SRV value, must be a host name
+  (RFC 952/1123): labels of letters, digits and ``-``, neither first nor last character a
+  ``-``.  So ``_`` or ``web-`` cannot hold an A record, while ``_dmarc`` can hold a TXT one.
+* **Names in values** (CNAME, NS, MX, SRV) follow zone-file meaning too: ``www`` in zone
+  ``example.com.`` is ``www.example.com.``, ``@`` is the apex, ``.`` the root.  They are
+  stored absolute and lower-cased.
+* **TXT values** are one logical string each (providers/_dns_txt.py).
+* **Order.** Values are sorted, so `upsert_record` and `get_record` show one order.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 
 from failover.capabilities import Record
-from failover.errors import InvalidInput
+from failover.errors import ConfigError, InvalidInput
+from providers._common import check_timeout
+from providers._dns_txt import check_txt
 
 RECORD_TYPES: frozenset[str] = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA"})
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8
 _LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")  # '_' for service labels such as _sip._tcp
+_HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOST_OWNERS = frozenset({"A", "AAAA", "MX"})
 _MAX_NAME = 253  # presentation length without the final dot (255 octets on the wire)
 
 
@@ -55,18 +70,44 @@ def normalize_name(name: str, zone: str) -> str:
     return name
 
 
-def _check_labels(name: str, shown: str) -> None:
+def _check_labels(name: str, shown: str, *, wildcard: bool = True) -> None:
     body = name[:-1]
     if len(body) > _MAX_NAME:
         raise InvalidInput(f"name {shown!r} is longer than {_MAX_NAME} characters")
     labels = body.split(".")
     for position, label in enumerate(labels):
-        if label == "*" and position == 0:
+        if label == "*" and position == 0 and wildcard:
             continue  # a wildcard is allowed as the leftmost label only
         if not _LABEL.match(label):
             raise InvalidInput(
                 f"invalid label {label!r} in {shown!r}: use 1-63 letters, digits, '-' or '_'"
             )
+
+
+def check_hostname(name: str, what: str, *, wildcard: bool = False) -> None:
+    """`InvalidInput` unless absolute ``name`` is a host name (see the module docstring)."""
+    labels = name[:-1].split(".") if name != "." else []
+    if wildcard and labels[:1] == ["*"]:
+        labels = labels[1:]
+    for label in labels:
+        if not _HOST_LABEL.match(label):
+            raise InvalidInput(
+                f"{what} {name!r} is not a host name: label {label!r} must be letters, digits and '-', "
+                "not starting or ending with '-' (DNS servers refuse it: BIND check-names)"
+            )
+
+
+def normalize_target(text: str, zone: str | None, what: str) -> str:
+    """A name inside a value, absolute and lower-cased, with zone-file meaning."""
+    text = text.lower()
+    if text == ".":
+        return text
+    if text == "@" or not text.endswith("."):
+        if zone is None:
+            raise InvalidInput(f"{what} {text!r} is relative: end it with '.' (or name the zone)")
+        text = zone if text == "@" else f"{text}.{zone}"
+    _check_labels(text, text, wildcard=False)
+    return text
 
 
 def normalize_type(type: str) -> str:
@@ -78,6 +119,13 @@ def normalize_type(type: str) -> str:
 def check_ttl(ttl: int) -> None:
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
         raise InvalidInput(f"ttl must be an int in 0..{MAX_TTL}, not {ttl!r}")
+
+
+def check_seconds(name: str, value: float, *, allow_none: bool = False) -> None:
+    """`ConfigError` naming ``name`` unless ``value`` is a finite number of seconds > 0."""
+    check_timeout(name, value, allow_none=allow_none)
+    if value is not None and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number of seconds, not {value!r}")
 
 
 def _fields(value: str, count: int, rtype: str, shape: str) -> list[str]:
@@ -92,8 +140,12 @@ def _number(text: str, limit: int, rtype: str, value: str) -> None:
         raise InvalidInput(f"{rtype} value {value!r}: {text!r} must be an integer in 0..{limit}")
 
 
-def normalize_value(rtype: str, value: str) -> str:
-    """Check one value's shape for its type; IP addresses come back in canonical form."""
+def normalize_value(rtype: str, value: str, zone: str | None = None) -> str:
+    """One value checked for its type and put in canonical form: IP addresses canonical,
+    names in values absolute and lower-cased (relative to ``zone``; without a zone a relative
+    name is refused), TXT as in providers/_dns_txt.py."""
+    if rtype == "TXT":
+        return check_txt(value)
     if not isinstance(value, str) or not value or value != value.strip():
         raise InvalidInput(f"{rtype} value must be a non-empty str without surrounding blanks, not {value!r}")
     try:
@@ -103,26 +155,45 @@ def normalize_value(rtype: str, value: str) -> str:
             return str(ipaddress.IPv6Address(value))
     except ValueError as exc:
         raise InvalidInput(f"invalid {rtype} value {value!r}: {exc}") from exc
+    if rtype in ("CNAME", "NS"):
+        if len(value.split()) != 1:
+            raise InvalidInput(f"{rtype} value {value!r} must be one domain name")
+        target = normalize_target(value, zone, f"{rtype} value")
+        if rtype == "NS":
+            check_hostname(target, "NS value")
+        return target
     if rtype == "MX":
-        _number(_fields(value, 2, rtype, "10 mail.example.com.")[0], 65535, rtype, value)
-    elif rtype == "SRV":
-        for text in _fields(value, 4, rtype, "10 5 5060 sip.example.com.")[:3]:
+        preference, exchange = _fields(value, 2, rtype, "10 mail.example.com.")
+        _number(preference, 65535, rtype, value)
+        exchange = normalize_target(exchange, zone, "MX exchange")
+        check_hostname(exchange, "MX exchange")
+        return f"{int(preference)} {exchange}"
+    if rtype == "SRV":
+        fields = _fields(value, 4, rtype, "10 5 5060 sip.example.com.")
+        for text in fields[:3]:
             _number(text, 65535, rtype, value)
-    elif rtype == "CAA":
+        target = normalize_target(fields[3], zone, "SRV target")
+        check_hostname(target, "SRV target")
+        return " ".join([*(str(int(t)) for t in fields[:3]), target])
+    if rtype == "CAA":
         _number(_fields(value, 3, rtype, '0 issue "ca.example.net"')[0], 255, rtype, value)
     return value
 
 
 def normalize_record(record: Record, zone: str) -> Record:
+    """The record as every zone stores it: absolute lower-cased name, upper-cased type,
+    canonical values in sorted order."""
     if not isinstance(record, Record):
         raise InvalidInput(f"expected a Record, not {type(record).__name__}")
     name = normalize_name(record.name, zone)
     rtype = normalize_type(record.type)
     check_ttl(record.ttl)
+    if rtype in _HOST_OWNERS:
+        check_hostname(name, f"the name of an {rtype} record", wildcard=True)
     if isinstance(record.values, (str, bytes)):
         # Record("www", "A", 60, "192.0.2.1") would otherwise become one value per character.
         raise InvalidInput(f"values must be a sequence of str, not a single {type(record.values).__name__}")
-    values = tuple(normalize_value(rtype, value) for value in record.values)
+    values = tuple(sorted(normalize_value(rtype, value, zone) for value in record.values))
     if not values:
         raise InvalidInput(f"record {name} {rtype} needs at least one value (delete it instead)")
     if len(set(values)) != len(values):
@@ -132,80 +203,6 @@ def normalize_record(record: Record, zone: str) -> Record:
     if rtype == "CNAME" and name == zone:
         raise InvalidInput(f"a CNAME record cannot be at the zone apex {zone!r}")
     return Record(name=name, type=rtype, ttl=record.ttl, values=values)
-
-
-# ---------------------------------------------------------------- TXT character-strings
-
-MAX_TXT_STRING = 255  # octets in one character-string (RFC 1035 section 3.3)
-_ESCAPED = frozenset(b'"\\')
-
-
-def txt_strings(value: str) -> list[bytes]:
-    """The character-strings of a TXT value in presentation form (as in a zone file).
-
-    ``"a b" c`` is two strings, ``a b`` and ``c``; ``\\"`` and ``\\DDD`` are escapes.
-    """
-    strings: list[bytes] = []
-    raw = value.encode("utf-8")
-    i, n = 0, len(raw)
-    while i < n:
-        if raw[i] in b" \t":
-            i += 1
-            continue
-        quoted = raw[i] == ord('"')
-        i += quoted
-        out = bytearray()
-        while i < n:
-            c = raw[i]
-            if quoted and c == ord('"'):
-                i += 1
-                break
-            if not quoted and c in b" \t":
-                break
-            if not quoted and c == ord('"'):
-                raise InvalidInput(f"TXT value {value!r}: a quote inside an unquoted string")
-            if c == ord("\\"):
-                i, c = _unescape(raw, i, value)
-            out.append(c)
-            i += 1
-        else:
-            if quoted:
-                raise InvalidInput(f"TXT value {value!r} has an unterminated quoted string")
-        if len(out) > MAX_TXT_STRING:
-            raise InvalidInput(
-                f"TXT value {value!r}: a character-string is longer than {MAX_TXT_STRING} bytes; "
-                'split it into several quoted strings ("..." "...")'
-            )
-        strings.append(bytes(out))
-    return strings
-
-
-def _unescape(raw: bytes, i: int, value: str) -> tuple[int, int]:
-    """Position of the escape's last byte and the byte it stands for (``raw[i]`` is ``\\``)."""
-    digits = raw[i + 1 : i + 4]
-    if len(digits) == 3 and digits.isdigit():
-        if int(digits) > 255:
-            raise InvalidInput(f"TXT value {value!r}: escape \\{digits.decode()} is above 255")
-        return i + 3, int(digits)
-    if i + 1 >= len(raw):
-        raise InvalidInput(f"TXT value {value!r} ends with a lone backslash")
-    return i + 1, raw[i + 1]
-
-
-def format_txt(strings: list[bytes]) -> str:
-    """The canonical TXT value: each string quoted, printable ASCII kept, the rest ``\\DDD``."""
-    parts = []
-    for string in strings:
-        text = "".join(
-            "\\" + chr(c) if c in _ESCAPED else chr(c) if 0x20 <= c < 0x7F else f"\\{c:03d}" for c in string
-        )
-        parts.append(f'"{text}"')
-    return " ".join(parts)
-
-
-def canonical_txt(value: str) -> str:
-    """``hello "a b"`` -> ``"hello" "a b"``; already-canonical values come back unchanged."""
-    return format_txt(txt_strings(value))
 
 
 # ---------------------------------------------------------------- names from a server

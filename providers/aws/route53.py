@@ -3,12 +3,15 @@
 Names, types, TTLs and values are checked by the same functions as the in-memory zone
 (providers/_dns_names.py) before any request.  At the boundary:
 
-* TXT values are sent and returned in the canonical form (every character-string quoted),
-  which is also the form Route 53 wants; an unquoted ``hello`` is sent as ``"hello"``.
+* A TXT value is one logical string (providers/_dns_txt.py): it is sent as the quoted,
+  escaped presentation form Route 53 wants, split into 255-byte strings by dnspython, and
+  read back joined.
 * Route 53 returns ``*`` and other special characters in names as ``\\052``: decoded.
-* Alias records and records with a routing policy (``SetIdentifier``: weighted, failover,
-  latency...) cannot be expressed as a `Record`: ``list_records`` leaves them out and
-  ``get_record`` raises `Unsupported` for them.
+* Alias record sets and routing-policy sets (``SetIdentifier``: weighted, failover,
+  latency...) cannot be expressed as a `Record`.  ``list_records`` leaves them out, and
+  ``get_record``, ``upsert_record`` and ``delete_record`` raise `Unsupported` for a name and
+  type that holds one, touching nothing: a delete would otherwise remove one member of a
+  weighted group and report success, and an upsert would silently replace an alias.
 
 Writes return when Route 53 has accepted the change (``ChangeInfo`` PENDING); waiting for
 INSYNC (propagation to every edge server, up to a minute) is left to callers that need it.
@@ -16,22 +19,24 @@ INSYNC (propagation to every edge server, up to a minute) is left to callers tha
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 
 from failover.capabilities import Record
-from failover.errors import ConfigError, InvalidInput, InvalidRequest, NotFound, Unsupported
-from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout, safe_url
+from failover.errors import ConfigError, InvalidRequest, NotFound, Unsupported
+from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, safe_url
 from providers._dns_names import (
-    canonical_txt,
+    check_seconds,
     decode_octal_escapes,
     normalize_name,
     normalize_record,
     normalize_type,
     normalize_zone,
 )
+from providers._dns_txt import txt_from_presentation, txt_presentation
 from providers.aws._client import make_client, map_route53_errors
 
 # A DELETE must name the record set exactly as it is; if it changed between our read and
@@ -48,10 +53,7 @@ def _bare_zone_id(hosted_zone_id: str) -> str:
 def _wire_values(record: Record) -> tuple[str, ...]:
     if record.type != "TXT":
         return record.values
-    values = tuple(canonical_txt(v) for v in record.values)
-    if len(set(values)) != len(values):
-        raise InvalidInput(f"record {record.name} TXT has values that are equal once quoted: {record.values!r}")
-    return values
+    return tuple(txt_presentation(v) for v in record.values)
 
 
 class Route53Zone:
@@ -74,8 +76,8 @@ class Route53Zone:
         client: Any = None,
     ) -> None:
         self._zone = normalize_zone(zone)
-        check_timeout("connect_timeout", connect_timeout)
-        check_timeout("read_timeout", read_timeout)
+        check_seconds("connect_timeout", connect_timeout)
+        check_seconds("read_timeout", read_timeout)
         self._hosted_zone_id = None if hosted_zone_id is None else _bare_zone_id(hosted_zone_id)
         self.endpoint_url = endpoint_url
         if client is None:
@@ -139,11 +141,7 @@ class Route53Zone:
     def get_record(self, name: str, type: str) -> Record:
         fqdn, rtype = normalize_name(name, self._zone), normalize_type(type)
         rrset = self._find_rrset(fqdn, rtype, "get_record")
-        if not _is_plain(rrset):
-            raise Unsupported(
-                f"{fqdn} {rtype} is an alias or routing-policy record set, which a Record cannot hold",
-                operation="get_record",
-            )
+        _refuse_special(rrset, "get_record")
         return self._to_record(rrset)
 
     def _find_rrset(self, fqdn: str, rtype: str, operation: str) -> dict[str, Any]:
@@ -161,19 +159,21 @@ class Route53Zone:
         rtype = str(rrset["Type"])
         values = tuple(str(r["Value"]) for r in rrset.get("ResourceRecords", []))
         if rtype == "TXT":
-            values = tuple(_canonical_or_raw(v) for v in values)
+            values = tuple(txt_from_presentation(v) for v in values)
+        values = tuple(sorted(values))
         return Record(name=_wire_name(rrset), type=rtype, ttl=int(rrset.get("TTL", 0)), values=values)
 
     # ------------------------------------------------------------ writes
 
     def upsert_record(self, record: Record) -> Record:
         normal = normalize_record(record, self._zone)
-        normal = Record(normal.name, normal.type, normal.ttl, _wire_values(normal))
+        with contextlib.suppress(NotFound):  # a new record set: nothing to refuse
+            _refuse_special(self._find_rrset(normal.name, normal.type, "upsert_record"), "upsert_record")
         rrset = {
             "Name": normal.name,
             "Type": normal.type,
             "TTL": normal.ttl,
-            "ResourceRecords": [{"Value": v} for v in normal.values],
+            "ResourceRecords": [{"Value": v} for v in _wire_values(normal)],
         }
         self._change("UPSERT", rrset, "upsert_record")
         return normal
@@ -186,6 +186,7 @@ class Route53Zone:
                 current = self._find_rrset(fqdn, rtype, "delete_record")
             except NotFound:
                 return
+            _refuse_special(current, "delete_record")
             try:
                 self._change("DELETE", current, "delete_record")
                 return
@@ -223,9 +224,13 @@ def _wire_name(rrset: Any) -> str:
     return name if name.endswith(".") else name + "."
 
 
-def _canonical_or_raw(value: str) -> str:
-    # Written by another tool in a form we would refuse: show it as Route 53 has it.
-    try:
-        return canonical_txt(value)
-    except InvalidInput:
-        return value
+def _refuse_special(rrset: dict[str, Any], operation: str) -> None:
+    """`Unsupported` for an alias or routing-policy set.  Route 53 never mixes them with a
+    plain set of the same name and type, so the first set found tells for all."""
+    if not _is_plain(rrset):
+        kind = "a routing-policy (SetIdentifier)" if "SetIdentifier" in rrset else "an alias"
+        raise Unsupported(
+            f"{operation} {_wire_name(rrset)} {rrset.get('Type')}: it is {kind} record set, which a Record "
+            "cannot hold; manage it with Route 53's own tools",
+            operation=operation,
+        )

@@ -6,9 +6,9 @@ translation happens only here, in `_relative` and `_to_record`.
 
 Values travel as typed objects (``ARecords: [{"ipv4Address": ...}]``, ``MXRecords:
 [{"preference", "exchange"}]``...), while `Record` holds presentation-format strings as in a
-zone file: `_to_azure` and `_values_of` convert.  Azure stores TXT character-strings
-unquoted; they come back in the canonical form of providers/_dns_names.py
-(``'"v=spf1 -all"'``).
+zone file: `_to_azure` and `_values_of` convert.  Azure stores a TXT record's
+character-strings as a list of plain strings: a value is sent as its 255-byte strings and
+read back joined (providers/_dns_txt.py).  Values come back sorted.
 
 The client is configured like the Blob one (see providers/azure/_client.py): at most
 ``retry_total`` SDK retries (default 0) and short socket timeouts, so a dead endpoint is
@@ -33,15 +33,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from failover.capabilities import Record
 from failover.errors import ConfigError
-from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout
-from providers._dns_names import (
-    format_txt,
-    normalize_name,
-    normalize_record,
-    normalize_type,
-    normalize_zone,
-    txt_strings,
-)
+from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from providers._dns_names import check_seconds, normalize_name, normalize_record, normalize_type, normalize_zone
+from providers._dns_txt import txt_chunks, txt_join
 from providers.azure._client import DEFAULT_RETRY_TOTAL, translate
 
 # A 404 with one of these codes means the zone (or its resource group) is missing, not the
@@ -70,13 +64,12 @@ def _errors(operation: str, where: str) -> Iterator[None]:
 
 
 def _txt_to_azure(value: str) -> az.TxtRecord:
-    """``'"v=spf1" "-all"'`` -> ``TxtRecord(value=["v=spf1", "-all"])``: Azure keeps the
-    character-strings unquoted, as JSON (Unicode) strings."""
-    return az.TxtRecord(value=[s.decode("utf-8", "replace") for s in txt_strings(value)])
+    """``"v=spf1 -all"`` -> ``TxtRecord(value=["v=spf1 -all"])``: one string per 255 bytes."""
+    return az.TxtRecord(value=[s.decode("ascii") for s in txt_chunks(value)])
 
 
 def _txt_from_azure(strings: list[str] | None) -> str:
-    return format_txt([s.encode("utf-8") for s in strings or ()])
+    return txt_join(strings or ())
 
 
 def _quote(text: str) -> str:
@@ -121,6 +114,10 @@ def _to_azure(record: Record) -> az.RecordSet:
 
 
 def _values_of(rtype: str, rs: Any) -> tuple[str, ...]:
+    return tuple(sorted(_unsorted_values_of(rtype, rs)))
+
+
+def _unsorted_values_of(rtype: str, rs: Any) -> tuple[str, ...]:
     if rtype == "A":
         return tuple(r.ipv4_address for r in rs.a_records or ())
     if rtype == "AAAA":
@@ -172,8 +169,8 @@ class AzureDnsZone:
         for name, value in (("subscription_id", subscription_id), ("resource_group", resource_group)):
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"AzureDnsZone needs a non-empty {name}")
-        check_timeout("connection_timeout", connection_timeout)
-        check_timeout("read_timeout", read_timeout)
+        check_seconds("connection_timeout", connection_timeout)
+        check_seconds("read_timeout", read_timeout)
         if isinstance(retry_total, bool) or not isinstance(retry_total, int) or retry_total < 0:
             raise ConfigError(f"retry_total must be an int >= 0, not {retry_total!r}")
         self.resource_group = resource_group

@@ -10,9 +10,17 @@ dynamic updates and RFC 5936 zone transfers, every message signed with a TSIG ke
   the zone, ``get_record("a.x", ...)`` returns the wildcard's data (``list_records`` is exact).
 * Everything goes over TCP: a dead server fails at once ("connection refused"), where
   UDP would wait out the whole timeout.
-* Values are parsed with the root as origin, so names in values are absolute
-  (``www.example.net`` -> ``www.example.net.``, as in Route 53) and come back in
-  presentation form (TXT: every character-string quoted, as in providers/_dns_names.py).
+* Names in values follow zone-file meaning and are sent absolute (providers/_dns_names.py).
+  TXT values are built as rdata from their 255-byte character-strings and read back joined
+  (providers/_dns_txt.py), never parsed as zone-file text, where a ``;`` starts a comment.
+* The apex NS set is replaced by adding the new servers and then deleting the old ones in
+  one update: a server ignores a request to delete the whole apex NS set (RFC 2136 section
+  3.4.2.4), so a plain replace would leave the old servers beside the new.  What the server
+  then holds is read back and returned.
+* A refused update is told apart: the key may not update the zone (`PermissionDenied`), or
+  the server's own checks refused the change, such as BIND's ``check-integrity`` for an
+  in-zone name server without an address (`InvalidRequest`).  An empty update signed with
+  the same key, which a server applies only after its permission check, tells which.
 
 The TSIG secret is held by a wrapper whose repr hides it (dnspython's `Key` prints it), and
 error messages are scrubbed of it: it never reaches a repr, an error or a log.
@@ -23,7 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,6 +49,7 @@ import dns.tsig
 import dns.update
 import dns.xfr
 import dns.zone
+from dns.rdtypes.ANY.TXT import TXT
 
 from failover.capabilities import Record
 from failover.errors import (
@@ -54,12 +63,12 @@ from failover.errors import (
     Unavailable,
     Unsupported,
 )
-from providers._common import check_timeout
-from providers._dns_names import normalize_name, normalize_record, normalize_type, normalize_zone
+from providers._dns_names import check_seconds, normalize_name, normalize_record, normalize_type, normalize_zone
+from providers._dns_txt import txt_join, txt_rdata
 
 TSIG_ALGORITHMS = frozenset({"hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
 
-_DENIED = frozenset({dns.rcode.REFUSED, dns.rcode.NOTAUTH})
+_WRITES = frozenset({"upsert_record", "delete_record"})
 _INVALID = frozenset({dns.rcode.FORMERR, dns.rcode.NOTZONE, dns.rcode.YXDOMAIN, dns.rcode.YXRRSET, dns.rcode.NXRRSET})
 
 
@@ -106,7 +115,7 @@ class Rfc2136Zone:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ConfigError(f"port must be an int in 1..65535, not {port!r}")
         self.port = port
-        check_timeout("timeout", timeout)
+        check_seconds("timeout", timeout)
         self.timeout = float(timeout)
         self._tsig = _Tsig(_make_key(tsig_key_name, tsig_secret, tsig_algorithm), tsig_secret)
 
@@ -151,11 +160,13 @@ class Rfc2136Zone:
     def upsert_record(self, record: Record) -> Record:
         normal = normalize_record(record, self._zone)
         rdatas = [self._parse(normal.type, value) for value in normal.values]
-        values = tuple(r.to_text() for r in rdatas)
+        values = _values(rdatas)
         if len(set(values)) != len(values):
             raise InvalidInput(f"{normal.name} {normal.type} has values that are equal in DNS: {normal.values!r}")
         rdataset = dns.rdataset.from_rdata_list(normal.ttl, rdatas)
         what = f"{normal.name} {normal.type}"
+        if normal.name == self._zone and normal.type == "NS":
+            return self._replace_apex_ns(rdataset)
         # A server silently ignores data that would sit beside a CNAME (RFC 2136 3.4.2.2) and
         # still answers NOERROR; prerequisites turn that into an error we can report.
         if normal.type != "CNAME":
@@ -172,6 +183,20 @@ class Rfc2136Zone:
                     )
         self._check(response, "upsert_record", what)
         return Record(normal.name, normal.type, normal.ttl, values)
+
+    def _replace_apex_ns(self, rdataset: dns.rdataset.Rdataset) -> Record:
+        try:
+            current = self.get_record(self._zone, "NS")
+            old = [self._parse("NS", value) for value in current.values]
+        except NotFound:
+            old = []
+        update = self._update()
+        update.add(self._origin, rdataset)  # the TTL of an add applies to the whole set
+        for rdata in old:
+            if rdata not in rdataset:
+                update.delete(self._origin, rdata)
+        self._check(self._send(update, "upsert_record", f"{self._zone} NS"), "upsert_record", f"{self._zone} NS")
+        return self.get_record(self._zone, "NS")
 
     def _replace(
         self, rdataset: dns.rdataset.Rdataset, name: str, absent: str | None = None, *, present: str | None = None
@@ -219,6 +244,8 @@ class Rfc2136Zone:
         return dns.update.UpdateMessage(self._origin, **self._sign_args())
 
     def _parse(self, rtype: str, value: str) -> dns.rdata.Rdata:
+        if rtype == "TXT":
+            return txt_rdata(value)
         try:
             return dns.rdata.from_text(dns.rdataclass.IN, rtype, value, origin=dns.name.root, relativize=False)
         except (dns.exception.DNSException, ValueError) as exc:
@@ -232,16 +259,46 @@ class Rfc2136Zone:
         return f"{self.server}:{self.port}"
 
     def _check(self, response: dns.message.Message, operation: str, what: str) -> None:
-        if response.rcode() != dns.rcode.NOERROR:
-            raise self._rcode_error(response.rcode(), operation, what)
+        rcode = response.rcode()
+        if rcode == dns.rcode.NOERROR:
+            return
+        if rcode == dns.rcode.REFUSED and operation in _WRITES and self._may_update():
+            raise InvalidRequest(
+                f"{operation} {self._zone} {what} at {self._where()}: REFUSED by the server's checks of the "
+                f"change (key {self.tsig_key_name!r} may update the zone), such as check-names or "
+                "check-integrity (an in-zone name server or mail exchange without an address); its log says which",
+                operation=operation,
+            )
+        raise self._rcode_error(rcode, operation, what)
+
+    def _may_update(self) -> bool:
+        """Whether the server accepts an empty update signed with our key: a server checks a
+        key's right to update before looking at the change (BIND does)."""
+        try:
+            response = self._send(self._update(), "probe", "empty update")
+        except ProviderError:
+            return False
+        return response.rcode() == dns.rcode.NOERROR
 
     def _rcode_error(self, rcode: dns.rcode.Rcode, operation: str, what: str) -> ProviderError:
         msg = f"{operation} {self._zone} {what} at {self._where()}: {dns.rcode.to_text(rcode)}"
-        if rcode in _DENIED:
+        if rcode == dns.rcode.REFUSED and operation in _WRITES:
             return PermissionDenied(
-                f"{msg} (key {self.tsig_key_name!r} not allowed, or the server is not primary for the zone)",
+                f"{msg} (key {self.tsig_key_name!r} may not update the zone: allow-update or update-policy)",
                 operation=operation,
             )
+        if rcode == dns.rcode.REFUSED and operation == "list_records":
+            return PermissionDenied(
+                f"{msg} (key {self.tsig_key_name!r} may not transfer the zone: allow-transfer)",
+                operation=operation,
+            )
+        if rcode == dns.rcode.REFUSED:
+            return PermissionDenied(
+                f"{msg} (the server does not serve the zone, or refuses queries from this client)",
+                operation=operation,
+            )
+        if rcode == dns.rcode.NOTAUTH:
+            return PermissionDenied(f"{msg} (the server is not primary for the zone)", operation=operation)
         if rcode == dns.rcode.NOTIMP:
             return Unsupported(msg, operation=operation)
         if rcode in _INVALID:
@@ -301,8 +358,13 @@ def _make_key(name: str, secret: str, algorithm: str) -> dns.tsig.Key:
     return dns.tsig.Key(key_name, raw, algorithm.lower())
 
 
+def _values(rdatas: Iterable[dns.rdata.Rdata]) -> tuple[str, ...]:
+    """Values as `Record` holds them, sorted: TXT strings joined, the rest in presentation form."""
+    return tuple(sorted(txt_join(r.strings) if isinstance(r, TXT) else r.to_text() for r in rdatas))
+
+
 def _record(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> Record:
-    values = tuple(sorted(r.to_text() for r in rdataset))
+    values = _values(rdataset)
     return Record(
         name=name.to_text().lower(),
         type=dns.rdatatype.to_text(rdataset.rdtype),

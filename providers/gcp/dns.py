@@ -1,7 +1,8 @@
 """Google Cloud DNS (google-cloud-dns) as a `DnsZone`.
 
 Cloud DNS speaks absolute names (``"www.example.com."``) and presentation-format rrdatas, the
-same as `Record`, so no value translation is needed.  It has no "put this record set" call:
+same as `Record`, so only TXT values are translated: one logical string in `Record`, quoted
+255-byte strings in an rrdata (providers/_dns_txt.py).  It has no "put this record set" call:
 every write is a *change* (deletions + additions, applied atomically), and a deletion must
 match the current record set exactly (else 412 conditionNotMet; an addition that exists is
 409 alreadyExists).  So `upsert_record` reads the current set and replaces it in one change,
@@ -18,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 try:
@@ -33,8 +33,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, NotFound, PreconditionFailed
-from providers._common import check_timeout
-from providers._dns_names import canonical_txt, normalize_name, normalize_record, normalize_type, normalize_zone
+from providers._dns_names import check_seconds, normalize_name, normalize_record, normalize_type, normalize_zone
+from providers._dns_txt import txt_from_presentation, txt_presentation
 from providers.gcp._client import DEFAULT_TIMEOUT, translate
 
 # Read-modify-write rounds before a write gives up to a concurrent writer.
@@ -77,10 +77,10 @@ def _check_timeout(timeout: float | tuple[float, float]) -> None:
     if isinstance(timeout, tuple):
         if len(timeout) != 2:
             raise ConfigError(f"timeout must be seconds or (connect, read), not {timeout!r}")
-        check_timeout("connect timeout", timeout[0])
-        check_timeout("read timeout", timeout[1])
+        check_seconds("connect timeout", timeout[0])
+        check_seconds("read timeout", timeout[1])
     else:
-        check_timeout("timeout", timeout)
+        check_seconds("timeout", timeout)
 
 
 class CloudDnsZone:
@@ -144,11 +144,14 @@ class CloudDnsZone:
         return None
 
     def _rrset(self, record: Record) -> Any:
-        return self._mz.resource_record_set(record.name, record.type, record.ttl, list(record.values))
+        values = [txt_presentation(v) for v in record.values] if record.type == "TXT" else list(record.values)
+        return self._mz.resource_record_set(record.name, record.type, record.ttl, values)
 
     @staticmethod
     def _to_record(rrs: Any) -> Record:
-        return Record(rrs.name.lower(), rrs.record_type.upper(), int(rrs.ttl), tuple(rrs.rrdatas))
+        rtype = rrs.record_type.upper()
+        values = [txt_from_presentation(v) for v in rrs.rrdatas] if rtype == "TXT" else list(rrs.rrdatas)
+        return Record(rrs.name.lower(), rtype, int(rrs.ttl), tuple(sorted(values)))
 
     # ---------------------------------------------------------------- DnsZone
 
@@ -167,12 +170,10 @@ class CloudDnsZone:
 
     def upsert_record(self, record: Record) -> Record:
         normal = normalize_record(record, self._zone)
-        if normal.type == "TXT":  # one canonical spelling, so a re-read compares equal
-            normal = replace(normal, values=tuple(canonical_txt(v) for v in normal.values))
         where = self._where(normal.name, normal.type)
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             current = self._find(normal.name, normal.type, "upsert_record")
-            if current is not None and int(current.ttl) == normal.ttl and set(current.rrdatas) == set(normal.values):
+            if current is not None and self._to_record(current) == normal:
                 return normal  # already so: an empty change would only cost a request
             change = self._mz.changes()
             if current is not None:

@@ -36,7 +36,8 @@ class MemoryDnsZone:
     """One zone's record sets in a dict keyed by (name, type), guarded by one lock.
 
     Starts empty (no SOA or NS sets).  `upsert_record` replaces the whole record set and
-    returns it normalised: absolute lower-cased name, upper-cased type, canonical IPs.
+    returns it normalised (providers/_dns_names.py): absolute lower-cased name, upper-cased
+    type, canonical values in sorted order, TXT values as one logical string each.
     """
 
     def __init__(self, zone: str = "example.com.") -> None:
