@@ -265,6 +265,18 @@ class Journal:
         with self._lock, self._db:
             return self._db.execute("DELETE FROM tombstones WHERE version < ?", (before_version,)).rowcount
 
+    def meta(self, name: str) -> str | None:
+        """A value kept in the journal's ``meta`` table (markers of restored-target checks)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value)
+            )
+
     def last_version(self) -> str:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE name = 'last_version'").fetchone()

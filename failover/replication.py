@@ -34,7 +34,8 @@ from failover.versioning import NO_VERSION, VERSION_KEY, Versioner
 
 if TYPE_CHECKING:
     from failover.pool import Pool
-    from failover.repair import Drainer, Repairer
+    from failover.reconcile import ReconcileReport
+    from failover.repair import Drainer, DrainReport, Repairer
     from failover.routing import Member
 
 logger = logging.getLogger("failover.replication")
@@ -56,6 +57,10 @@ class WriteMode:
     nothing wakes the drainer.  ``repair_workers``: parallel repairs per pass.
     ``read_repair``: a read of a key some target still owes repairs it on the spot.
     ``writer_id``: tie-breaker in versions (default: random per facade).
+    ``restore_check``: seconds between checks of each target's marker object, which
+    tells a target restored empty from a healthy one (None: no markers; see
+    `failover.anti_entropy`).  ``anti_entropy``: seconds between background comparisons
+    of the recently written keys across targets (None: off).
     """
 
     journal: str | os.PathLike[str] = DEFAULT_JOURNAL
@@ -65,6 +70,8 @@ class WriteMode:
     repair_workers: int = 4
     read_repair: bool = False
     writer_id: str | None = None
+    restore_check: float | None = 60.0
+    anti_entropy: float | None = None
 
     def acks(self, targets: int) -> int | None:
         """Synchronous acknowledgements wanted (None: every target that looks up)."""
@@ -77,6 +84,10 @@ class WriteMode:
             raise ConfigError(f"drain_interval must be > 0 seconds, not {self.drain_interval!r}")
         if isinstance(self.repair_workers, bool) or not isinstance(self.repair_workers, int) or self.repair_workers < 1:
             raise ConfigError(f"repair_workers must be an int >= 1, not {self.repair_workers!r}")
+        for name in ("restore_check", "anti_entropy"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+                raise ConfigError(f"{name} must be > 0 seconds or None, not {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +138,7 @@ class Replication:
     """The write path of a replicated `FailoverStorage`, and its journal and drainer."""
 
     def __init__(self, pool: Pool, mode: WriteMode, *, time_ns: Callable[[], int] = time.time_ns) -> None:
+        from failover.anti_entropy import AntiEntropy, RestoreGuard
         from failover.repair import Drainer, Repairer
 
         if not isinstance(mode, WriteMode):
@@ -142,7 +154,25 @@ class Replication:
         self.locks = KeyLocks()
         self._others = {name: frozenset(n for n in self.names if n != name) for name in self.names}
         self.repairer: Repairer = Repairer(self, workers=mode.repair_workers)
-        self.drainer: Drainer = Drainer(self.repairer.drain, mode.drain_interval)
+        self.guard = RestoreGuard(self, check_every=mode.restore_check) if mode.restore_check else None
+        self.anti_entropy = AntiEntropy(self, mode.anti_entropy) if mode.anti_entropy else None
+        self.drainer: Drainer = Drainer(self.maintenance_pass, mode.drain_interval)
+
+    def maintenance_pass(self) -> DrainReport:
+        """What the drainer runs each time: marker checks and anti-entropy when due, then
+        one repair pass."""
+        now = self.pool.clock.monotonic()
+        if self.guard is not None:
+            self.guard.check_all(now)
+        if self.anti_entropy is not None:
+            self.anti_entropy.run_if_due(now)
+        return self.repairer.drain()
+
+    def reconcile_into(self, target: str) -> ReconcileReport:
+        """Make every target agree (a restored ``target`` above all), with the journal's deletes."""
+        from failover.reconcile import reconcile
+
+        return reconcile(self.pool.targets, journal=self.journal, repair=True)
 
     # ------------------------------------------------------------ calls on one target
 
@@ -168,11 +198,13 @@ class Replication:
         self.drainer.wake()
 
     def exclude_for_read(self, key: str) -> frozenset[str]:
-        """Targets a read of ``key`` should avoid: those that still owe it a write."""
+        """Targets a read of ``key`` should avoid: those that still owe it a write, and
+        those restored empty and not yet reconciled.  Never every target."""
         owed = self.owing.get(key)
-        if not owed or len(owed) >= len(self.names):
-            return frozenset()
-        return frozenset(owed)
+        avoid = frozenset(owed) if owed else frozenset()
+        if self.guard is not None and self.guard.suspects:
+            avoid |= self.guard.suspects
+        return avoid if len(avoid) < len(self.names) else frozenset()
 
     # ------------------------------------------------------------ writes
 
@@ -195,6 +227,8 @@ class Replication:
         self._write("delete", key, version, lambda member: member.provider.delete(key), None)
 
     def _write(self, op: str, key: str, version: str, call: Callable[[Member], R], payload: Payload | None) -> R:
+        if self.anti_entropy is not None:
+            self.anti_entropy.wrote(key)
         with self.locks(key):
             prior = self.journal.record(key, version, op, self.names, payload=payload)
             try:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, FakeClock, Target, replication
+from failover.anti_entropy import MARKER_PREFIX
 from failover.replication import WriteMode
 from providers.chaos import ChaosProvider
 from providers.memory import MemoryObjectStore
@@ -34,7 +35,9 @@ class Replicas:
         self.clock.advance(60.0)
 
     def contents(self, i: int) -> dict[str, bytes]:
-        return {info.key: self.stores[i].get(info.key) for info in self.stores[i].list()}
+        """What target ``i`` holds for the user: the library's marker object left out."""
+        infos = self.stores[i].list()
+        return {info.key: self.stores[i].get(info.key) for info in infos if not info.key.startswith(MARKER_PREFIX)}
 
 
 def build(chaos: list[ChaosProvider], clock: FakeClock, mode: WriteMode, **options: Any) -> FailoverStorage:
