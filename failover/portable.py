@@ -99,7 +99,9 @@ def check_metadata(metadata: object) -> dict[str, str]:
         if name.lower() in RESERVED_NAMES or name.lower() == VERSION_KEY:
             raise InvalidInput(f"metadata name {name!r} is reserved for the library")
         if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-            raise InvalidInput(f"metadata name {name!r} is not portable: {NAME_RULE}, at most {MAX_NAME_LENGTH}")
+            raise InvalidInput(
+                f"metadata name {name!r} is not portable: {NAME_RULE}; at most {MAX_NAME_LENGTH} characters"
+            )
         if not _VALUE.fullmatch(value):
             raise InvalidInput(f"metadata value for {name!r} is not portable: {VALUE_RULE}")
         user += 1

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from failover.capabilities import validate_range
 from failover.deadline import time_left
 from failover.errors import ConfigError, IntegrityError, InvalidInput, Timeout
-from failover.portable import VERSION_KEY, check_content_type, check_write
+from failover.portable import VERSION_KEY, check_write
 
 CHECKSUM_PREFIX = "sha256:"
 CHECKSUM_META_KEY = "failover-sha256"
@@ -245,13 +245,9 @@ def metadata_to_store(
     return out
 
 
+# Sent when a put names no content type: S3 would otherwise say ``binary/octet-stream``,
+# the others ``application/octet-stream``; one default keeps replicas identical.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-
-def content_type_or_default(content_type: str | None) -> str:
-    """The content type to send: S3 would otherwise say ``binary/octet-stream``, the others
-    ``application/octet-stream``; one default keeps replicas identical."""
-    return check_content_type(content_type) or DEFAULT_CONTENT_TYPE
 
 
 def check_range(start: int, end: int) -> None:
