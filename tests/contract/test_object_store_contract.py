@@ -415,8 +415,8 @@ def test_keys_some_cloud_cannot_store_are_invalid_input(object_store: ObjectStor
         "note=x",
         {"note": 1},
     ],
-    ids=["dash-name", "upper-name", "digit-first-name", "underscore-name", "non-ascii-name", "newline-value", "cr-value",
-         "latin1-value", "non-latin1-value", "empty-value", "padded-value", "reserved-checksum-name",
+    ids=["dash-name", "upper-name", "digit-first-name", "underscore-name", "non-ascii-name", "newline-value",
+         "cr-value", "latin1-value", "non-latin1-value", "empty-value", "padded-value", "reserved-checksum-name",
          "malformed-version", "65-entries", "too-many-bytes", "list", "str", "int-value"],
 )
 def test_unportable_metadata_is_invalid_input_and_writes_nothing(object_store: ObjectStore, metadata: object) -> None:
