@@ -7,7 +7,9 @@ builds its parser and sets ``run`` to the function that carries it out; heavy im
 wait until a subcommand runs.
 
 Exit codes: 0 ok, 1 the command ran but failed (a drill missed its success
-criteria), 2 usage error (bad arguments, bad configuration), 130 interrupted.
+criteria), 2 usage error (bad arguments, bad configuration), 3 ``dns-controller
+--once`` is a standby (another controller holds the lock; nothing written),
+130 interrupted.
 """
 
 from __future__ import annotations

@@ -267,8 +267,10 @@ class NotFoundUnconfirmed(AllTargetsFailed):
 
 
 class QuorumNotReached(AllTargetsFailed):
-    """Fewer than ``w`` targets took the write.  Those that did keep it, and the journal
-    brings the others to it later: the write is not lost, but it was not acknowledged."""
+    """Fewer than the wanted targets took the write; ``acked`` names those that did, and
+    they keep it.  For object storage the journal brings the others to it later: the
+    write is not lost, but it was not acknowledged.  `FailoverDNS` keeps no journal: the
+    zones differ until the call is repeated (upserts and deletes are idempotent)."""
 
     kind = "quorum_not_reached"
 
