@@ -221,6 +221,7 @@ class Executor:
                 if not error.fails_over:
                     if lookup is not None and lookup.first is None:
                         # The first answer of a lookup: were more preferred targets out of reach?
+                        lookup = lookup.for_call()
                         skipped = self._left_out(members, exclude, operation) + (skipped or [])
                     if lookup is not None and lookup.goes_on(error, bool(errors or skipped)):
                         continue

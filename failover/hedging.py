@@ -86,7 +86,8 @@ def run_hedged(
     skipped: list[str] | None = None,
 ) -> R:
     """Race attempts as described in the module docstring; only a success wins early."""
-    race: _Race[R] = _Race(executor, threads, operation, call, candidates, overall, lookup)
+    fresh = lookup.for_call() if lookup is not None else None
+    race: _Race[R] = _Race(executor, threads, operation, call, candidates, overall, fresh)
     if skipped is not None:
         race.skipped = skipped  # filled by ``candidates`` as it passes over open breakers
     return race.run()

@@ -29,17 +29,25 @@ from failover.errors import FailoverError, NotFound, NotFoundUnconfirmed
 class Lookup:
     """The state of one read by key across targets; see the module docstring."""
 
-    __slots__ = ("fall_through", "first", "missed")
+    __slots__ = ("fall_through", "first", "missed", "shared")
 
-    def __init__(self, *, fall_through: bool = False) -> None:
+    def __init__(self, *, fall_through: bool = False, shared: bool = False) -> None:
         self.fall_through = fall_through
+        # A shared lookup (`PREFERRED`) is never written to: a call that needs state
+        # takes a fresh one (`for_call`), so the common read allocates nothing.
+        self.shared = shared
         self.missed: list[str] = []
         self.first: NotFound | None = None
+
+    def for_call(self) -> Lookup:
+        """This lookup, or a fresh one with its rule if it is shared between calls."""
+        return Lookup(fall_through=self.fall_through) if self.shared else self
 
     def goes_on(self, error: FailoverError, unreachable: bool) -> bool:
         """Should the call go on to the next target after ``error``, a permanent answer?"""
         if not isinstance(error, NotFound):
             return False
+        assert not self.shared, "a shared Lookup must be replaced by for_call() first"
         if self.first is None:
             self.first = error
         if error.target is not None:
@@ -66,4 +74,7 @@ class Lookup:
         )
 
 
-__all__ = ["Lookup"]
+# Reads of a facade without a write mode: the preferred target's NotFound is the answer.
+PREFERRED = Lookup(shared=True)
+
+__all__ = ["PREFERRED", "Lookup"]

@@ -10,7 +10,7 @@ from failover.anti_entropy import MARKER_PREFIX
 from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
 from failover.errors import InvalidInput
 from failover.facade import Facade
-from failover.lookup import Lookup
+from failover.lookup import PREFERRED, Lookup
 from failover.portable import check_write
 from failover.routing import Member
 from failover.target import Target
@@ -119,7 +119,7 @@ class FailoverStorage(Facade):
         """
         replication = self.replication
         if replication is None:
-            return self._read(operation, call, lookup=Lookup())
+            return self._read(operation, call, lookup=PREFERRED)
         lookup = Lookup(fall_through=True)
         owed = key in self._owing
         guard = replication.guard
