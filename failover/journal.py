@@ -9,13 +9,17 @@ that was ever acknowledged.
 
 ::
 
-    pending     (target, key) -> version, op ('put' | 'delete'), source, seq, attempts, last_error
+    pending     (target, key) -> version, op ('put' | 'delete'), source, seq, attempts, last_error,
+                quarantined (1: the target refused the repair permanently; drains skip the row)
     payloads    (key, version) -> data (NULL when larger than the inline limit), content type, metadata
     tombstones  key -> version of its latest delete (kept after draining: reconcile reads them)
     meta        schema version, highest version written (a restarted writer continues above it)
 
 A row is replaced only by a newer version (``WHERE excluded.version > pending.version``),
-so a late or replayed intent never moves a target backwards.  Payloads are kept while
+so a late or replayed intent never moves a target backwards.  A quarantined row (a
+target answered a repair with a permanent refusal: a bad request, invalid input) stays
+owed, so reads still avoid that target for the key, but no drain tries it again; a
+newer write of the key replaces it and is tried afresh.  Payloads are kept while
 some row needs them.  The database runs in WAL mode: a commit survives a crash of the
 process with ``synchronous=NORMAL`` and a power loss with ``FULL`` (the default).
 
@@ -45,6 +49,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 CREATE TABLE IF NOT EXISTS pending (
     target TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, op TEXT NOT NULL,
     source TEXT, seq INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    quarantined INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (target, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pending_by_seq ON pending (target, seq);
 CREATE INDEX IF NOT EXISTS pending_by_version ON pending (key, version);
@@ -58,12 +63,13 @@ _TABLES = frozenset({"meta", "pending", "payloads", "tombstones"})
 _UPSERT = """
 INSERT INTO pending (target, key, version, op, source, seq) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (target, key) DO UPDATE SET version = excluded.version, op = excluded.op,
-    source = excluded.source, seq = excluded.seq, attempts = 0, last_error = NULL
+    source = excluded.source, seq = excluded.seq, attempts = 0, last_error = NULL, quarantined = 0
 WHERE excluded.version > pending.version
 """
 # A payload no row refers to any more is garbage: a newer write superseded it, or it landed.
 # Collected on settle and forget only: until a newer write lands, a failed one may need
 # the older payload back.
+_ROW = "target, key, version, op, source, seq, attempts, last_error, quarantined"
 _GC = """
 DELETE FROM payloads WHERE key = ? AND NOT EXISTS (
     SELECT 1 FROM pending p WHERE p.key = payloads.key AND p.version = payloads.version)
@@ -81,6 +87,17 @@ class Owed:
     source: str | None
     seq: int
     attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A quarantined row: ``target`` refused to reach ``version`` of ``key``; ``error`` says how."""
+
+    target: str
+    key: str
+    version: str
+    op: str
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +151,7 @@ class Journal:
         targets = tuple(targets)
         with self._lock, self._db:
             replaced = self._db.execute(
-                "SELECT target, key, version, op, source, seq, attempts, last_error FROM pending "
-                "WHERE key = ? AND version < ?",
+                f"SELECT {_ROW} FROM pending WHERE key = ? AND version < ?",
                 (key, version),
             ).fetchall()
             tomb = self._db.execute("SELECT version FROM tombstones WHERE key = ?", (key,)).fetchone()
@@ -187,7 +203,9 @@ class Journal:
         """The write of ``version`` failed everywhere: drop its intent, restore what it replaced."""
         with self._lock, self._db:
             self._db.execute("DELETE FROM pending WHERE key = ? AND version = ?", (key, version))
-            self._db.executemany("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?, ?)", prior.rows)
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO pending ({_ROW}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", prior.rows
+            )
             self._db.execute("DELETE FROM tombstones WHERE key = ? AND version = ?", (key, version))
             if prior.tombstone is not None:
                 self._db.execute("INSERT OR IGNORE INTO tombstones VALUES (?, ?)", (key, prior.tombstone))
@@ -207,6 +225,15 @@ class Journal:
                 (error[:500], owed.target, owed.key, owed.version),
             )
 
+    def quarantine(self, owed: Owed, error: str) -> None:
+        """``owed.target`` refused the repair for good: keep the row owed, but out of drains."""
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE pending SET attempts = attempts + 1, last_error = ?, quarantined = 1 "
+                "WHERE target = ? AND key = ? AND version = ?",
+                (error[:500], owed.target, owed.key, owed.version),
+            )
+
     def _drop_owing(self, key: str, version: str, targets: Iterable[str]) -> None:
         owed = self.owing.get(key)
         if owed is None:
@@ -220,11 +247,12 @@ class Journal:
     # ------------------------------------------------------------ reads
 
     def owed(self, target: str, *, limit: int = 256, after: int = 0) -> list[Owed]:
-        """What ``target`` owes, oldest first, from sequence number ``after`` on."""
+        """What ``target`` owes, oldest first, from sequence number ``after`` on (quarantined
+        rows left out)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT target, key, version, op, source, seq, attempts FROM pending "
-                "WHERE target = ? AND seq > ? ORDER BY seq LIMIT ?",
+                "WHERE target = ? AND seq > ? AND quarantined = 0 ORDER BY seq LIMIT ?",
                 (target, after, limit),
             ).fetchall()
         return [Owed(*row) for row in rows]
@@ -232,7 +260,8 @@ class Journal:
     def entry(self, target: str, key: str) -> Owed | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT target, key, version, op, source, seq, attempts FROM pending WHERE target = ? AND key = ?",
+                "SELECT target, key, version, op, source, seq, attempts FROM pending "
+                "WHERE target = ? AND key = ? AND quarantined = 0",
                 (target, key),
             ).fetchone()
         return None if row is None else Owed(*row)
@@ -288,6 +317,19 @@ class Journal:
             rows = self._db.execute("SELECT target, COUNT(*) FROM pending GROUP BY target").fetchall()
         return {str(t): int(n) for t, n in rows}
 
+    def failed(self) -> list[Failed]:
+        """The quarantined rows, oldest first: what each target refused, and why."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT target, key, version, op, last_error FROM pending WHERE quarantined = 1 ORDER BY seq"
+            ).fetchall()
+        return [Failed(str(t), str(k), str(v), str(op), str(e or "")) for t, k, v, op, e in rows]
+
+    def quarantined(self) -> int:
+        """How many rows are quarantined (every target together)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM pending WHERE quarantined = 1").fetchone()[0])
+
     @property
     def seq(self) -> int:
         """The sequence number of the newest row: a drain pass stops there."""
@@ -329,6 +371,9 @@ def _open(path: Path, sync: Sync) -> sqlite3.Connection:
             raise ConfigError(f"{str(path)!r} is an SQLite file but not a failover journal")
         with db:
             _create(db)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(pending)")}
+            if "quarantined" not in columns:  # a journal written before quarantine existed
+                db.execute("ALTER TABLE pending ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0")
             row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
@@ -353,4 +398,4 @@ def _create(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
-__all__ = ["Journal", "Owed", "Payload", "Prior", "Sync"]
+__all__ = ["Failed", "Journal", "Owed", "Payload", "Prior", "Sync"]

@@ -13,8 +13,16 @@ A repair of one owed (target, key, version), under the key's lock:
   delete removed is never written back (its row was replaced by the delete's).
 * a **delete**: delete the target's object unless it holds a newer version.
 
-A target that is down (unhealthy, or its breaker open) is skipped for the pass; a
-repair that fails on a temporary error stays owed and counts an attempt.
+A target that is down (unhealthy, or its breaker open) is skipped for the pass, and a
+pass checks again before every repair, so it stops at a breaker that opens meanwhile.
+A pass also stops after ``pass_budget`` seconds and when the drainer is closing.  A
+repair that fails on a temporary error stays owed and counts an attempt.  One the target
+refuses for good (`InvalidRequest`, `InvalidInput`) is quarantined: it stays owed (reads
+still avoid that target for the key) but is not retried, blocks no other row, and is
+announced by a `RepairQuarantined` event.
+
+The key's lock is held only around the final write to the target, never across the
+reads that decide it; the write itself is bounded by the attempt timeout.
 """
 
 from __future__ import annotations
@@ -26,40 +34,70 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from failover.breaker import BreakerState
 from failover.capabilities import ObjectInfo
-from failover.errors import FailoverError, NotFound
+from failover.errors import FailoverError, InvalidInput, InvalidRequest, NotFound
 from failover.journal import Owed
 from failover.pool import WRITE
+from failover.refusal import refusal
 from failover.versioning import metadata_with_version, version_of
 
 if TYPE_CHECKING:
     from failover.replication import Replication
+    from failover.routing import Member
+
+R = TypeVar("R")
 
 logger = logging.getLogger("failover.repair")
 
-Outcome = Literal["repaired", "failed", "waiting"]
+Outcome = Literal["repaired", "failed", "waiting", "quarantined", "deferred"]
 BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
 class DrainReport:
-    """One pass: repairs done, failed (still owed), waiting for a source; owed afterwards."""
+    """One pass: repairs done, failed (still owed), waiting for a source, quarantined
+    (refused for good), deferred (the pass stopped first); owed afterwards."""
 
     repaired: int = 0
     failed: int = 0
     waiting: int = 0
     remaining: int = 0
     skipped: tuple[str, ...] = ()  # targets left alone because they look down
+    quarantined: int = 0
+    deferred: int = 0
+    stopped: str | None = None  # "budget" or "closing" when the pass ended early
+
+
+@dataclass(frozen=True, slots=True)
+class RepairQuarantined:
+    """``target`` refused the repair of ``key`` at ``version`` permanently (a bad request,
+    invalid input): the row stays owed but is no longer retried.  A newer write of the
+    key is tried afresh."""
+
+    target: str
+    key: str
+    version: str
+    op: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"repair of {self.key!r} on {self.target} quarantined ({self.op} {self.version}): {self.error}"
+
+
+def refused(exc: FailoverError) -> bool:
+    """A permanent refusal: the target answered that it will never take this write."""
+    return isinstance(exc, (InvalidRequest, InvalidInput)) and not exc.fails_over
 
 
 class Repairer:
-    def __init__(self, replication: Replication, *, workers: int = 1) -> None:
+    def __init__(self, replication: Replication, *, workers: int = 1, pass_budget: float = 5.0) -> None:
         self._r = replication
         self._journal = replication.journal
         self._workers = workers
+        self._budget = pass_budget
         self._threads: ThreadPoolExecutor | None = None
         self._threads_lock = threading.Lock()
         router = replication.pool.executor_for_class(WRITE).router
@@ -67,14 +105,36 @@ class Repairer:
 
     # ------------------------------------------------------------ passes
 
-    def drain(self) -> DrainReport:
-        """One pass over everything owed now, target by target, oldest first."""
+    def drain(self, stop: threading.Event | None = None) -> DrainReport:
+        """One pass over everything owed now, target by target, oldest first.
+
+        Before each repair the pass checks the target (unhealthy or its breaker open:
+        the rest of its rows wait for the next pass), its time budget (``pass_budget``
+        seconds on the pool's clock) and ``stop`` (set when the drainer is closing).
+        """
+        clock = self._r.pool.clock
+        ends = clock.monotonic() + self._budget
         upto = self._journal.seq
-        repaired = failed = waiting = 0
+        counts: dict[str, int] = {}
         skipped: list[str] = []
+        stopped: str | None = None
+        owing = self._journal.counts()
+
+        def go(target: str) -> Outcome | None:
+            nonlocal stopped
+            if stop is not None and stop.is_set():
+                stopped = "closing"
+            elif clock.monotonic() >= ends:
+                stopped = "budget"
+            elif self.usable(target):
+                return None
+            return "deferred"
+
         for target in self._r.names:
+            if stopped is not None:
+                break
             if not self.usable(target):
-                if target in self._journal.counts():
+                if target in owing:
                     skipped.append(target)
                 continue
             after = 0
@@ -83,13 +143,23 @@ class Repairer:
                 if not batch:
                     break
                 after = batch[-1].seq
-                outcomes = self._run(batch)
-                repaired += outcomes.count("repaired")
-                waiting += outcomes.count("waiting")
-                failed += outcomes.count("failed")
-                if "failed" in outcomes:
-                    break  # the target is struggling: leave it to its breaker until the next pass
-        return DrainReport(repaired, failed, waiting, len(self._journal), tuple(skipped))
+                outcomes = self._run(batch, go)
+                for outcome in outcomes:
+                    counts[outcome] = counts.get(outcome, 0) + 1
+                if "deferred" in outcomes and stopped is None and target not in skipped:
+                    skipped.append(target)  # it went down during the pass
+                if "failed" in outcomes or "deferred" in outcomes:
+                    break  # struggling or down: leave it to its breaker until the next pass
+        return DrainReport(
+            counts.get("repaired", 0),
+            counts.get("failed", 0),
+            counts.get("waiting", 0),
+            len(self._journal),
+            tuple(skipped),
+            counts.get("quarantined", 0),
+            counts.get("deferred", 0),
+            stopped,
+        )
 
     def drain_all(self, max_passes: int = 100) -> DrainReport:
         """Pass until nothing is owed or a pass makes no progress (for tests and tools)."""
@@ -117,15 +187,18 @@ class Repairer:
             return False
         return member.health.healthy
 
-    def _run(self, batch: list[Owed]) -> list[Outcome]:
+    def _run(self, batch: list[Owed], go: Callable[[str], Outcome | None]) -> list[Outcome]:
+        def one(owed: Owed) -> Outcome:
+            return go(owed.target) or self.repair(owed)
+
         if self._workers == 1 or len(batch) == 1:
             outcomes: list[Outcome] = []
             for owed in batch:
-                outcomes.append(self.repair(owed))
-                if outcomes[-1] == "failed":
+                outcomes.append(one(owed))
+                if outcomes[-1] in ("failed", "deferred"):
                     break
             return outcomes
-        return list(self._pool().map(self.repair, batch))
+        return list(self._pool().map(one, batch))
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._threads_lock:
@@ -134,62 +207,95 @@ class Repairer:
             return self._threads
 
     def close(self) -> None:
+        """Stop the repair threads without waiting: an attempt in flight ends on its own
+        (its attempt timeout); repairs not started are cancelled."""
         with self._threads_lock:
             if self._threads is not None:
-                self._threads.shutdown(wait=True)
+                self._threads.shutdown(wait=False, cancel_futures=True)
                 self._threads = None
 
     # ------------------------------------------------------------ one repair
 
     def repair(self, owed: Owed) -> Outcome:
+        """Repair one row.  Reads (of the target and of the sources) run without the key's
+        lock; the lock is held only around the one write to the target, after checking
+        that the row is still current, so a foreground write never waits for a slow read."""
+        if not self._current(owed):
+            return "repaired"  # settled or superseded meanwhile: the newer row is its own work
+        try:
+            return self._delete(owed) if owed.op == "delete" else self._put(owed)
+        except FailoverError as exc:
+            error = f"{exc.kind}: {exc}"
+            if refused(exc):
+                self._journal.quarantine(owed, error)
+                logger.warning("repair of %s on %s refused; quarantined: %s", owed.key, owed.target, exc)
+                event = RepairQuarantined(owed.target, owed.key, owed.version, owed.op, error)
+                cast("Callable[[object], None]", self._r.pool.emitter.emit)(event)
+                return "quarantined"
+            self._journal.note_failure(owed, error)
+            logger.debug("repair of %s on %s failed: %s", owed.key, owed.target, exc)
+            return "failed"
+
+    def _on(self, target: str, operation: str, call: Callable[[Member], R]) -> R:
+        """`Replication.on`, with an exception no adapter mapped (an SDK's own) taken as
+        the target's refusal of this repair, as a write maps it."""
+        try:
+            return self._r.on(target, operation, call)
+        except FailoverError:
+            raise
+        except Exception as exc:
+            raise refusal(exc, target=target, operation=operation) from exc
+
+    def _current(self, owed: Owed) -> bool:
+        current = self._journal.entry(owed.target, owed.key)
+        return current is not None and current.version == owed.version
+
+    def _write(self, owed: Owed, write: Callable[[], object] | None) -> Outcome:
+        """Under the key's lock: if the row is still current, make ``write`` (None: nothing
+        to write) and settle the row."""
         with self._r.locks(owed.key):
-            current = self._journal.entry(owed.target, owed.key)
-            if current is None or current.version != owed.version:
-                return "repaired"  # settled or superseded meanwhile: the newer row is its own work
-            try:
-                done = self._delete(owed) if owed.op == "delete" else self._put(owed)
-            except FailoverError as exc:
-                self._journal.note_failure(owed, f"{exc.kind}: {exc}")
-                logger.debug("repair of %s on %s failed: %s", owed.key, owed.target, exc)
-                return "failed"
-            if not done:
-                return "waiting"
+            if not self._current(owed):
+                return "repaired"  # a foreground write replaced the row while we read
+            if write is not None:
+                write()
             self._journal.settle(owed.key, owed.version, (owed.target,))
-            return "repaired"
+        return "repaired"
 
-    def _delete(self, owed: Owed) -> bool:
+    def _delete(self, owed: Owed) -> Outcome:
         there = self._head(owed.target, owed.key)
-        if there is not None and version_of(there) <= owed.version:
-            key = owed.key
-            self._r.on(owed.target, "delete", lambda m: m.provider.delete(key))
-        return True
+        if there is None or version_of(there) > owed.version:
+            return self._write(owed, None)
+        key = owed.key
+        return self._write(owed, lambda: self._on(owed.target, "delete", lambda m: m.provider.delete(key)))
 
-    def _put(self, owed: Owed) -> bool:
+    def _put(self, owed: Owed) -> Outcome:
         key = owed.key
         there = self._head(owed.target, key)
         have = None if there is None else version_of(there)
         if have is not None and have >= owed.version:
-            return True
+            return self._write(owed, None)
         payload = self._journal.payload(key, owed.version)
         if payload is not None and payload.data is not None:
             data, content_type, metadata = payload.data, payload.content_type, payload.metadata
         else:
             found = self._newest_elsewhere(owed)
             if found is None:
-                return False  # no copy reachable yet
+                return "waiting"  # no copy reachable yet
             source, info = found
             if info is None or (have is not None and version_of(info) <= have):
-                return True  # nothing newer anywhere: the write never landed
-            data = self._r.on(source, "get", lambda m: m.provider.get(key))
+                return self._write(owed, None)  # nothing newer anywhere: the write never landed
+            data = self._on(source, "get", lambda m: m.provider.get(key))
             if info.checksum and info.checksum != "sha256:" + hashlib.sha256(data).hexdigest():
-                return False  # replaced between head and get by another process: next pass
+                return "waiting"  # replaced between head and get by another process: next pass
             content_type, metadata = info.content_type, metadata_with_version(info)
-        self._r.on(
-            owed.target,
-            "put",
-            lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata),
+        return self._write(
+            owed,
+            lambda: self._on(
+                owed.target,
+                "put",
+                lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata),
+            ),
         )
-        return True
 
     def _newest_elsewhere(self, owed: Owed) -> tuple[str, ObjectInfo | None] | None:
         """The target with the newest copy of the key (its version ``>= owed`` wins at once).
@@ -221,7 +327,7 @@ class Repairer:
 
     def _head(self, target: str, key: str) -> ObjectInfo | None:
         try:
-            info: ObjectInfo = self._r.on(target, "head", lambda m: m.provider.head(key))
+            info: ObjectInfo = self._on(target, "head", lambda m: m.provider.head(key))
         except NotFound:
             return None
         return info
@@ -230,7 +336,7 @@ class Repairer:
 class Drainer:
     """Runs ``drain`` on a daemon thread: at once when woken, else every ``interval`` seconds."""
 
-    def __init__(self, drain: Callable[[], DrainReport], interval: float) -> None:
+    def __init__(self, drain: Callable[[threading.Event | None], DrainReport], interval: float) -> None:
         self._drain = drain
         self._interval = interval
         self._wake = threading.Event()
@@ -246,10 +352,11 @@ class Drainer:
     def wake(self) -> None:
         self._wake.set()
 
-    def run_once(self) -> DrainReport:
-        """One pass, on the caller's thread (what the worker loop does each time)."""
+    def run_once(self, stop: threading.Event | None = None) -> DrainReport:
+        """One pass, on the caller's thread (what the worker loop does each time); the
+        pass ends early once ``stop`` is set."""
         try:
-            self.last = self._drain()
+            self.last = self._drain(stop)
         except Exception:  # a bug in one pass must not kill the worker: log, retry later
             logger.exception("repair pass failed")
             self.last = DrainReport(remaining=-1)
@@ -264,7 +371,10 @@ class Drainer:
         self._thread = threading.Thread(target=self._loop, args=(stop,), name="failover-drainer", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> bool:
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Ask the worker to stop and wait up to ``timeout`` seconds for it.  The pass in
+        flight ends before its next repair; a repair in flight ends at its attempt
+        timeout, on the daemon thread.  True when the worker has ended."""
         thread, stop = self._thread, self._stop
         if thread is None or stop is None:
             return True
@@ -278,7 +388,7 @@ class Drainer:
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
-            report = self.run_once()
+            report = self.run_once(stop)
             if stop.is_set():
                 return
             if report.remaining > 0 and report.repaired > 0:

@@ -24,12 +24,20 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from failover.errors import AllTargetsFailed, ConfigError, FailoverError, InvalidInput, QuorumNotReached
-from failover.journal import Journal, Payload, Sync
+from failover.errors import (
+    AllTargetsFailed,
+    ConfigError,
+    FailoverError,
+    InvalidInput,
+    QuorumNotReached,
+)
+from failover.journal import Failed, Journal, Payload, Sync
+from failover.refusal import refusal
 from failover.versioning import NO_VERSION, VERSION_KEY, Versioner
 
 if TYPE_CHECKING:
@@ -55,6 +63,8 @@ class WriteMode:
     target has them, so a repair needs no source; larger ones are copied from a target
     that has them.  ``drain_interval``: seconds between background repair passes when
     nothing wakes the drainer.  ``repair_workers``: parallel repairs per pass.
+    ``pass_budget``: seconds a repair pass may run before it stops (the rest waits for
+    the next pass).
     ``read_repair``: a read of a key some target still owes repairs it on the spot.
     ``writer_id``: tie-breaker in versions (default: random per facade).
     ``restore_check``: seconds between checks of each target's marker object, which
@@ -68,6 +78,7 @@ class WriteMode:
     inline_limit: int = 8 * 1024 * 1024
     drain_interval: float = 1.0
     repair_workers: int = 4
+    pass_budget: float = 5.0
     read_repair: bool = False
     writer_id: str | None = None
     restore_check: float | None = 60.0
@@ -84,6 +95,10 @@ class WriteMode:
             raise ConfigError(f"drain_interval must be > 0 seconds, not {self.drain_interval!r}")
         if isinstance(self.repair_workers, bool) or not isinstance(self.repair_workers, int) or self.repair_workers < 1:
             raise ConfigError(f"repair_workers must be an int >= 1, not {self.repair_workers!r}")
+        if isinstance(self.pass_budget, bool) or not isinstance(self.pass_budget, (int, float)) or not (
+            0 < self.pass_budget < float("inf")
+        ):
+            raise ConfigError(f"pass_budget must be > 0 seconds, not {self.pass_budget!r}")
         for name in ("restore_check", "anti_entropy"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
@@ -124,14 +139,34 @@ class Quorum(WriteMode):
 
 
 class KeyLocks:
-    """Striped locks: a foreground write and a repair of the same key never interleave
-    (a repair's check-then-put must not overwrite a write that landed in between)."""
+    """One lock per key, made on first use and dropped when nobody holds or waits for it:
+    a foreground write and a repair of the same key never interleave (a repair's
+    check-then-put must not overwrite a write that landed in between), and writes of
+    other keys never wait behind either."""
 
-    def __init__(self, stripes: int = 64) -> None:
-        self._locks = tuple(threading.Lock() for _ in range(stripes))
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
 
-    def __call__(self, key: str) -> threading.Lock:
-        return self._locks[hash(key) % len(self._locks)]
+    @contextmanager
+    def __call__(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key) or (threading.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users = self._locks[key][1] - 1
+                if users:
+                    self._locks[key] = (lock, users)
+                else:
+                    del self._locks[key]
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._locks)
 
 
 class Replication:
@@ -153,20 +188,20 @@ class Replication:
         self.versioner = Versioner(mode.writer_id, time_ns=time_ns, floor=self.journal.last_version())
         self.locks = KeyLocks()
         self._others = {name: frozenset(n for n in self.names if n != name) for name in self.names}
-        self.repairer: Repairer = Repairer(self, workers=mode.repair_workers)
+        self.repairer: Repairer = Repairer(self, workers=mode.repair_workers, pass_budget=mode.pass_budget)
         self.guard = RestoreGuard(self, check_every=mode.restore_check) if mode.restore_check else None
         self.anti_entropy = AntiEntropy(self, mode.anti_entropy) if mode.anti_entropy else None
         self.drainer: Drainer = Drainer(self.maintenance_pass, mode.drain_interval)
 
-    def maintenance_pass(self) -> DrainReport:
+    def maintenance_pass(self, stop: threading.Event | None = None) -> DrainReport:
         """What the drainer runs each time: marker checks and anti-entropy when due, then
-        one repair pass."""
+        one repair pass (which ends early once ``stop`` is set)."""
         now = self.pool.clock.monotonic()
         if self.guard is not None:
             self.guard.check_all(now)
         if self.anti_entropy is not None:
             self.anti_entropy.run_if_due(now)
-        return self.repairer.drain()
+        return self.repairer.drain(stop)
 
     def reconcile_into(self, target: str) -> ReconcileReport:
         """Make every target agree (a restored ``target`` above all), with the journal's deletes."""
@@ -227,41 +262,43 @@ class Replication:
         self._write("delete", key, version, lambda member: member.provider.delete(key), None)
 
     def _write(self, op: str, key: str, version: str, call: Callable[[Member], R], payload: Payload | None) -> R:
+        """Journal the intent, write, cross off the targets that took it.  Whatever goes
+        wrong, the write is either journaled for every target that lacks it or made
+        nowhere: once one target took it, the intent stays for the others."""
         if self.anti_entropy is not None:
             self.anti_entropy.wrote(key)
+        took: list[str] = []
         with self.locks(key):
             prior = self.journal.record(key, version, op, self.names, payload=payload)
             try:
-                result, took = self._one(op, call) if self._acks == 1 else self._fan_out(op, call)
-            except QuorumNotReached as exc:
-                # Some targets have it: keep their intent so the rest converge on it.
-                self.journal.settle(key, version, exc.acked, source=exc.acked[0])
-                self.drainer.wake()
-                raise
+                result = self._one(op, call, took) if self._acks == 1 else self._fan_out(op, call, took)
             except BaseException:
-                self.journal.forget(key, version, prior)
+                if not took:
+                    self.journal.forget(key, version, prior)
+                    raise
+                # Some targets have it: keep their intent so the rest converge on it.
+                self.journal.settle(key, version, took, source=took[0])
+                self.drainer.wake()
                 raise
             self.journal.settle(key, version, took, source=took[0])
         self.drainer.wake()
         return result
 
-    def _one(self, op: str, call: Callable[[Member], R]) -> tuple[R, tuple[str, ...]]:
-        took: list[str] = []
-
+    def _one(self, op: str, call: Callable[[Member], R], took: list[str]) -> R:
         def first(member: Member) -> R:
             result = call(member)
             took.append(member.name)
             return result
 
-        return self.pool.executor_for(op).run(op, first), tuple(took)
+        return self.pool.executor_for(op).run(op, first)
 
-    def _fan_out(self, op: str, call: Callable[[Member], R]) -> tuple[R, tuple[str, ...]]:
+    def _fan_out(self, op: str, call: Callable[[Member], R], took: list[str]) -> R:
         executor = self.pool.executor_for(op)
         # The plan holds the targets that look up, best first (all of them in panic mode).
         plan = executor.router.plan(executor.clock.monotonic())
         need = self._acks
-        took: list[str] = []
         errors: list[FailoverError] = []
+        foreign: list[Exception] = []  # exceptions no adapter mapped (an SDK's UnicodeEncodeError...)
         result: R | None = None
         for member in plan:
             if need is not None and len(took) >= need:
@@ -271,8 +308,16 @@ class Replication:
             except FailoverError as exc:
                 errors.append(exc)
                 continue
+            except Exception as exc:
+                # Mapped here, so that one target's unmapped error neither hides the
+                # targets that took the write nor stops the others from taking it.
+                foreign.append(exc)
+                errors.append(refusal(exc, target=member.name, operation=op))
+                continue
             took.append(member.name)
         if not took:
+            if foreign and len(foreign) == len(errors):
+                raise foreign[0]  # refused the same way everywhere: the caller's bug, unchanged
             if len(errors) == 1:
                 raise errors[0]
             raise AllTargetsFailed(f"{op}: no target took the write", operation=op, attempts=errors)
@@ -283,21 +328,31 @@ class Replication:
                 attempts=errors,
                 acked=tuple(took),
             )
-        return result, tuple(took)  # type: ignore[return-value]  # took is not empty: result is set
+        return result  # type: ignore[return-value]  # took is not empty: result is set
 
     # ------------------------------------------------------------ lifecycle
 
     def pending(self) -> dict[str, int]:
-        """How many keys each target still owes."""
+        """How many keys each target still owes (quarantined rows included)."""
         return self.journal.counts()
+
+    def failed(self) -> list[Failed]:
+        """The quarantined rows: repairs a target refused for good, with its answer."""
+        return self.journal.failed()
+
+    def quarantined(self) -> int:
+        """How many rows are quarantined (a figure for `status()` and metrics)."""
+        return self.journal.quarantined()
 
     def start(self) -> None:
         self.drainer.start()
 
-    def close(self) -> None:
-        """Stop the background repairs.  The journal stays open: a write made after
-        ``close`` (the facade still works) must still be journaled."""
-        self.drainer.stop()
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the background repairs, waiting at most ``timeout`` seconds for the
+        drainer: a pass stops before its next repair, never runs to its end.  The journal
+        stays open: a write made after ``close`` (the facade still works) must still be
+        journaled."""
+        self.drainer.stop(timeout)
         self.repairer.close()
 
 

@@ -46,6 +46,7 @@ class TargetStatus:
 class PoolStatus:
     targets: tuple[TargetStatus, ...]
     panic: bool
+    quarantined: int = 0  # replicated storage: repairs a target refused for good (`failed()`)
 
     def __getitem__(self, name: str) -> TargetStatus:
         for row in self.targets:
@@ -60,4 +61,6 @@ class PoolStatus:
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
         if self.panic:
             lines.append("PANIC: every target looks down; trying all of them")
+        if self.quarantined:
+            lines.append(f"{self.quarantined} repair(s) quarantined: a target refused them (see failed())")
         return "\n".join(lines)

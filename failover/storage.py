@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -17,9 +19,11 @@ from failover.target import Target
 from failover.versioning import without_version
 
 if TYPE_CHECKING:
+    from failover.journal import Failed
     from failover.reconcile import ReconcileReport
     from failover.repair import DrainReport
     from failover.replication import Replication, WriteMode
+    from failover.status import PoolStatus
 
 READ_OPERATIONS = frozenset({"get", "get_range", "get_stream", "head", "list"})
 
@@ -223,11 +227,25 @@ class FailoverStorage(Facade):
         return self._replicated().maintenance_pass()
 
     def pending(self) -> dict[str, int]:
-        """How many keys each target still owes (empty when nothing is owed)."""
+        """How many keys each target still owes (empty when nothing is owed); quarantined
+        rows count, since the target still lacks them."""
         return self._replicated().pending()
 
+    def failed(self) -> builtins.list[Failed]:
+        """Repairs a target refused for good (quarantined): target, key, version, answer.
+        A newer write of the key, or ``reconcile``, may still bring it there."""
+        return self._replicated().failed()
+
+    def status(self) -> PoolStatus:
+        """The pool's status; with a write mode, also how many repairs are quarantined."""
+        status = super().status()
+        if self.replication is None:
+            return status
+        return dataclasses.replace(status, quarantined=self.replication.quarantined())
+
     def reconcile(self, **options: Any) -> ReconcileReport:
-        """Compare every target's listing and checksums; see `failover.reconcile.reconcile`."""
+        """Compare every target's listing and checksums (``verify=True``: their bytes too);
+        see `failover.reconcile.reconcile`."""
         from failover.reconcile import reconcile
 
         journal = self.replication.journal if self.replication is not None else None
