@@ -126,6 +126,9 @@ def _add_reconcile(commands: Subparsers) -> None:
     parser.add_argument("--journal", type=_existing_file, metavar="PATH", help="repair journal: its tombstones")
     parser.add_argument("--prefix", default="", help="only keys starting with this")
     parser.add_argument("--repair", action="store_true", help="write the repairs (default: report only)")
+    parser.add_argument(
+        "--verify", action="store_true", help="read every copy back and check its bytes against its checksum"
+    )
     parser.add_argument("--checkpoint", type=_output_path, metavar="PATH", help="resume file for long runs")
     parser.add_argument("--json", type=_output_path, metavar="PATH", help="also write the report as JSON")
     parser.set_defaults(run=_run_reconcile, parser=parser)

@@ -14,6 +14,14 @@ For each key in the union of the listings (in key order):
 * otherwise every target that lacks the key, holds an older version or different
   bytes gets a copy of the winner, with its version kept.
 
+A key some target cannot read (a name one cloud refuses), a key listed but not
+readable under its name, and a repair the journal quarantined are reported in
+``skipped`` and never copied; a repair that fails on one target is reported for that
+target, and the run goes on.  ``verify=True`` also reads every copy back and checks
+its bytes against its recorded checksum (listings and ``head`` only carry the
+checksum recorded at the write, so damaged bytes are invisible without it); a
+damaged copy is repaired from an intact one.
+
 Dry run by default: nothing is written unless ``repair=True``.  A ``checkpoint``
 file records the last key done, so a long run that is interrupted resumes after it;
 the file is removed when a run completes.  Listings are held in memory (a few
@@ -23,6 +31,7 @@ hundred bytes per object and target).  Listings that carry no checksum or versio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -32,7 +41,7 @@ from typing import Any, Literal
 
 from failover.anti_entropy import MARKER_PREFIX
 from failover.capabilities import ObjectInfo, ObjectStore
-from failover.errors import ConfigError, FailoverError, NotFound
+from failover.errors import ConfigError, FailoverError, IntegrityError, NotFound
 from failover.journal import Journal
 from failover.target import Target
 from failover.versioning import metadata_with_version, version_of
@@ -56,17 +65,24 @@ class Divergence:
 
 @dataclass
 class ReconcileReport:
+    """``skipped``: keys (or one target's copy of a key) left alone, with why: a copy that
+    cannot be read, a key listed but not readable under its name, a quarantined repair."""
+
     scanned: int = 0
     divergent: list[Divergence] = field(default_factory=list)
     repaired: int = 0
     failed: list[tuple[Divergence, str]] = field(default_factory=list)
     dry_run: bool = True
     resumed_after: str | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    verified: bool = False
 
     @property
     def ok(self) -> bool:
-        """Targets agree now: nothing divergent, or everything divergent repaired."""
-        return not self.failed and (not self.divergent or (not self.dry_run and self.repaired == len(self.divergent)))
+        """Targets agree now: nothing divergent or skipped, or everything divergent repaired."""
+        if self.failed or self.skipped:
+            return False
+        return not self.divergent or (not self.dry_run and self.repaired == len(self.divergent))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,7 +90,9 @@ class ReconcileReport:
             "divergent": [_row(d) for d in self.divergent],
             "repaired": self.repaired,
             "failed": [{"divergence": _row(d), "error": e} for d, e in self.failed],
+            "skipped": [{"key": k, "reason": r} for k, r in self.skipped],
             "dry_run": self.dry_run,
+            "verified": self.verified,
             "resumed_after": self.resumed_after,
             "ok": self.ok,
         }
@@ -91,25 +109,37 @@ def _row(d: Divergence) -> dict[str, Any]:
     }
 
 
+class Skip(Exception):
+    """This key (or one copy of it) cannot be judged or repaired now; the message says why."""
+
+
 def reconcile(
     targets: Sequence[Target],
     *,
     prefix: str = "",
     journal: Journal | None = None,
     repair: bool = False,
+    verify: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
 ) -> ReconcileReport:
     """Compare ``targets`` under ``prefix``; with ``repair=True`` make them agree.
 
     ``journal`` supplies the tombstones of deletes (without it, an object missing on
-    some targets is always copied back).  ``progress(done, total)`` is called per key.
+    some targets is always copied back) and the quarantined repairs, which are skipped.
+    ``verify=True`` reads every copy back (streamed, one chunk in memory at a time) and
+    compares its bytes with its recorded checksum: a damaged copy never wins and is
+    repaired from an intact one.  ``progress(done, total)`` is called per key.  A key
+    that cannot be read or written on some target is reported in ``skipped`` or
+    ``failed``; the run goes on with the other keys and targets.
     """
     targets = sorted(targets, key=lambda t: t.priority)
     if len(targets) < 2:
         raise ConfigError("reconcile needs at least two targets")
     if not isinstance(prefix, str):
         raise ConfigError(f"prefix must be a str, not {type(prefix).__name__}")
+    if not isinstance(verify, bool):
+        raise ConfigError(f"verify must be a bool, not {verify!r}")
     state = _Checkpoint(Path(checkpoint), prefix) if checkpoint is not None else None
     after = state.load() if state is not None else None
     listings = {t.name: {info.key: info for info in t.provider.list(prefix)} for t in targets}
@@ -118,19 +148,34 @@ def reconcile(
     if after is not None:
         keys = [k for k in keys if k > after]
     tombstones = journal.tombstones(prefix) if journal is not None else {}
+    held: dict[tuple[str, str], str] = {}
+    if journal is not None:
+        held = {(f.key, f.target): f.error for f in journal.failed() if f.key.startswith(prefix)}
     stores = {t.name: t.provider for t in targets}
-    report = ReconcileReport(dry_run=not repair, resumed_after=after)
+    order = [t.name for t in targets]
+    report = ReconcileReport(dry_run=not repair, resumed_after=after, verified=verify)
     total = len(keys)
     for done, key in enumerate(keys, 1):
-        present = {name: _complete(stores[name], listing[key]) for name, listing in listings.items() if key in listing}
-        for divergence in _compare(key, present, [t.name for t in targets], tombstones.get(key)):
+        try:
+            present, damaged = _judge(key, listings, stores, verify)
+            divergences = _compare(key, present, damaged, order, tombstones.get(key))
+        except Skip as skip:
+            report.skipped.append((key, str(skip)))
+            divergences = []
+        for found in divergences:
+            divergence = _hold(found, held, report)
+            if divergence is None:
+                continue
             report.divergent.append(divergence)
             if repair:
                 try:
-                    _repair(divergence, stores)
+                    failures = _repair(divergence, stores)
+                except Skip as skip:
+                    report.skipped.append((key, str(skip)))
+                    continue
+                report.failed.extend(failures)
+                if not failures:
                     report.repaired += 1
-                except FailoverError as exc:
-                    report.failed.append((divergence, f"{exc.kind}: {exc}"))
         report.scanned += 1
         if state is not None and (done % CHECKPOINT_EVERY == 0 or done == total):
             state.save(key)
@@ -141,26 +186,77 @@ def reconcile(
     return report
 
 
-def _complete(store: ObjectStore, info: ObjectInfo) -> ObjectInfo:
-    """Fill in checksum and version that a listing left out (S3 lists no metadata)."""
+def _judge(
+    key: str, listings: dict[str, dict[str, ObjectInfo]], stores: dict[str, ObjectStore], verify: bool
+) -> tuple[dict[str, ObjectInfo], set[str]]:
+    """Each target's copy of ``key`` (completed by a ``head`` where the listing lacks
+    metadata) and, with ``verify``, the targets whose bytes do not match their checksum."""
+    present: dict[str, ObjectInfo] = {}
+    damaged: set[str] = set()
+    for name, listing in listings.items():
+        if key not in listing:
+            continue
+        try:
+            info = _complete(stores[name], listing[key])
+            if verify and info is not None:
+                info, intact = _rehash(stores[name], info)
+                if not intact:
+                    damaged.add(name)
+        except NotFound:
+            info = None
+        except FailoverError as exc:
+            raise Skip(f"{name}: cannot read it: {exc.kind}: {exc}") from exc
+        if info is not None:
+            present[name] = info
+    if not present:
+        raise Skip(f"listed on {', '.join(n for n in listings if key in listings[n])} but not readable under that name")
+    return present, damaged
+
+
+def _complete(store: ObjectStore, info: ObjectInfo) -> ObjectInfo | None:
+    """Fill in checksum and version that a listing left out (S3 lists no metadata).
+    None: listed, but not there under that name (deleted since, or a name the store
+    changed on the way, as Azure does with a backslash)."""
     if info.checksum is not None and info.version is not None:
         return info
     try:
         full = store.head(info.key)
-    except NotFound:  # deleted since the listing: judge it by what the listing said
-        return info
+    except NotFound:
+        return None
     return replace(full, key=info.key)
 
 
+def _rehash(store: ObjectStore, info: ObjectInfo) -> tuple[ObjectInfo, bool]:
+    """Read the copy back in chunks: its info with the checksum of the bytes read, and
+    whether those match the checksum recorded at the write (a store that checks it
+    itself raises `IntegrityError`, which says the same)."""
+    digest = hashlib.sha256()
+    try:
+        for chunk in store.get_stream(info.key):
+            digest.update(chunk)
+    except IntegrityError:
+        return info, False
+    actual = "sha256:" + digest.hexdigest()
+    return replace(info, checksum=actual), info.checksum is None or info.checksum == actual
+
+
 def _compare(
-    key: str, present: dict[str, ObjectInfo], order: list[str], tombstone: str | None
+    key: str, present: dict[str, ObjectInfo], damaged: set[str], order: list[str], tombstone: str | None
 ) -> list[Divergence]:
-    # The newest version wins; ties go to the best priority (``order``), so runs agree.
-    source = max(present, key=lambda name: (version_of(present[name]), -order.index(name)))
+    # The newest intact version wins; ties go to the best priority (``order``), so runs agree.
+    intact = [name for name in present if name not in damaged]
+    if not intact:
+        raise Skip(f"no intact copy: every copy ({', '.join(sorted(present))}) fails its checksum")
+    source = max(intact, key=lambda name: (version_of(present[name]), -order.index(name)))
     winner = present[source]
     version = version_of(winner)
-    if tombstone is not None and tombstone >= version:
+    newest = max(version_of(i) for i in present.values())
+    if tombstone is not None and tombstone >= newest:
         return [Divergence(key, "delete", None, tuple(n for n in order if n in present), tombstone, "deleted")]
+    if newest > version:
+        # Copying an older intact version over a newer damaged one would move it backwards.
+        newer = sorted(n for n in damaged if version_of(present[n]) == newest)
+        raise Skip(f"the newest copy ({', '.join(newer)}) fails its checksum; no intact copy of it")
     stale: list[str] = []
     reasons: set[str] = set()
     for name in order:
@@ -170,6 +266,9 @@ def _compare(
         if info is None:
             stale.append(name)
             reasons.add("missing")
+        elif name in damaged:
+            stale.append(name)
+            reasons.add("damaged bytes")
         elif version_of(info) < version:
             stale.append(name)
             reasons.add("older version")
@@ -187,18 +286,49 @@ def _same_bytes(a: ObjectInfo, b: ObjectInfo) -> bool:
     return a.size == b.size  # objects written by other tools carry no checksum
 
 
-def _repair(divergence: Divergence, stores: dict[str, ObjectStore]) -> None:
+def _hold(divergence: Divergence, held: dict[tuple[str, str], str], report: ReconcileReport) -> Divergence | None:
+    """``divergence`` less the targets whose repair of the key the journal quarantined
+    (reported as skipped); None when no target is left."""
+    kept = tuple(t for t in divergence.targets if (divergence.key, t) not in held)
+    for target in divergence.targets:
+        if target not in kept:
+            report.skipped.append((divergence.key, f"{target}: repair quarantined: {held[(divergence.key, target)]}"))
+    if not kept:
+        return None
+    return divergence if kept == divergence.targets else replace(divergence, targets=kept)
+
+
+def _repair(divergence: Divergence, stores: dict[str, ObjectStore]) -> list[tuple[Divergence, str]]:
+    """Make ``divergence`` good on each of its targets; the failures, one per target.
+    `Skip` when the source lists the key but has nothing under that name."""
     key = divergence.key
+    failures: list[tuple[Divergence, str]] = []
+
+    def each(names: Sequence[str], call: Callable[[ObjectStore], object]) -> None:
+        for name in names:
+            try:
+                call(stores[name])
+            except FailoverError as exc:
+                failures.append((replace(divergence, targets=(name,)), f"{exc.kind}: {exc}"))
+
     if divergence.action == "delete":
-        for name in divergence.targets:
-            stores[name].delete(key)
-        return
+        each(divergence.targets, lambda store: store.delete(key))
+        return failures
     assert divergence.source is not None
     source = stores[divergence.source]
-    info = source.head(key)
-    data = source.get(key)
-    for name in divergence.targets:
-        stores[name].put(key, data, content_type=info.content_type, metadata=metadata_with_version(info))
+    try:
+        info = source.head(key)
+        data = source.get(key)
+        expected = info.checksum
+        if expected and expected != "sha256:" + hashlib.sha256(data).hexdigest():
+            raise IntegrityError(f"{key!r} changed or was damaged while it was read", target=divergence.source)
+    except NotFound as exc:
+        raise Skip(f"listed on {divergence.source} but not readable under that name; not copied") from exc
+    except FailoverError as exc:
+        return [(divergence, f"{exc.kind}: {exc}")]
+    metadata = metadata_with_version(info)
+    each(divergence.targets, lambda store: store.put(key, data, content_type=info.content_type, metadata=metadata))
+    return failures
 
 
 class _Checkpoint:

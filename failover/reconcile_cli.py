@@ -68,6 +68,7 @@ def run_reconcile(args: argparse.Namespace, console: Console) -> int:
                 prefix=args.prefix,
                 journal=journal,
                 repair=args.repair,
+                verify=args.verify,
                 checkpoint=args.checkpoint,
                 progress=advance,
             )
@@ -91,7 +92,15 @@ def _print(report: ReconcileReport, console: Console) -> None:
         if len(report.divergent) > SHOWN:
             console.print(f"... and {len(report.divergent) - SHOWN} more (use --json for all)")
     for d, error in report.failed:
-        console.print(f"[red]repair of {d.key} failed: {error}")
+        console.print(f"[red]repair of {d.key} on {', '.join(d.targets)} failed: {error}")
+    for key, reason in report.skipped[:SHOWN]:
+        console.print(f"[yellow]skipped {key!r}: {reason}")
+    if len(report.skipped) > SHOWN:
+        console.print(f"... and {len(report.skipped) - SHOWN} more skipped (use --json for all)")
     mode = "dry run, nothing written" if report.dry_run else f"{report.repaired} repaired"
     resumed = f", resumed after {report.resumed_after!r}" if report.resumed_after else ""
-    console.print(f"{report.scanned} keys scanned, {len(report.divergent)} divergent ({mode}{resumed})")
+    checked = ", bytes verified" if report.verified else ""
+    console.print(
+        f"{report.scanned} keys scanned, {len(report.divergent)} divergent, {len(report.skipped)} skipped "
+        f"({mode}{checked}{resumed})"
+    )
