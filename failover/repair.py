@@ -32,7 +32,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
@@ -146,6 +146,8 @@ class Repairer:
                 outcomes = self._run(batch, go)
                 for outcome in outcomes:
                     counts[outcome] = counts.get(outcome, 0) + 1
+                if stopped is None and stop is not None and stop.is_set():
+                    stopped = "closing"  # repairs cancelled before they started
                 if "deferred" in outcomes and stopped is None and target not in skipped:
                     skipped.append(target)  # it went down during the pass
                 if "failed" in outcomes or "deferred" in outcomes:
@@ -198,7 +200,20 @@ class Repairer:
                 if outcomes[-1] in ("failed", "deferred"):
                     break
             return outcomes
-        return list(self._pool().map(one, batch))
+        pool = self._pool()
+        futures: list[Future[Outcome] | None] = []
+        for owed in batch:
+            try:
+                futures.append(pool.submit(one, owed))
+            except RuntimeError:  # `close` shut the pool down meanwhile
+                futures.append(None)
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append("deferred" if future is None else future.result())
+            except CancelledError:  # cancelled by `close` before it started
+                outcomes.append("deferred")
+        return outcomes
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._threads_lock:

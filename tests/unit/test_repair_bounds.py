@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import pytest
+
 from failover import FakeClock, replication
 from failover.anti_entropy import MARKER_PREFIX
-from failover.errors import InvalidRequest
+from failover.errors import ConfigError, InvalidRequest
 from failover.repair import RepairQuarantined
 from failover.replication import KeyLocks
 from failover.storage import FailoverStorage
@@ -90,7 +92,8 @@ def three(tmp_path: Path, third: MemoryObjectStore, clock: FakeClock, **options:
     stores = [MemoryObjectStore(clock=clock), MemoryObjectStore(clock=clock), third]
     chaos = [ChaosProvider(s, seed=i, clock=clock) for i, s in enumerate(stores)]
     listeners = options.pop("listeners", ())
-    mode = replication.Primary(journal=tmp_path / "j.sqlite", repair_workers=1, **options)
+    options.setdefault("repair_workers", 1)
+    mode = replication.Primary(journal=tmp_path / "j.sqlite", **options)
     return build(chaos, clock, mode, listeners=listeners)
 
 
@@ -154,19 +157,16 @@ def test_a_drain_pass_stops_at_its_time_budget(tmp_path: Path) -> None:
 
 
 def test_pass_budget_must_be_positive(tmp_path: Path) -> None:
-    import pytest
-
-    from failover.errors import ConfigError
-
     for bad in (0, -1.0, float("inf"), True, "3"):
         with pytest.raises(ConfigError, match="pass_budget"):
             make_replicas(tmp_path, pass_budget=bad)
 
 
-def test_close_returns_without_waiting_for_the_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_close_returns_without_waiting_for_the_pass(tmp_path: Path, workers: int) -> None:
     clock = FakeClock()
     gated = Gated(clock, gate_on="put")
-    storage = three(tmp_path, gated, clock)
+    storage = three(tmp_path, gated, clock, repair_workers=workers)
     rep = storage.replication
     assert rep is not None
     for i in range(10):
@@ -180,7 +180,9 @@ def test_close_returns_without_waiting_for_the_pass(tmp_path: Path) -> None:
     gated.release.set()
     thread.join(10.0)
     assert not thread.is_alive()
-    assert gated.calls.count("put") == 1  # the pass stopped before its next repair
+    assert gated.calls.count("put") == workers  # the pass stopped before its next repairs
+    assert rep.drainer.last is not None and rep.drainer.last.stopped == "closing"
+    assert storage.pending() == {NAMES[2]: 10 - workers}
 
 
 def test_a_write_of_the_key_being_repaired_does_not_wait_for_the_repairs_reads(tmp_path: Path) -> None:
