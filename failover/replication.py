@@ -41,9 +41,10 @@ from failover.refusal import refusal
 from failover.versioning import NO_VERSION, VERSION_KEY, Versioner
 
 if TYPE_CHECKING:
+    from failover.drainer import Drainer
     from failover.pool import Pool
     from failover.reconcile import ReconcileReport
-    from failover.repair import Drainer, DrainReport, Repairer
+    from failover.repair import DrainReport, Repairer
     from failover.routing import Member
 
 logger = logging.getLogger("failover.replication")
@@ -174,7 +175,8 @@ class Replication:
 
     def __init__(self, pool: Pool, mode: WriteMode, *, time_ns: Callable[[], int] = time.time_ns) -> None:
         from failover.anti_entropy import AntiEntropy, RestoreGuard
-        from failover.repair import Drainer, Repairer
+        from failover.drainer import Drainer
+        from failover.repair import Repairer
 
         if not isinstance(mode, WriteMode):
             raise ConfigError(f"writes must be replication.Primary(), All() or Quorum(w), not {mode!r}")

@@ -180,9 +180,11 @@ def test_close_returns_without_waiting_for_the_pass(tmp_path: Path, workers: int
     gated.release.set()
     thread.join(10.0)
     assert not thread.is_alive()
-    assert gated.calls.count("put") == workers  # the pass stopped before its next repairs
+    # The pass stopped before its next repairs: only those in flight at close were made.
+    made = gated.calls.count("put")
+    assert 1 <= made <= workers
     assert rep.drainer.last is not None and rep.drainer.last.stopped == "closing"
-    assert storage.pending() == {NAMES[2]: 10 - workers}
+    assert storage.pending() == {NAMES[2]: 10 - made}
 
 
 def test_a_write_of_the_key_being_repaired_does_not_wait_for_the_repairs_reads(tmp_path: Path) -> None:
