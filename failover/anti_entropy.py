@@ -61,8 +61,15 @@ class RestoreGuard:
             came_back = usable and not self._was_usable.get(target, True)
             self._was_usable[target] = usable
             due = now - self._checked_at.get(target, -float("inf")) >= self._check_every
-            if usable and (came_back or due or target in self.suspects) and self.check(target, now):
-                restored.append(target)
+            if not (usable and (came_back or due or target in self.suspects)):
+                continue
+            try:
+                if self.check(target, now):
+                    restored.append(target)
+            except FailoverError as exc:
+                logger.warning("marker check on %s failed, retrying later: %s", target, exc)
+            except Exception:  # an unmapped error from one target must not stop the repair pass
+                logger.exception("marker check on %s failed, retrying later", target)
         return restored
 
     def check(self, target: str, now: float) -> bool:

@@ -242,3 +242,21 @@ def test_anti_entropy_repairs_a_replica_changed_behind_the_librarys_back(tmp_pat
 def test_background_check_intervals_must_be_positive_seconds(tmp_path: Path, name: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=name):
         replicated_on_clock(tmp_path, **{name: value})
+
+
+def test_a_marker_check_that_fails_never_stops_the_repair_pass(tmp_path: Path) -> None:
+    store, stores, clock = replicated_on_clock(tmp_path)
+
+    def broken_head(key: str) -> Any:
+        raise KeyError(key)  # an unmapped error, a bug in one adapter
+
+    try:
+        store.put("k", b"v")
+        stores[2].delete("k")
+        assert store.replication is not None
+        store.replication.journal.record("k", "", "put", [NAMES[2]])  # owed, as after a failed write
+        stores[1].head = broken_head  # type: ignore[method-assign]
+        store.drain()
+        assert stores[2].get("k") == b"v"
+    finally:
+        store.close()
