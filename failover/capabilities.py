@@ -37,7 +37,13 @@ class Capability(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
-    """What ``head`` returns.  ``checksum`` is ``"sha256:<hex>"`` when the writer recorded one."""
+    """What ``head`` returns.  ``checksum`` is ``"sha256:<hex>"`` when the writer recorded one.
+
+    ``etag`` is an opaque token for this write of the object, the one to pass back as
+    ``put(if_match=...)`` on the same store: S3's and Azure's HTTP ETag (quoted), GCS's
+    object generation (decimal digits), the memory store's own token.  Tokens of
+    different stores are not comparable.
+    """
 
     key: str
     size: int
@@ -59,7 +65,19 @@ class ObjectStore(Protocol):
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
-    ) -> ObjectInfo: ...
+        if_match: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        """Write the object; with a condition, only if it holds when the write lands.
+
+        ``if_match``: only if the object's current ``etag`` is this one (from an earlier
+        `head`, `put` or `list` on this store); ``if_absent``: only if no object has the
+        key.  A condition that does not hold raises `failover.errors.PreconditionFailed`
+        (permanent) and leaves the stored object as it was; ``if_match`` on a missing
+        object fails alike.  Both at once, or a malformed token, is `InvalidInput`
+        before any request (`check_condition`).
+        """
+        ...
 
     def get(self, key: str) -> bytes: ...
 
@@ -260,6 +278,21 @@ def validate_key(key: str) -> str:
     if len(segments) > MAX_KEY_SEGMENTS:
         raise InvalidInput(f"object key has {len(segments)} path segments; Azure allows at most {MAX_KEY_SEGMENTS}")
     return key
+
+
+def check_condition(if_match: object, if_absent: object) -> None:
+    """A conditional put's arguments: ``if_match`` None or a non-empty etag, ``if_absent`` a
+    bool, not both.  ``"*"`` is refused: GCS cannot express "any existing object"."""
+    if if_absent is not True and if_absent is not False:
+        raise InvalidInput(f"if_absent must be a bool, not {type(if_absent).__name__}")
+    if if_match is None:
+        return
+    if not isinstance(if_match, str):
+        raise InvalidInput(f"if_match must be a str etag or None, not {type(if_match).__name__}")
+    if not if_match.strip() or if_match.strip() == "*":
+        raise InvalidInput(f"if_match must be an etag that head() or put() returned, not {if_match!r}")
+    if if_absent:
+        raise InvalidInput("pass if_match or if_absent, not both: an object cannot both exist and be absent")
 
 
 def validate_chunk_size(chunk_size: int) -> None:

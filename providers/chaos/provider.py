@@ -16,6 +16,7 @@ from failover.capabilities import (
     ObjectInfo,
     ObjectStore,
     Record,
+    check_condition,
     supported_operations,
 )
 from failover.clock import Clock, SystemClock
@@ -244,9 +245,18 @@ class ChaosProvider:
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_absent: bool = False,
     ) -> ObjectInfo:
+        """Conditions are checked before any fault (bad input is not the target's failure)
+        and passed on only when set, so a store without them still takes plain puts."""
+        check_condition(if_match, if_absent)
         self._enter("put")
-        return self._store.put(key, data, content_type=content_type, metadata=metadata)
+        if if_match is None and not if_absent:
+            return self._store.put(key, data, content_type=content_type, metadata=metadata)
+        return self._store.put(
+            key, data, content_type=content_type, metadata=metadata, if_match=if_match, if_absent=if_absent
+        )
 
     def get(self, key: str) -> bytes:
         self._enter("get")

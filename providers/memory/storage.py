@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
+from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key, validate_range
 from failover.clock import Clock, SystemClock
-from failover.errors import IntegrityError, InvalidInput, NotFound
+from failover.errors import IntegrityError, InvalidInput, NotFound, PreconditionFailed
 from failover.portable import check_write, split_version
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -45,8 +45,13 @@ def read_payload(data: bytes | bytearray | memoryview | BinaryIO) -> bytes:
 class MemoryObjectStore:
     """Objects in a dict, guarded by one lock.
 
-    * ``etag`` is the quoted MD5 hex of the content, as S3 gives for a single-part upload,
-      so equal content has equal etags (and ``copy`` keeps the etag).
+    * ``etag`` is a quoted token new with every write (``put`` and ``copy``), as on Azure
+      and GCS: the write's number and the content's MD5 hex.  Rewriting the same bytes
+      gives a new etag (S3's would not change), so a stale ``if_match`` is refused here
+      whenever any cloud would refuse it.
+    * ``put(if_match=, if_absent=)`` is checked and applied under the lock, so of two
+      writers holding the same etag exactly one succeeds; the loser gets
+      `PreconditionFailed`, as does ``if_match`` on a missing key.
     * ``checksum`` is ``"sha256:<hex>"`` of the content.
     * keys, metadata and content types follow the portable model (`failover.portable`),
       as on every cloud adapter; the replication version is ``version``, not metadata.
@@ -62,6 +67,7 @@ class MemoryObjectStore:
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._objects: dict[str, _Object] = {}
+        self._writes = 0  # numbers each write's etag; guarded by the lock
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ writes
@@ -73,15 +79,18 @@ class MemoryObjectStore:
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_absent: bool = False,
     ) -> ObjectInfo:
         # As strict as the strictest cloud, so tests on memory cannot pass what a cloud refuses.
         content_type, meta = check_write(key, content_type, metadata)
+        check_condition(if_match, if_absent)
         payload = read_payload(data)
         user, version = split_version(meta)
+        md5 = hashlib.md5(payload, usedforsecurity=False).hexdigest()
         info = ObjectInfo(
             key=key,
             size=len(payload),
-            etag=f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"',
             checksum=f"sha256:{hashlib.sha256(payload).hexdigest()}",
             content_type=content_type or DEFAULT_CONTENT_TYPE,
             metadata=user,
@@ -89,8 +98,20 @@ class MemoryObjectStore:
             version=version,
         )
         with self._lock:
+            current = self._objects.get(key)
+            if if_absent and current is not None:
+                raise PreconditionFailed(f"put {key!r} if_absent: the object exists", operation="put")
+            if if_match is not None and (current is None or current.info.etag != if_match):
+                now = "missing" if current is None else f"at etag {current.info.etag}"
+                raise PreconditionFailed(f"put {key!r} if_match={if_match}: the object is {now}", operation="put")
+            info = replace(info, etag=self._next_etag(md5))
             self._objects[key] = _Object(payload, info)
         return _fresh(info)
+
+    def _next_etag(self, md5: str) -> str:
+        # Called under the lock.
+        self._writes += 1
+        return f'"{self._writes:x}.{md5}"'
 
     def copy(self, src: str, dst: str) -> ObjectInfo:
         validate_key(src)
@@ -100,7 +121,7 @@ class MemoryObjectStore:
             obj = self._objects.get(src)
             if obj is None:
                 raise NotFound(f"object {src!r} not found", operation="copy")
-            info = replace(obj.info, key=dst, modified=now)
+            info = replace(obj.info, key=dst, modified=now, etag=self._next_etag(_md5_of(obj.info.etag)))
             self._objects[dst] = _Object(obj.data, info)
         return _fresh(info)
 
@@ -190,6 +211,10 @@ def _check_digest(digest: hashlib._Hash, expected: str | None, key: str, size: i
             f"checksum mismatch for memory object {key!r}: stored {expected}, read {actual} ({size} bytes)",
             operation="get_stream",
         )
+
+
+def _md5_of(etag: str | None) -> str:
+    return (etag or "").strip('"').rpartition(".")[2]
 
 
 def _fresh(info: ObjectInfo) -> ObjectInfo:

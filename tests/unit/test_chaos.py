@@ -8,12 +8,14 @@ from collections import Counter
 
 import pytest
 
-from failover.capabilities import Capability, capabilities_of, supported_operations
+from failover.capabilities import Capability, ObjectInfo, capabilities_of, supported_operations
 from failover.clock import FakeClock
 from failover.deadline import attempt_deadline, current_deadline
 from failover.errors import (
     ConfigError,
+    InvalidInput,
     NotFound,
+    PreconditionFailed,
     Throttled,
     Timeout,
     Unavailable,
@@ -57,6 +59,32 @@ def test_passes_calls_through_when_healed() -> None:
         chaos.get("missing")
     assert chaos.calls == 4
     assert chaos.injected == dict.fromkeys(FAULT_KINDS, 0)
+
+
+def test_put_conditions_reach_the_inner_store_and_bad_ones_fail_before_any_fault() -> None:
+    chaos, _ = make()
+    etag = chaos.head("k").etag
+    with pytest.raises(PreconditionFailed):
+        chaos.put("k", b"again", if_absent=True)
+    chaos.put("k", b"newer", if_match=etag)
+    with pytest.raises(PreconditionFailed):
+        chaos.put("k", b"rolled back", if_match=etag)
+    assert chaos.get("k") == b"newer"
+    chaos.down()
+    calls = chaos.calls
+    with pytest.raises(InvalidInput, match="not both"):
+        chaos.put("k", b"x", if_match=etag, if_absent=True)
+    assert chaos.calls == calls  # refused as input, not drawn as a fault
+
+
+def test_plain_puts_reach_a_store_without_conditions() -> None:
+    class PlainStore(MemoryObjectStore):
+        def put(self, key: str, data: object, **kwargs: object) -> ObjectInfo:  # type: ignore[override]
+            assert "if_match" not in kwargs and "if_absent" not in kwargs
+            return super().put(key, data, **kwargs)  # type: ignore[arg-type]
+
+    chaos = ChaosProvider(PlainStore())
+    assert chaos.put("k", b"plain").size == 5
 
 
 def test_exposes_only_the_inner_operations() -> None:
