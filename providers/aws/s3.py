@@ -12,8 +12,8 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
-from failover.errors import ConfigError
+from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
+from failover.errors import ConfigError, PreconditionFailed, Unsupported
 from failover.portable import VERSION_KEY
 from providers._common import (
     CHECKSUM_META_KEY,
@@ -40,6 +40,8 @@ from providers.aws._client import DeadlineClients, error_code, make_client, map_
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 # copy_object copies at most 5 GiB in one request; larger objects need a multipart copy.
 MAX_SINGLE_COPY = 5 * 1024**3
+# PutObject takes at most 5 GiB in one request.
+MAX_SINGLE_PUT = 5 * 1024**3
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -134,17 +136,43 @@ class S3Store:
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_absent: bool = False,
     ) -> ObjectInfo:
+        """A conditional put (``if_match`` → ``IfMatch``, ``if_absent`` → ``IfNoneMatch='*'``)
+        is always one PutObject, so at most `MAX_SINGLE_PUT` bytes: boto3's managed upload
+        does not pass the conditions on to CompleteMultipartUpload."""
         checked = check_put(key, content_type, metadata)
+        check_condition(if_match, if_absent)
         body = prepare_body(data)
         stored = metadata_to_store(checked.metadata, body.sha256, limit=("S3", 2048))
         content_type = checked.content_type
         extra: dict[str, Any] = {"Metadata": stored, "ContentType": content_type}
+        if if_match is not None:
+            extra["IfMatch"] = if_match
+        if if_absent:
+            extra["IfNoneMatch"] = "*"
+        conditional = if_match is not None or if_absent
+        if conditional and body.size > MAX_SINGLE_PUT:
+            raise Unsupported(
+                f"put {self._where(key)}: a conditional put (if_match / if_absent) is one PutObject, "
+                f"at most {MAX_SINGLE_PUT} bytes; this body is {body.size}",
+                operation="put",
+            )
         etag: str | None = None
         client = self._now("put")
         with map_errors("put", self._where(key)):
-            if body.size <= MULTIPART_THRESHOLD:
-                resp = client.put_object(Bucket=self.bucket, Key=key, Body=body.stream, **extra)
+            if body.size <= MULTIPART_THRESHOLD or conditional:
+                try:
+                    resp = client.put_object(Bucket=self.bucket, Key=key, Body=body.stream, **extra)
+                except ClientError as exc:
+                    # S3 answers If-Match on a missing key with NoSuchKey: the condition failed.
+                    if if_match is not None and error_code(exc) == "NoSuchKey":
+                        raise PreconditionFailed(
+                            f"put {self._where(key)} if_match={if_match}: the object does not exist",
+                            operation="put",
+                        ) from exc
+                    raise
                 etag = _etag(resp.get("ETag"))
             else:
                 # Multipart, parallel, streamed from the (seekable) body; the ETag of a

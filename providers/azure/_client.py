@@ -47,7 +47,9 @@ DEFAULT_RETRY_TOTAL = 0
 # here is a second the caller is not served by a healthy target.
 RETRY_BACKOFF = 0.5
 
-_ALREADY_EXISTS = frozenset({"BlobAlreadyExists", "ContainerAlreadyExists"})
+# BlobAlreadyExists is not here: it is the answer to a put's failed If-None-Match: *, so
+# PreconditionFailed, as a failed If-Match is.
+_ALREADY_EXISTS = frozenset({"ContainerAlreadyExists"})
 _TIMED_OUT = frozenset({"OperationTimedOut"})
 
 

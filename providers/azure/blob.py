@@ -13,7 +13,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSettings
 
-from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
+from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
 from failover.deadline import time_left
 from failover.errors import ConfigError, Timeout
 from providers._common import (
@@ -133,19 +133,29 @@ class BlobStore:
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_absent: bool = False,
     ) -> ObjectInfo:
+        """``if_match`` → ``If-Match`` (412 ConditionNotMet), ``if_absent`` → ``If-None-Match: *``
+        (409 BlobAlreadyExists); on a block upload they go with the Put Block List."""
         checked = check_put(key, content_type, metadata)
+        check_condition(if_match, if_absent)
         content_type = checked.content_type
         body = prepare_body(data)
         stored = metadata_to_store(checked.metadata, body.sha256, CHECKSUM_KEY, limit=("Azure Blob", 8192))
+        condition: dict[str, Any] = {}
+        if if_match is not None:
+            condition = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
         with map_errors("put", self._where(key)):
             # Streams in blocks above the SDK's single-put size (64 MiB by default).
+            # overwrite=False is how the SDK sends If-None-Match: *.
             resp = self._container.get_blob_client(key).upload_blob(
                 body.stream,
                 length=body.size,
-                overwrite=True,
+                overwrite=not if_absent,
                 metadata=stored,
                 content_settings=ContentSettings(content_type=content_type),
+                **condition,
                 **self._now("put"),
             )
         return ObjectInfo(

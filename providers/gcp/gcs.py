@@ -9,8 +9,8 @@ from typing import Any, BinaryIO
 
 import google.api_core.exceptions as gexc
 
-from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
-from failover.errors import ConfigError, PreconditionFailed, Unavailable
+from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
+from failover.errors import ConfigError, InvalidInput, PreconditionFailed, Unavailable
 from providers._common import (
     check_prefix,
     check_put,
@@ -118,15 +118,27 @@ class GCSStore:
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_absent: bool = False,
     ) -> ObjectInfo:
+        """``etag`` here is the object's generation, so ``if_match`` → ``ifGenerationMatch=<it>``
+        and ``if_absent`` → ``ifGenerationMatch=0`` (412 when either fails)."""
         checked = check_put(key, content_type, metadata)
+        check_condition(if_match, if_absent)
+        condition: dict[str, Any] = {}
+        if if_match is not None:
+            condition["if_generation_match"] = _generation(if_match)
+        elif if_absent:
+            condition["if_generation_match"] = 0
         content_type = checked.content_type
         body = prepare_body(data)
         blob = self._bucket.blob(key)
         blob.metadata = metadata_to_store(checked.metadata, body.sha256, limit=("GCS", 8192))
         with map_errors("put", self._where(key)):
             # One multipart request up to 8 MiB, a resumable session above: streamed either way.
-            blob.upload_from_file(body.stream, size=body.size, content_type=content_type, **self._now("put"))
+            blob.upload_from_file(
+                body.stream, size=body.size, content_type=content_type, **condition, **self._now("put")
+            )
         return _info(blob)
 
     def get(self, key: str) -> bytes:
@@ -295,6 +307,22 @@ def _range_of(data: bytes, status: list[int], start: int, end: int, where: str) 
     return data
 
 
+def _generation(if_match: str) -> int:
+    """The generation an ``if_match`` token names: the decimal digits `_info` puts in ``etag``."""
+    if not if_match.isdecimal() or not if_match.isascii() or int(if_match) <= 0:
+        raise InvalidInput(
+            f"if_match {if_match!r} is not a GCS generation: pass the etag head() or put() of this store returned"
+        )
+    return int(if_match)
+
+
+def _etag(blob: Any) -> str | None:
+    # The generation, not GCS's own etag: uploads take only ifGenerationMatch, and the
+    # generation changes with every write of the object (the etag also with metadata edits).
+    generation = blob.generation
+    return str(generation) if generation is not None else None
+
+
 def _timestamp(value: object) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
 
@@ -304,7 +332,7 @@ def _info(blob: Any) -> ObjectInfo:
     return ObjectInfo(
         key=blob.name,
         size=int(blob.size or 0),
-        etag=blob.etag,
+        etag=_etag(blob),
         checksum=checksum_of(stored_digest(meta)),
         content_type=blob.content_type,
         metadata=user_metadata(meta),
