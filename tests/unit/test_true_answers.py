@@ -245,7 +245,7 @@ def test_background_check_intervals_must_be_positive_seconds(tmp_path: Path, nam
 
 
 def test_a_marker_check_that_fails_never_stops_the_repair_pass(tmp_path: Path) -> None:
-    store, stores, clock = replicated_on_clock(tmp_path)
+    store, stores, _ = replicated_on_clock(tmp_path)
 
     def broken_head(key: str) -> Any:
         raise KeyError(key)  # an unmapped error, a bug in one adapter
