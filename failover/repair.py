@@ -28,16 +28,17 @@ reads that decide it; the write itself is bounded by the attempt timeout.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from failover.breaker import BreakerState
 from failover.capabilities import ObjectInfo
-from failover.errors import FailoverError, InvalidInput, InvalidRequest, NotFound
+from failover.errors import FailoverError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed
 from failover.journal import Owed
 from failover.pool import WRITE
 from failover.refusal import refusal
@@ -236,8 +237,12 @@ class Repairer:
         that the row is still current, so a foreground write never waits for a slow read."""
         if not self._current(owed):
             return "repaired"  # settled or superseded meanwhile: the newer row is its own work
+        if self._r.inflight.busy(owed.target, owed.key):
+            return "waiting"  # an older write may still land there: check once it has finished
         try:
             return self._delete(owed) if owed.op == "delete" else self._put(owed)
+        except PreconditionFailed:
+            return "waiting"  # the target changed between our look and our write: look again
         except FailoverError as exc:
             error = f"{exc.kind}: {exc}"
             if refused(exc):
@@ -302,14 +307,20 @@ class Repairer:
             if info.checksum and info.checksum != "sha256:" + hashlib.sha256(data).hexdigest():
                 return "waiting"  # replaced between head and get by another process: next pass
             content_type, metadata = info.content_type, metadata_with_version(info)
-        return self._write(
-            owed,
-            lambda: self._on(
+        # Conditional on what the target held when we looked, so a write that lands in
+        # between (an abandoned attempt, another process) is never overwritten blindly.
+        condition = _condition_on(there)
+
+        def put(member: Member) -> object:
+            provider = member.provider
+            options = condition if _takes_conditions(provider) else {}
+            return self._r.inflight.track(
                 owed.target,
-                "put",
-                lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata),
-            ),
-        )
+                key,
+                lambda: provider.put(key, data, content_type=content_type, metadata=metadata, **options),
+            )
+
+        return self._write(owed, lambda: self._on(owed.target, "put", put))
 
     def _newest_elsewhere(self, owed: Owed) -> tuple[str, ObjectInfo | None] | None:
         """The target with the newest copy of the key (its version ``>= owed`` wins at once).
@@ -346,5 +357,26 @@ class Repairer:
             return None
         return info
 
+
+
+def _condition_on(there: ObjectInfo | None) -> dict[str, Any]:
+    """The put condition that makes a repair apply only to what it saw on the target."""
+    if there is None:
+        return {"if_absent": True}
+    return {"if_match": there.etag} if there.etag else {}
+
+
+def _takes_conditions(provider: object) -> bool:
+    """Does ``provider.put`` take ``if_match``/``if_absent`` (every bundled store does; a
+    user's own store written before conditions existed may not)?  A wrapper that passes
+    them on (the chaos provider's ``inner``) takes them only if what it wraps does."""
+    inner = getattr(provider, "inner", None)
+    if inner is not None and inner is not provider and not _takes_conditions(inner):
+        return False
+    try:
+        parameters = inspect.signature(provider.put).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return "if_match" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 __all__ = ["DrainReport", "RepairQuarantined", "Repairer", "refused"]

@@ -36,6 +36,7 @@ from failover.errors import (
     InvalidInput,
     QuorumNotReached,
 )
+from failover.inflight import InFlight
 from failover.journal import Failed, Journal, Payload, Sync
 from failover.refusal import refusal
 from failover.versioning import NO_VERSION, VERSION_KEY, Versioner
@@ -189,11 +190,18 @@ class Replication:
         self.owing = self.journal.owing  # the read path's view: key -> targets that owe it
         self.versioner = Versioner(mode.writer_id, time_ns=time_ns, floor=self.journal.last_version())
         self.locks = KeyLocks()
+        self.inflight = InFlight(on_idle=self._write_finished)
         self._others = {name: frozenset(n for n in self.names if n != name) for name in self.names}
         self.repairer: Repairer = Repairer(self, workers=mode.repair_workers, pass_budget=mode.pass_budget)
         self.guard = RestoreGuard(self, check_every=mode.restore_check) if mode.restore_check else None
         self.anti_entropy = AntiEntropy(self, mode.anti_entropy) if mode.anti_entropy else None
         self.drainer: Drainer = Drainer(self.maintenance_pass, mode.drain_interval)
+
+    def _write_finished(self, target: str, key: str) -> None:
+        # The last outstanding write of key to target has finished: if the target still
+        # owes key, it can be checked now.
+        if target in self.owing.get(key, {}):
+            self.drainer.wake()
 
     def maintenance_pass(self, stop: threading.Event | None = None) -> DrainReport:
         """What the drainer runs each time: marker checks and anti-entropy when due, then
@@ -255,13 +263,19 @@ class Replication:
         payload = Payload(inline, content_type, meta)
 
         def call(member: Member) -> Any:
-            return member.provider.put(key, data, content_type=content_type, metadata=meta)
+            put = member.provider.put
+            return self.inflight.track(
+                member.name, key, lambda: put(key, data, content_type=content_type, metadata=meta)
+            )
 
         return self._write("put", key, version, call, payload)
 
     def delete(self, key: str) -> None:
         version = self.versioner.next()
-        self._write("delete", key, version, lambda member: member.provider.delete(key), None)
+        def call(member: Member) -> None:
+            self.inflight.track(member.name, key, lambda: member.provider.delete(key))
+
+        self._write("delete", key, version, call, None)
 
     def _write(self, op: str, key: str, version: str, call: Callable[[Member], R], payload: Payload | None) -> R:
         """Journal the intent, write, cross off the targets that took it.  Whatever goes
@@ -279,12 +293,22 @@ class Replication:
                     self.journal.forget(key, version, prior)
                     raise
                 # Some targets have it: keep their intent so the rest converge on it.
-                self.journal.settle(key, version, took, source=took[0])
+                self._settle(key, version, took)
                 self.drainer.wake()
                 raise
-            self.journal.settle(key, version, took, source=took[0])
+            self._settle(key, version, took)
         self.drainer.wake()
         return result
+
+    def _settle(self, key: str, version: str, took: list[str]) -> None:
+        """Cross off the targets that took the write, but not one that an older write of
+        ``key`` may still reach (`failover.inflight`): it goes on owing this version."""
+        settled = [t for t in took if not self.inflight.busy(t, key)]
+        if len(settled) < len(took):
+            late = ", ".join(t for t in took if t not in settled)
+            logger.info("%s: an older write may still land on %s; kept owed until checked", key, late)
+        if settled:
+            self.journal.settle(key, version, settled, source=settled[0])
 
     def _one(self, op: str, call: Callable[[Member], R], took: list[str]) -> R:
         def first(member: Member) -> R:

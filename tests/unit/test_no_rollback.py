@@ -1,0 +1,56 @@
+"""A write that lands late never rolls a replica back: real threads, bounded waits on events."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+from typing import Any
+
+from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, replication
+from failover.errors import FailoverError
+from providers.memory import MemoryObjectStore
+from tests.unit.pools import NAMES
+
+
+class HoldsV1(MemoryObjectStore):
+    """A replica whose first write (``v1``) hangs until released, then lands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.landed = threading.Event()
+
+    def put(self, key: str, data: Any, **options: Any) -> Any:
+        if data == b"v1":
+            self.release.wait(timeout=10.0)
+            try:
+                return super().put(key, data, **options)
+            finally:
+                self.landed.set()
+        return super().put(key, data, **options)
+
+
+def test_a_write_that_lands_after_a_newer_one_is_repaired_not_left_behind(tmp_path: Path) -> None:
+    fast, slow = MemoryObjectStore(), HoldsV1()
+    store = FailoverStorage(
+        [Target(NAMES[0], fast, priority=0), Target(NAMES[1], slow, priority=1)],
+        writes=replication.All(journal=str(tmp_path / "journal.sqlite"), restore_check=None),
+        execution=ExecutionConfig(enforce_timeouts=True, attempt_timeout=0.1, deadline=5.0),
+        breaker=BreakerConfig(consecutive_failures=100),
+    )
+    try:
+        with contextlib.suppress(FailoverError):  # All() wanted both: not acknowledged
+            store.put("k", b"v1")  # the slow replica's attempt is abandoned, still running
+        store.put("k", b"v2")  # acknowledged by both
+        assert store.pending() == {NAMES[1]: 1}, "settled while an older write was outstanding"
+        slow.release.set()
+        assert slow.landed.wait(10.0)
+        assert slow.get("k") == b"v1"  # the late write landed: the replica went backwards
+        store.drain()
+        assert slow.get("k") == b"v2" and fast.get("k") == b"v2"
+        assert store.pending() == {}
+        assert store.get("k") == b"v2"
+    finally:
+        slow.release.set()
+        store.close()
