@@ -31,6 +31,7 @@ hundred bytes per object and target).  Listings that carry no checksum or versio
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ from typing import Any, Literal
 
 from failover.anti_entropy import MARKER_PREFIX
 from failover.capabilities import ObjectInfo, ObjectStore
+from failover.conditional import condition_on, takes_conditions
 from failover.errors import ConfigError, FailoverError, IntegrityError, NotFound
 from failover.journal import Journal
 from failover.target import Target
@@ -169,7 +171,7 @@ def reconcile(
             report.divergent.append(divergence)
             if repair:
                 try:
-                    failures = _repair(divergence, stores)
+                    failures = _repair(divergence, stores, present)
                 except Skip as skip:
                     report.skipped.append((key, str(skip)))
                     continue
@@ -298,9 +300,13 @@ def _hold(divergence: Divergence, held: dict[tuple[str, str], str], report: Reco
     return divergence if kept == divergence.targets else replace(divergence, targets=kept)
 
 
-def _repair(divergence: Divergence, stores: dict[str, ObjectStore]) -> list[tuple[Divergence, str]]:
+def _repair(
+    divergence: Divergence, stores: dict[str, ObjectStore], present: dict[str, ObjectInfo]
+) -> list[tuple[Divergence, str]]:
     """Make ``divergence`` good on each of its targets; the failures, one per target.
-    `Skip` when the source lists the key but has nothing under that name."""
+    `Skip` when the source lists the key but has nothing under that name.  A copy is
+    conditional on what the target held when listed (`failover.conditional`), so a write
+    made meanwhile is refused (reported as ``precondition_failed``), never rolled back."""
     key = divergence.key
     failures: list[tuple[Divergence, str]] = []
 
@@ -327,7 +333,12 @@ def _repair(divergence: Divergence, stores: dict[str, ObjectStore]) -> list[tupl
     except FailoverError as exc:
         return [(divergence, f"{exc.kind}: {exc}")]
     metadata = metadata_with_version(info)
-    each(divergence.targets, lambda store: store.put(key, data, content_type=info.content_type, metadata=metadata))
+    def put(store: ObjectStore, name: str) -> None:
+        options = condition_on(present.get(name)) if takes_conditions(store) else {}
+        store.put(key, data, content_type=info.content_type, metadata=metadata, **options)
+
+    for name in divergence.targets:
+        each((name,), functools.partial(put, name=name))
     return failures
 
 

@@ -28,16 +28,16 @@ reads that decide it; the write itself is bounded by the attempt timeout.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from failover.breaker import BreakerState
 from failover.capabilities import ObjectInfo
+from failover.conditional import condition_on, takes_conditions
 from failover.errors import FailoverError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed
 from failover.journal import Owed
 from failover.pool import WRITE
@@ -309,11 +309,11 @@ class Repairer:
             content_type, metadata = info.content_type, metadata_with_version(info)
         # Conditional on what the target held when we looked, so a write that lands in
         # between (an abandoned attempt, another process) is never overwritten blindly.
-        condition = _condition_on(there)
+        condition = condition_on(there)
 
         def put(member: Member) -> object:
             provider = member.provider
-            options = condition if _takes_conditions(provider) else {}
+            options = condition if takes_conditions(provider) else {}
             return self._r.inflight.track(
                 owed.target,
                 key,
@@ -358,25 +358,5 @@ class Repairer:
         return info
 
 
-
-def _condition_on(there: ObjectInfo | None) -> dict[str, Any]:
-    """The put condition that makes a repair apply only to what it saw on the target."""
-    if there is None:
-        return {"if_absent": True}
-    return {"if_match": there.etag} if there.etag else {}
-
-
-def _takes_conditions(provider: object) -> bool:
-    """Does ``provider.put`` take ``if_match``/``if_absent`` (every bundled store does; a
-    user's own store written before conditions existed may not)?  A wrapper that passes
-    them on (the chaos provider's ``inner``) takes them only if what it wraps does."""
-    inner = getattr(provider, "inner", None)
-    if inner is not None and inner is not provider and not _takes_conditions(inner):
-        return False
-    try:
-        parameters = inspect.signature(provider.put).parameters  # type: ignore[attr-defined]
-    except (AttributeError, TypeError, ValueError):
-        return False
-    return "if_match" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 __all__ = ["DrainReport", "RepairQuarantined", "Repairer", "refused"]
