@@ -4,10 +4,13 @@ A write that timed out, or that ``enforce_timeouts`` abandoned, may still land o
 target later, after a newer write was acknowledged there, and roll that replica back.
 So a target is settled for a key only when no older write to it is still outstanding:
 `Replication` counts every write to each (target, key) from the moment it starts until
-its call returns on whichever thread runs it.  A target that took a write while an
-older one was still outstanding keeps owing the newer version; the repairer waits
-until the older write has finished, then checks what the target holds and, if it went
-backwards, writes the newer version again, conditionally on what it saw.
+its call returns on whichever thread runs it.  A call that returned with a timeout is
+outstanding too, for ``grace`` seconds more: its request may already be on the wire,
+or queued in the server, and be applied after the client gave up.  A target that took
+a write while an older one was outstanding keeps owing the newer version; the repairer
+waits until the older write has finished (or its grace has passed), then checks what
+the target holds and, if it went backwards, writes the newer version again,
+conditionally on what it saw.
 """
 
 from __future__ import annotations
@@ -22,10 +25,15 @@ R = TypeVar("R")
 class InFlight:
     """Counts of writes started and not finished, per (target, key)."""
 
-    def __init__(self, on_idle: Callable[[str, str], None]) -> None:
+    def __init__(
+        self, on_idle: Callable[[str, str], None], *, now: Callable[[], float], grace: float = 10.0
+    ) -> None:
         self._counts: dict[tuple[str, str], int] = {}
+        self._doubtful: dict[tuple[str, str], float] = {}  # timed out: may land until then
         self._lock = threading.Lock()
         self._on_idle = on_idle  # told when the last outstanding write of a pair finishes
+        self._now = now
+        self._grace = grace
 
     def track(self, target: str, key: str, call: Callable[[], R]) -> R:
         pair = (target, key)
@@ -33,6 +41,11 @@ class InFlight:
             self._counts[pair] = self._counts.get(pair, 0) + 1
         try:
             return call()
+        except BaseException as exc:
+            if _timed_out(exc):
+                with self._lock:
+                    self._doubtful[pair] = self._now() + self._grace
+            raise
         finally:
             with self._lock:
                 left = self._counts[pair] - 1
@@ -46,7 +59,24 @@ class InFlight:
     def busy(self, target: str, key: str) -> bool:
         """Is a write of ``key`` to ``target`` still outstanding (not counting the caller's own,
         once it has returned)?"""
-        return (target, key) in self._counts
+        pair = (target, key)
+        if pair in self._counts:
+            return True
+        until = self._doubtful.get(pair)
+        if until is None:
+            return False
+        if self._now() < until:
+            return True
+        with self._lock:
+            if self._doubtful.get(pair) == until:
+                del self._doubtful[pair]
+        return False
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Did the call give up waiting (so its request may still be applied)?"""
+    kind = getattr(exc, "kind", None)
+    return isinstance(exc, TimeoutError) or kind in ("timeout", "deadline_exceeded")
 
 
 __all__ = ["InFlight"]

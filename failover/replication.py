@@ -72,7 +72,10 @@ class WriteMode:
     ``restore_check``: seconds between checks of each target's marker object, which
     tells a target restored empty from a healthy one (None: no markers; see
     `failover.anti_entropy`).  ``anti_entropy``: seconds between background comparisons
-    of the recently written keys across targets (None: off).
+    of the recently written keys across targets (None: off).  ``unconfirmed_grace``:
+    seconds after a write to a target timed out during which it may still land there,
+    so a newer write to that target is confirmed by the repairer only after it (see
+    `failover.inflight`).
     """
 
     journal: str | os.PathLike[str] = DEFAULT_JOURNAL
@@ -84,6 +87,7 @@ class WriteMode:
     read_repair: bool = False
     writer_id: str | None = None
     restore_check: float | None = 60.0
+    unconfirmed_grace: float = 10.0
     anti_entropy: float | None = None
 
     def acks(self, targets: int) -> int | None:
@@ -101,6 +105,10 @@ class WriteMode:
             0 < self.pass_budget < float("inf")
         ):
             raise ConfigError(f"pass_budget must be > 0 seconds, not {self.pass_budget!r}")
+        if isinstance(self.unconfirmed_grace, bool) or not isinstance(self.unconfirmed_grace, (int, float)) or (
+            not self.unconfirmed_grace >= 0
+        ):
+            raise ConfigError(f"unconfirmed_grace must be >= 0 seconds, not {self.unconfirmed_grace!r}")
         for name in ("restore_check", "anti_entropy"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
@@ -190,7 +198,7 @@ class Replication:
         self.owing = self.journal.owing  # the read path's view: key -> targets that owe it
         self.versioner = Versioner(mode.writer_id, time_ns=time_ns, floor=self.journal.last_version())
         self.locks = KeyLocks()
-        self.inflight = InFlight(on_idle=self._write_finished)
+        self.inflight = InFlight(on_idle=self._write_finished, now=pool.clock.monotonic, grace=mode.unconfirmed_grace)
         self._others = {name: frozenset(n for n in self.names if n != name) for name in self.names}
         self.repairer: Repairer = Repairer(self, workers=mode.repair_workers, pass_budget=mode.pass_budget)
         self.guard = RestoreGuard(self, check_every=mode.restore_check) if mode.restore_check else None

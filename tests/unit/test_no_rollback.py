@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, replication
-from failover.errors import FailoverError
+from failover.clock import FakeClock
+from failover.errors import FailoverError, Timeout
 from providers.memory import MemoryObjectStore
 from tests.unit.pools import NAMES
 
@@ -84,5 +85,39 @@ def test_reconcile_never_rolls_back_a_write_acknowledged_while_it_copies(tmp_pat
         report = store.reconcile(repair=True)
         assert lagging.get("k") == b"v2" and source.get("k") == b"v2"
         assert [kind.split(":")[0] for _, kind in report.failed] == ["precondition_failed"]
+    finally:
+        store.close()
+
+
+class TimesOutOnV1(MemoryObjectStore):
+    """A replica where the client gives up on ``v1``, and the request is applied later."""
+
+    def put(self, key: str, data: Any, **options: Any) -> Any:
+        if data == b"v1":
+            raise Timeout("read timed out")
+        return super().put(key, data, **options)
+
+
+def test_a_write_that_timed_out_may_still_land_so_the_newer_one_is_confirmed_later(tmp_path: Path) -> None:
+    clock = FakeClock()
+    fast, slow = MemoryObjectStore(clock=clock), TimesOutOnV1(clock=clock)
+    store = FailoverStorage(
+        [Target(NAMES[0], fast, priority=0), Target(NAMES[1], slow, priority=1)],
+        writes=replication.All(journal=str(tmp_path / "journal.sqlite"), restore_check=None, unconfirmed_grace=5.0),
+        breaker=BreakerConfig(consecutive_failures=100),
+        clock=clock,
+    )
+    try:
+        with contextlib.suppress(FailoverError):
+            store.put("k", b"v1")
+        v2 = store.put("k", b"v2")
+        assert store.pending() == {NAMES[1]: 1}
+        MemoryObjectStore.put(slow, "k", b"v1")  # the timed-out request is applied after all
+        store.drain()
+        assert slow.get("k") == b"v1" and store.pending() == {NAMES[1]: 1}  # within the grace: wait
+        clock.advance(6.0)
+        store.drain()
+        assert slow.get("k") == b"v2" and slow.head("k").version == v2.version
+        assert store.pending() == {}
     finally:
         store.close()
