@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration import servers
+from providers.dns import Rfc2136Zone
+from tests.integration import dns_factories, servers
+from tests.integration.bind import BindServer, alive
 from tests.integration.servers import LocalServer
 
 # The session fixtures (moto_east, moto_west, azurite, fake_gcs, loopback_env) live in
@@ -87,3 +89,20 @@ def gcs_store(fake_gcs: LocalServer, gcs_bucket: str) -> Any:
     from providers.gcp import GCSStore
 
     return GCSStore(gcs_bucket, client=servers.raw_gcs_client(fake_gcs))
+
+
+# ---------------------------------------------------------------- BIND (the DNS test modules)
+
+
+@pytest.fixture
+def server(bind: BindServer) -> BindServer:
+    """The session's BIND server, its zone emptied."""
+    alive(bind).clear_zone()
+    return bind
+
+
+@pytest.fixture
+def zone(server: BindServer) -> Rfc2136Zone:
+    """An `Rfc2136Zone` on the emptied BIND zone."""
+    made: Rfc2136Zone = dns_factories.rfc2136_zone(server)
+    return made

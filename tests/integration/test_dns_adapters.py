@@ -35,7 +35,7 @@ from failover.errors import (
 from providers.aws.route53 import Route53Zone
 from providers.dns import Rfc2136Zone
 from tests.integration import dns_factories
-from tests.integration.bind import BROKEN_ZONE, BindServer, alive
+from tests.integration.bind import BROKEN_ZONE, BindServer
 from tests.integration.servers import LocalServer, closed_port
 
 pytestmark = pytest.mark.integration
@@ -45,16 +45,6 @@ WRONG_SECRET = "d3JvbmctYnV0LXdlbGwtZm9ybWVkLXNlY3JldC0zMmI="
 A_RECORD = Record("www", "A", 60, ("192.0.2.1",))
 
 
-@pytest.fixture
-def server(bind: BindServer) -> BindServer:
-    alive(bind).clear_zone()
-    return bind
-
-
-@pytest.fixture
-def zone(server: BindServer) -> Rfc2136Zone:
-    made: Rfc2136Zone = dns_factories.rfc2136_zone(server)
-    return made
 
 
 def chain(exc: BaseException) -> Iterator[BaseException]:

@@ -12,7 +12,7 @@ from failover.errors import InvalidRequest, PermissionDenied, Unsupported
 from providers.aws.route53 import Route53Zone
 from providers.dns import Rfc2136Zone
 from tests.integration import dns_factories
-from tests.integration.bind import BindServer, alive
+from tests.integration.bind import BindServer
 from tests.integration.servers import LocalServer
 from tests.integration.servers import alive as alive_http
 
@@ -22,16 +22,6 @@ pytestmark = pytest.mark.integration
 # ---------------------------------------------------------------- BIND
 
 
-@pytest.fixture
-def server(bind: BindServer) -> BindServer:
-    alive(bind).clear_zone()
-    return bind
-
-
-@pytest.fixture
-def zone(server: BindServer) -> Rfc2136Zone:
-    made: Rfc2136Zone = dns_factories.rfc2136_zone(server)
-    return made
 
 
 def test_bind_refusal_of_a_key_without_rights_is_permission_denied(server: BindServer) -> None:

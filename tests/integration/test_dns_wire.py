@@ -22,7 +22,7 @@ from failover.capabilities import Record
 from providers.aws.route53 import Route53Zone
 from providers.dns import Rfc2136Zone
 from tests.integration import dns_factories
-from tests.integration.bind import BindServer, alive
+from tests.integration.bind import BindServer
 from tests.integration.servers import LocalServer
 from tests.integration.servers import alive as alive_http
 
@@ -41,16 +41,6 @@ def chunks(value: str) -> tuple[bytes, ...]:
 # ---------------------------------------------------------------- BIND
 
 
-@pytest.fixture
-def server(bind: BindServer) -> BindServer:
-    alive(bind).clear_zone()
-    return bind
-
-
-@pytest.fixture
-def zone(server: BindServer) -> Rfc2136Zone:
-    made: Rfc2136Zone = dns_factories.rfc2136_zone(server)
-    return made
 
 
 def ask(server: BindServer, name: str, rtype: str) -> dns.rrset.RRset:
