@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,12 +31,11 @@ from failover.deadline import attempt_deadline
 from failover.errors import ConfigError
 from failover.health import TargetHealth
 from failover.probes import Probe
+from failover.redact import redact
 
 logger = logging.getLogger("failover.checker")
 
 MAX_REASON = 300
-# Belt and braces: a foreign exception may quote a URL with user:password in it.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
 
 def _number(name: str, value: float) -> float:
@@ -95,7 +93,8 @@ def describe_failure(exc: BaseException) -> str:
     """A one-line, bounded, credential-free reason for a failed probe."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    reason = _USERINFO.sub(r"\g<scheme>***@", reason)
+    # Belt and braces: a foreign exception may quote a URL with credentials in it.
+    reason = redact(reason)
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
 
 

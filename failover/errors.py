@@ -47,6 +47,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from failover.redact import redact
+
 
 class FailoverError(Exception):
     """Root of every error raised by multicloud-failover."""
@@ -64,6 +66,7 @@ class FailoverError(Exception):
         operation: str | None = None,
         temporary: bool | None = None,
     ) -> None:
+        message = redact(message)  # a foreign exception's text may quote a URL with credentials
         super().__init__(message)
         self.message = message
         self.target = target

@@ -3,7 +3,8 @@
 A listener is any object with ``on_event(event)``; `LoggingListener` writes each event
 to the ``failover`` logger.  Listeners run on the thread that caused the event, after
 every lock is released, and an exception from a listener is logged, never raised into
-the call that triggered it.
+the call that triggered it.  `LoggingListener` redacts credentials from what it writes
+(`failover.redact`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+
+from failover.redact import redact
 
 logger = logging.getLogger("failover")
 
@@ -69,25 +72,26 @@ class LoggingListener:
     def on_event(self, event: object) -> None:
         if isinstance(event, BreakerTransition):
             level = logging.WARNING if event.new == "open" else logging.INFO
-            self._log.log(level, "breaker %s: %s -> %s (%s)", event.target, event.old, event.new, event.reason)
+            self._log.log(
+                level, "breaker %s: %s -> %s (%s)", event.target, event.old, event.new, redact(event.reason)
+            )
         elif isinstance(event, HealthChanged):
             level = logging.INFO if event.healthy else logging.WARNING
             state = "healthy" if event.healthy else "unhealthy"
-            self._log.log(level, "target %s is %s (%s)", event.target, state, event.reason)
+            self._log.log(level, "target %s is %s (%s)", event.target, state, redact(event.reason))
         elif isinstance(event, FailedOver):
             self._log.warning(
-                "traffic failed over from %s to %s (%s)", event.from_target, event.to_target, event.reason
+                "traffic failed over from %s to %s (%s)", event.from_target, event.to_target, redact(event.reason)
             )
         elif isinstance(event, FailedBack):
             self._log.info("traffic failed back to %s after %.1fs away", event.target, event.away_seconds)
         elif isinstance(event, PanicMode):
-            self._log.log(
-                logging.ERROR if event.entered else logging.INFO,
-                "panic mode %s: every target looks down, trying all of them",
-                "entered" if event.entered else "left",
-            )
+            if event.entered:
+                self._log.error("panic mode entered: every target looks down, trying all of them")
+            else:
+                self._log.info("panic mode left: a target is up again, routing as usual")
         else:  # events of other components (standby pools...) describe themselves
-            self._log.info("%s", event)
+            self._log.info("%s", redact(str(event)))
 
 
 class Emitter:
@@ -103,4 +107,4 @@ class Emitter:
             try:
                 listener.on_event(event)
             except Exception:  # a broken listener must not break traffic
-                logger.exception("listener %r failed on %r", listener, event)
+                logger.exception("listener %r failed on %s", listener, redact(repr(event)))
