@@ -130,12 +130,16 @@ class CircuitBreaker:
         store: BreakerStore | None = None,
         rng: random.Random | None = None,
         classifier: Classifier | None = None,
+        on_trial: Callable[[], object] | None = None,
     ) -> None:
         if not name:
             raise ConfigError("a breaker needs a name")
         self.name = name
         self.config = config or BreakerConfig()
         self.classifier = classifier  # for `call`; see `failover.classification`
+        # Told of each trial call's outcome before it is recorded: a pool's health counts
+        # trial calls apart from the traffic the router sends (`TargetHealth.record_unrouted`).
+        self._on_trial = on_trial
         self._clock = clock or SystemClock()
         self._emitter = Emitter(listeners)
         self._store = store
@@ -161,7 +165,8 @@ class CircuitBreaker:
         self.closed_since = -math.inf  # last close after a trial; -inf: never opened
         self._trials: list[Permit] = []
         self._trial_successes = 0
-        self.last_failure: str | None = None
+        self.last_failure: str | None = None  # the last one since a reset or force
+        self.reason = "new"  # why the breaker is in its state: the last transition's reason
 
     # ------------------------------------------------------------ taking permits
 
@@ -247,6 +252,8 @@ class CircuitBreaker:
                     self._trials.remove(permit)
 
     def _record(self, permit: Permit, *, failed: bool, slow: bool, reason: str) -> None:
+        if permit.trial and self._on_trial is not None:
+            self._on_trial()
         events: list[BreakerTransition] = []
         now = self._clock.monotonic()
         with self._lock:
@@ -311,6 +318,7 @@ class CircuitBreaker:
     def _set_state(self, new: BreakerState, reason: str, events: list[BreakerTransition]) -> None:
         old = self.state
         self.state = new
+        self.reason = reason
         if new is BreakerState.HALF_OPEN:
             self._trials.clear()
             self._trial_successes = 0
@@ -343,6 +351,9 @@ class CircuitBreaker:
             self.consecutive_failures = 0
             self._opens = 0
             self._trials.clear()
+            # A failure from before the operator acted would be reported as the reason
+            # for the new state (a forced-open target "failed over: unavailable").
+            self.last_failure = None
             if state is BreakerState.FORCED_OPEN and self.state is not state:
                 self._opened_at = self._clock.monotonic()  # `rejection()` reports time since then
             self._set_state(state, reason, events)
@@ -369,6 +380,7 @@ class CircuitBreaker:
             self._trial_successes = 0
             old = self.state
             self.state = BreakerState(stored.state)
+            self.reason = f"shared: {stored.reason}"
             events.append(BreakerTransition(self.name, old.value, stored.state, f"shared: {stored.reason}"))
         self._publish(events)
 
@@ -405,9 +417,14 @@ class CircuitBreaker:
         """The error for a rejected call: which breaker, since when, how long, last failure."""
         retry_in = self.retry_in()
         since = self._clock.monotonic() - self._opened_at
-        last = f"; last failure: {self.last_failure}" if self.last_failure else ""
+        if self.state is BreakerState.FORCED_OPEN:
+            # No trial call will come: only an operator closes it.
+            message = f"circuit {self.name} is forced_open (for {since:.1f}s, until reset: {self.reason})"
+        else:
+            last = f"; last failure: {self.last_failure}" if self.last_failure else ""
+            message = f"circuit {self.name} is {self.state.value} (for {since:.1f}s, retry in {retry_in:.1f}s{last})"
         return CircuitOpen(
-            f"circuit {self.name} is {self.state.value} (for {since:.1f}s, retry in {retry_in:.1f}s{last})",
+            message,
             target=self.name,
             operation=operation,
             retry_in=retry_in,
