@@ -37,8 +37,8 @@ class Facade:
             **options,
         )
         # Bound once: each call goes straight to its executor, with no dispatch per call.
-        self._read = self.pool.executor_for_class(READ).run
-        self._write = self.pool.executor_for_class(WRITE).run
+        self._read = self.pool.routed_run(READ)
+        self._write = self.pool.routed_run(WRITE)
 
     def _pinned(self, target: str, operation: str, call: Callable[[Member], R], *, idempotent: bool = True) -> R:
         """Run on one named target only: its resources (instances, say) live nowhere else."""

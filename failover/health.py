@@ -6,6 +6,12 @@ error rate, counts).  Active: a `failover.checker.HealthChecker` feeds probe res
 
 The router reads ``healthy``, ``up_since`` and ``latency`` as plain attributes: it never
 waits for a lock, and a probe in flight never delays a call.
+
+For `status()`, calls and errors are also counted over the last ``status_window``
+seconds (`failover.windows.RecentCounts`), with the calls that were not routing
+decisions (a half-open breaker's trial call, a call pinned to this one target such as a
+replication write or a repair) counted apart, so the traffic share counts client
+traffic only.  The last error keeps the time it happened.
 """
 
 from __future__ import annotations
@@ -14,19 +20,27 @@ import math
 import threading
 from dataclasses import dataclass
 
+from failover.clock import Clock, SystemClock
 from failover.counter import AtomicCounter
 from failover.errors import ConfigError
 from failover.events import Emitter, HealthChanged
+from failover.redact import redact
+from failover.windows import RecentCounts
 
 
 @dataclass(frozen=True, slots=True)
 class HealthConfig:
-    """``rise`` probe successes in a row make a target healthy, ``fall`` failures unhealthy."""
+    """``rise`` probe successes in a row make a target healthy, ``fall`` failures unhealthy.
+
+    ``status_window``: the seconds over which `status()` counts recent calls, errors and
+    traffic share, and after which a recovered target's last error is no longer shown.
+    """
 
     rise: int = 2
     fall: int = 3
     latency_alpha: float = 0.2
     error_alpha: float = 0.1
+    status_window: float = 60.0
 
     def __post_init__(self) -> None:
         if self.rise < 1 or self.fall < 1:
@@ -35,6 +49,9 @@ class HealthConfig:
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        window = self.status_window
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 < window < math.inf:
+            raise ConfigError(f"status_window must be a finite number of seconds > 0, got {window!r}")
 
 
 class TargetHealth:
@@ -46,6 +63,7 @@ class TargetHealth:
         "_fall_count",
         "_latency_alpha",
         "_lock",
+        "_recent",
         "_rise_count",
         "calls",
         "config",
@@ -54,9 +72,11 @@ class TargetHealth:
         "errors",
         "healthy",
         "last_error",
+        "last_error_at",
         "latency",
         "probe_reason",
         "target",
+        "unrouted",
         "up_since",
         "version",
     )
@@ -69,6 +89,7 @@ class TargetHealth:
         now: float = -math.inf,
         emitter: Emitter | None = None,
         healthy: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         self.target = target
         self.emitter = emitter or Emitter()
@@ -82,11 +103,15 @@ class TargetHealth:
         self.error_rate = 0.0  # EWMA of temporary failures among calls
         self.calls = AtomicCounter()
         self.errors = AtomicCounter()
+        self.unrouted = AtomicCounter()  # trial calls and calls pinned to this target
+        counted = (self.calls, self.errors, self.unrouted)
+        self._recent = RecentCounts(counted, self.config.status_window, clock or SystemClock())
         self._count_call = self.calls.increment
         self._latency_alpha = self.config.latency_alpha
         self._error_alpha = self.config.error_alpha
         self.version = 0  # bumped whenever ``healthy`` flips; routers cache on it
         self.last_error: str | None = None
+        self.last_error_at: float | None = None  # clock time of ``last_error``
         self.probe_reason = "no probe yet"
         self._rise_count = 0
         self._fall_count = 0
@@ -96,6 +121,9 @@ class TargetHealth:
     def record_success(self, latency: float) -> None:
         # No lock: counters are atomic, and two racing EWMA updates lose one sample's
         # weight at worst, which an average of thousands of calls does not notice.
+        recent = self._recent
+        if recent.clock() >= recent.next_mark:  # a new second: note the totals first
+            recent.tick()
         self._count_call()
         previous = self.latency
         self.latency = latency if previous is None else previous + self._latency_alpha * (latency - previous)
@@ -103,10 +131,28 @@ class TargetHealth:
             self.error_rate -= self._error_alpha * self.error_rate
 
     def record_failure(self, error: str) -> None:
+        recent = self._recent
+        now = recent.clock()
+        if now >= recent.next_mark:
+            recent.tick()
         self.calls.increment()
         self.errors.increment()
         self.error_rate += self._error_alpha * (1.0 - self.error_rate)
         self.last_error = error
+        self.last_error_at = now
+
+    def record_unrouted(self) -> None:
+        """Note that the next recorded call is not a routing decision: a trial call, or a
+        call pinned to this target.  It still counts for health, not for traffic share."""
+        recent = self._recent
+        if recent.clock() >= recent.next_mark:
+            recent.tick()
+        self.unrouted.increment()
+
+    def recent(self) -> tuple[int, int, int]:
+        """Calls, errors and unrouted calls of the last ``config.status_window`` seconds."""
+        calls, errors, unrouted = self._recent.recent()
+        return calls, errors, unrouted
 
     # ------------------------------------------------------------ active
 
@@ -127,6 +173,7 @@ class TargetHealth:
 
     def _apply_probe(self, ok: bool, now: float, reason: str) -> bool | None:
         with self._lock:
+            reason = redact(reason) if reason else reason
             self.probe_reason = reason or ("probe ok" if ok else "probe failed")
             if ok:
                 self._fall_count = 0
@@ -141,6 +188,7 @@ class TargetHealth:
                 self._fall_count += 1
                 if reason:
                     self.last_error = reason
+                    self.last_error_at = now
                 if self.healthy and self._fall_count >= self.config.fall:
                     self.healthy = False
                     self.version += 1

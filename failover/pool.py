@@ -4,6 +4,13 @@ A `Pool` is built from `Target`s for one capability.  It owns one breaker and on
 health view per target (or, with ``breaker_per="operation_class"``, one breaker per
 target for reads and one for writes, sharing the health), a router and an executor,
 and, when asked, a `HealthChecker` thread probing every target.
+
+`status()` reports the last ``HealthConfig.status_window`` seconds: calls, errors, a
+passive verdict from them, and the traffic share of routed calls only.  A call pinned
+to one target (every other one excluded: replication writes, repairs, marker checks,
+``target=`` calls) and a half-open breaker's trial call count for the target's health,
+not for its share.  The facades' own read and write paths bypass that check: it costs
+only the calls made through `Pool.executor_for`.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from failover.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from failover.breaker_store import BreakerStore
@@ -25,8 +32,9 @@ from failover.execution import ExecutionConfig, Executor
 from failover.health import HealthConfig, TargetHealth
 from failover.policies import Policy, Priority
 from failover.probes import Probe, ProviderProbe
+from failover.redact import redact
 from failover.routing import Member, Router
-from failover.status import PoolStatus, TargetStatus
+from failover.status import PoolStatus, TargetStatus, passive_verdict
 from failover.target import Target
 
 R = TypeVar("R")
@@ -62,6 +70,38 @@ class _Invalidate:
             router.invalidate()
 
 
+class Run(Protocol):
+    """`Executor.run`'s shape: ``run(operation, call, idempotent=..., exclude=..., lookup=...)``."""
+
+    def __call__(self, operation: str, call: Callable[[Member], R], *args: Any, **options: Any) -> R: ...
+
+
+class _PoolExecutor(Executor):
+    """An `Executor` that counts a call pinned to one target apart from routed traffic."""
+
+    def __init__(self, *args: Any, names: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._names = names
+
+    def run(self, operation: str, call: Callable[[Member], R], **options: Any) -> R:
+        exclude = options.get("exclude")
+        if exclude and len(self._names - exclude) == 1:
+            call = _unrouted(call)
+        return super().run(operation, call, **options)
+
+    def routed_run(self) -> Run:
+        """`Executor.run` itself, bound: the facades' read and write paths, which route."""
+        return super().run
+
+
+def _unrouted(call: Callable[[Member], R]) -> Callable[[Member], R]:
+    def pinned(member: Member) -> R:
+        member.health.record_unrouted()
+        return call(member)
+
+    return pinned
+
+
 class Pool:
     def __init__(
         self,
@@ -92,9 +132,13 @@ class Pool:
         routers: list[Router] = []
         user_listeners = tuple(listeners)
         self.emitter = Emitter((_Invalidate(routers), *user_listeners))
-        self.healths = {t.name: TargetHealth(t.name, health, emitter=self.emitter) for t in targets}
+        self.healths = {
+            t.name: TargetHealth(t.name, health, emitter=self.emitter, clock=self.clock) for t in targets
+        }
+        self.status_window = next(iter(self.healths.values())).config.status_window
         classes = (READ, WRITE) if breaker_per == "operation_class" else ("",)
-        self.executors: dict[str, Executor] = {}
+        self.executors: dict[str, _PoolExecutor] = {}
+        names = frozenset(t.name for t in targets)
         execution = execution or ExecutionConfig()
         for op_class in classes:
             members = [self._member(t, op_class, breaker, breaker_store) for t in targets]
@@ -103,7 +147,9 @@ class Pool:
             )
             routers.append(router)
             hedgeable = read_operations if hedged_operations is None else hedged_operations
-            self.executors[op_class] = Executor(router, execution, self.clock, hedgeable=hedgeable)
+            self.executors[op_class] = _PoolExecutor(
+                router, execution, self.clock, hedgeable=hedgeable, names=names
+            )
         self.split = breaker_per == "operation_class"
         self.targets = tuple(targets)
         self.checker = self._checker(health_checks)
@@ -112,11 +158,18 @@ class Pool:
         self, target: Target, op_class: str, config: BreakerConfig | None, store: BreakerStore | None
     ) -> Member:
         name = f"{target.name}/{op_class}" if op_class else target.name
+        health = self.healths[target.name]
         breaker = CircuitBreaker(
-            name, config, clock=self.clock, listeners=self.emitter.listeners, store=store, rng=self._rng
+            name,
+            config,
+            clock=self.clock,
+            listeners=self.emitter.listeners,
+            store=store,
+            rng=self._rng,
+            on_trial=health.record_unrouted,
         )
         operations = supported_operations(target.provider) & OPERATIONS[self.capability]
-        return Member(target, breaker, self.healths[target.name], operations)
+        return Member(target, breaker, health, operations)
 
     def _checker(self, config: ProbeConfig | None) -> HealthChecker | None:
         if config is None:
@@ -146,6 +199,11 @@ class Pool:
     def executor_for_class(self, operation_class: str) -> Executor:
         """The executor for ``read`` or ``write`` calls (one and the same unless split)."""
         return self.executors[operation_class if self.split else ""]
+
+    def routed_run(self, operation_class: str) -> Run:
+        """The ``run`` of `executor_for_class`, for calls the router places: a facade's own
+        reads and writes.  Skips the check for pinned calls (see the module docstring)."""
+        return self.executors[operation_class if self.split else ""].routed_run()
 
     def run(self, operation: str, call: Callable[[Member], R], *, idempotent: bool = True) -> R:
         return self.executor_for(operation).run(operation, call, idempotent=idempotent)
@@ -182,34 +240,45 @@ class Pool:
 
     def status(self) -> PoolStatus:
         now = self.clock.monotonic()
+        window = self.status_window
         routers = {op_class: ex.router for op_class, ex in self.executors.items()}
-        calls = {name: h.calls.value for name, h in self.healths.items()}
-        total = sum(calls.values())
+        recent = {name: h.recent() for name, h in self.healths.items()}
+        routed = {name: max(0, calls - unrouted) for name, (calls, _, unrouted) in recent.items()}
+        total = sum(routed.values())
+        panic = any(r.panic for r in routers.values())
+        plans = [router.plan(now) for router in routers.values()]
         rows = []
         for target in self.targets:
             health = self.healths[target.name]
-            breakers = {
-                op_class or "all": self.member(target.name, op_class).breaker.state.value
-                for op_class in routers
-            }
-            plans = [router.plan(now) for router in routers.values()]
-            role = _role(target.name, plans, any(r.panic for r in routers.values()))
+            members = {op_class or "all": self.member(target.name, op_class) for op_class in routers}
+            breakers = {op: m.breaker.state.value for op, m in members.items()}
+            calls, errors, _ = recent[target.name]
+            last_error, at = health.last_error, health.last_error_at
+            age = None if at is None else max(0.0, now - at)
+            recovered = health.healthy and all(m.breaker.state in _TAKES_TRAFFIC for m in members.values())
+            if age is not None and age > window and recovered:
+                last_error = age = None  # history: the target has been fine for a whole window
             rows.append(
                 TargetStatus(
                     name=target.name,
                     priority=target.priority,
-                    role=role,
+                    role=_role(target.name, plans, panic),
                     healthy=health.healthy,
                     breakers=breakers,
                     latency_ms=None if health.latency is None else health.latency * 1000,
                     error_rate=health.error_rate,
-                    calls=calls[target.name],
+                    calls=health.calls.value,
                     errors=health.errors.value,
-                    traffic_share=calls[target.name] / total if total else 0.0,
-                    last_error=health.last_error,
+                    traffic_share=routed[target.name] / total if total else 0.0,
+                    last_error=None if last_error is None else redact(last_error),
+                    recent_calls=calls,
+                    recent_errors=errors,
+                    passive=passive_verdict(calls, errors),
+                    last_error_age=age,
+                    window=window,
                 )
             )
-        return PoolStatus(tuple(rows), panic=any(r.panic for r in routers.values()))
+        return PoolStatus(tuple(rows), panic=panic)
 
 
 def _role(name: str, plans: list[tuple[Member, ...]], panic: bool) -> str:

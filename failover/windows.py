@@ -1,19 +1,25 @@
-"""Sliding windows of call outcomes for the breaker's failure-rate and slow-call rules.
+"""Sliding windows of call outcomes: the breaker's rate rules, and the recent counts of `status()`.
 
-A call is recorded as failed and/or slow; the window answers ``(calls, failures, slow)``.
-Failures are recorded with the breaker's lock held; plain successes are not, because
-they are nearly every call and must stay cheap.
+For the breaker a call is recorded as failed and/or slow; the window answers ``(calls,
+failures, slow)``.  Failures are recorded with the breaker's lock held; plain successes
+are not, because they are nearly every call and must stay cheap.
+
+`RecentCounts` keeps running totals and where they stood at each second boundary, so
+the last N seconds can be read off at status time for the cost of one clock read per
+call.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from failover.clock import Clock
+from failover.counter import AtomicCounter
 from failover.errors import ConfigError
 
 
@@ -119,3 +125,46 @@ class TimeWindow:
                 failures += bucket_failures
                 slow += bucket_slow
         return calls, failures, slow
+
+
+class RecentCounts:
+    """A few running totals and their values in the last ``seconds``.
+
+    A writer calls ``tick()`` when the clock has reached ``next_mark`` (the callers
+    inline that comparison), then increments its counters as usual.  ``tick`` notes
+    where the totals stood when a new second began; ``recent()`` subtracts the oldest
+    note inside the window from the totals now.  Seconds without a call leave no note,
+    and need none: the totals did not move in them.
+    """
+
+    __slots__ = ("_lock", "_marks", "clock", "counters", "next_mark", "seconds")
+
+    def __init__(self, counters: Sequence[AtomicCounter], seconds: float, clock: Clock) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
+            raise ConfigError(f"status window must be a finite number of seconds > 0, got {seconds!r}")
+        self.counters = tuple(counters)
+        self.seconds = float(seconds)
+        self.clock = clock.monotonic  # bound once: read on every recorded call
+        self.next_mark = -math.inf
+        self._lock = threading.Lock()
+        # (second, totals before the first call of that second), oldest first
+        self._marks: deque[tuple[float, tuple[int, ...]]] = deque()
+
+    def tick(self) -> None:
+        now = self.clock()
+        with self._lock:
+            if now < self.next_mark:
+                return  # another thread noted this second first
+            second = math.floor(now)
+            self._marks.append((second, tuple(c.value for c in self.counters)))
+            self.next_mark = second + 1
+            while self._marks and self._marks[0][0] < second - self.seconds - 1:
+                self._marks.popleft()
+
+    def recent(self) -> tuple[int, ...]:
+        """Each counter's increments in the last ``seconds`` (to the second)."""
+        start = math.floor(self.clock() - self.seconds)
+        with self._lock:
+            now = tuple(c.value for c in self.counters)
+            base = next((totals for second, totals in self._marks if second >= start), now)
+        return tuple(n - b for n, b in zip(now, base, strict=True))
