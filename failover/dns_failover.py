@@ -123,7 +123,8 @@ class DnsFailover:
         self._lock = lock
         # Endpoints start unknown: nothing is published for them before ``rise`` good probes.
         self.healths = {
-            e.value: TargetHealth(e.value, health, emitter=self._emitter, healthy=False) for e in self.endpoints
+            e.value: TargetHealth(e.value, health, emitter=self._emitter, healthy=False, clock=self._clock)
+            for e in self.endpoints
         }
         self._tallies = {e.value: _Tally(e.probe) for e in self.endpoints}
         checks = [

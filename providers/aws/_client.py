@@ -112,7 +112,11 @@ def make_client(
     session = session if session is not None else boto3.session.Session()
     config = client_config(connect_timeout=connect_timeout, read_timeout=read_timeout)
     with map_errors("connect", f"{service} client"):
-        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        try:
+            return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        except ValueError:
+            # botocore's message repeats the URL as given, credentials and all: not ours.
+            raise ConfigError("endpoint_url is not a valid URL: scheme://host[:port] expected") from None
 
 
 # boto3 takes its timeouts once, per client.  To cut a request to the attempt deadline,

@@ -170,3 +170,12 @@ def test_filter_redacts_a_real_botocore_debug_line(captured: tuple[logging.Logge
     text = stream.getvalue()
     assert "Sending http request" in text and "'X-Amz-Security-Token': b'***'" in text
     assert "IQoJtoken" not in text and "AKIAEXAMPLE" not in text
+
+
+def test_an_invalid_s3_endpoint_with_credentials_is_a_config_error_that_does_not_repeat_them() -> None:
+    from failover.errors import ConfigError
+    from providers.aws import S3Store
+
+    with pytest.raises(ConfigError, match="endpoint_url") as caught:
+        S3Store("bucket", region="us-east-1", endpoint_url="minio:hunter2@localhost:9000")
+    assert "hunter2" not in str(caught.value)
