@@ -223,7 +223,7 @@ def azurite_server(name: str = "azurite") -> LocalServer:
             "--inMemoryPersistence",
             "--disableTelemetry",
             "--silent",
-            # The SDK's API version is newer than Azurite knows (see DESIGN.md).
+            # The Azure SDK's API version can be newer than the Azurite release knows.
             "--skipApiVersionCheck",
             # No --location: Azurite refuses it together with --inMemoryPersistence; the
             # process runs in its own temporary directory instead.

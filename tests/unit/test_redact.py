@@ -129,7 +129,7 @@ def test_filter_redacts_message_args_and_traceback(captured: tuple[logging.Logge
 
 
 def test_filter_redacts_a_real_botocore_debug_line(captured: tuple[logging.Logger, io.StringIO]) -> None:
-    boto3 = pytest.importorskip("boto3")
+    import boto3
     from botocore.awsrequest import AWSResponse
 
     _, stream = captured
