@@ -76,7 +76,7 @@ def _status_table(status: PoolStatus) -> Table:
 def _footnote(summary: Summary, primary: str) -> str:
     return (
         f"Note: {summary.writes_off_primary} writes taken by other targets while {short_name(primary)} was out "
-        "live only on the target that took them (the drill runs without writes=), so the drill reads "
+        "live only on the target that took them (the drill runs without replication, writes=), so it reads "
         "only the seeded keys, present on every target. Times are drill seconds."
     )
 
