@@ -31,6 +31,7 @@ from failover.capabilities import validate_range
 from failover.deadline import time_left
 from failover.errors import ConfigError, IntegrityError, InvalidInput, Timeout
 from failover.portable import VERSION_KEY, check_write
+from failover.redact import redact as redact_secrets
 
 CHECKSUM_PREFIX = "sha256:"
 CHECKSUM_META_KEY = "failover-sha256"
@@ -295,18 +296,11 @@ def remaining_timeout(default: float, *, operation: str | None = None) -> float:
     return max(MIN_TIMEOUT, min(default, left))
 
 
-# Query parameters and connection-string fields that carry secrets: SAS signatures,
-# pre-signed URL signatures, OAuth tokens, account keys.
-_SECRET = re.compile(
-    r"(?i)\b(sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature|access_token"
-    r"|accountkey|sharedaccesssignature|code)=([^&;\s'\"]+)"
-)
-
-
 def redact(text: str, limit: int = 400) -> str:
-    """An SDK message made safe to repeat: secrets removed (requests puts the full URL, SAS
-    included, in its messages), whitespace collapsed to one line, at most ``limit`` chars."""
-    one_line = " ".join(_SECRET.sub(lambda m: f"{m.group(1)}=REDACTED", str(text)).split())
+    """An SDK message made safe to repeat: secrets masked by `failover.redact.redact`
+    (requests puts the full URL, SAS included, in its messages), whitespace collapsed to
+    one line, at most ``limit`` chars."""
+    one_line = " ".join(redact_secrets(str(text)).split())
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
 
 
