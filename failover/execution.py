@@ -19,6 +19,7 @@ The layers, outermost first (each can be seen and tuned in `ExecutionConfig`)::
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -182,9 +183,12 @@ class Executor:
         if self._concurrent and (
             (self._hedging and operation in self.hedgeable) or (idempotent and self.config.enforce_timeouts)
         ):
-            behind_open = self._left_out(members, exclude, operation)
+            behind_open: list[str] = []
             candidates = self._candidates(members, operation, panic, behind_open)
-            return run_hedged(self, self._thread_pool(), operation, call, candidates, overall, lookup, behind_open)
+            left_out = functools.partial(self._left_out, members, exclude, operation)
+            return run_hedged(
+                self, self._thread_pool(), operation, call, candidates, overall, lookup, behind_open, left_out
+            )
         errors: list[FailoverError] | None = None  # allocated on the first failure only
         skipped: list[str] | None = None  # behind an open breaker
         for member in members:

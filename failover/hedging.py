@@ -84,12 +84,19 @@ def run_hedged(
     overall: float,
     lookup: Lookup | None = None,
     skipped: list[str] | None = None,
+    left_out: Callable[[], list[str]] | None = None,
 ) -> R:
-    """Race attempts as described in the module docstring; only a success wins early."""
+    """Race attempts as described in the module docstring; only a success wins early.
+
+    ``skipped`` is filled by ``candidates`` as it passes over open breakers;
+    ``left_out()`` names the targets the plan left out, asked only by a call that fails
+    or hears a `NotFound`, so a hedged success never pays for it."""
     fresh = lookup.for_call() if lookup is not None else None
     race: _Race[R] = _Race(executor, threads, operation, call, candidates, overall, fresh)
     if skipped is not None:
-        race.skipped = skipped  # filled by ``candidates`` as it passes over open breakers
+        race.skipped = skipped
+    if left_out is not None:
+        race.left_out = left_out
     return race.run()
 
 
@@ -125,6 +132,7 @@ class _Race(Generic[R]):
         # flight, or one still allowed, could do better; the earliest launched wins.
         self.answer: tuple[int, FailoverError, BaseException] | None = None
         self.skipped: list[str] = []
+        self.left_out: Callable[[], list[str]] = list
         self.launched = 0
         self.drained = False  # every candidate has been launched
 
@@ -172,6 +180,8 @@ class _Race(Generic[R]):
         if self.answer is not None:
             _, error, cause = self.answer
             raise error from (None if error is cause else cause)
+        if self.errors and (self.lookup is None or self.lookup.first is None):
+            self.skipped[:0] = self.left_out()
         raise executor.exhausted(operation, self.errors, self.skipped, self.lookup)
 
     def settle(self, attempt: Attempt[R], exc: BaseException, more: bool) -> bool:
@@ -184,6 +194,8 @@ class _Race(Generic[R]):
         if judged.fails_over:
             self.errors.append(judged)
             return self.reopened(more)
+        if self.lookup is not None and self.lookup.first is None and isinstance(judged, NotFound):
+            self.skipped[:0] = self.left_out()  # the lookup's first answer: who was out of reach?
         unreachable = bool(self.errors or self.skipped)
         if self.lookup is not None and self.lookup.goes_on(judged, unreachable):
             if not self.in_flight and more:
