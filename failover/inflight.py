@@ -11,12 +11,18 @@ a write while an older one was outstanding keeps owing the newer version; the re
 waits until the older write has finished (or its grace has passed), then checks what
 the target holds and, if it went backwards, writes the newer version again,
 conditionally on what it saw.
+
+A process that opens a journal inherits its rows without knowing which writes the
+process before it still had on the wire (it may have been killed mid-write, and a
+dead process's requests still arrive).  Every pair owed at opening is therefore
+outstanding for ``grace`` seconds (`InFlight.inherit`): repairs of a journal left by
+another process start that much later.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 R = TypeVar("R")
@@ -55,6 +61,19 @@ class InFlight:
                     del self._counts[pair]
             if not left:
                 self._on_idle(target, key)
+
+    def inherit(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Treat each (target, key) as written by someone else, possibly still on its way:
+        outstanding for ``grace`` seconds from now.  Returns how many pairs."""
+        if not self._grace:
+            return 0
+        until = self._now() + self._grace
+        count = 0
+        with self._lock:
+            for pair in pairs:
+                self._doubtful[pair] = max(until, self._doubtful.get(pair, until))
+                count += 1
+        return count
 
     def busy(self, target: str, key: str) -> bool:
         """Is a write of ``key`` to ``target`` still outstanding (not counting the caller's own,

@@ -74,8 +74,9 @@ class WriteMode:
     `failover.anti_entropy`).  ``anti_entropy``: seconds between background comparisons
     of the recently written keys across targets (None: off).  ``unconfirmed_grace``:
     seconds after a write to a target timed out during which it may still land there,
-    so a newer write to that target is confirmed by the repairer only after it (see
-    `failover.inflight`).
+    so a newer write to that target is confirmed by the repairer only after it; the rows
+    a journal holds when it is opened wait as long, since the process that wrote them
+    may have died with writes on their way (see `failover.inflight`).
     """
 
     journal: str | os.PathLike[str] = DEFAULT_JOURNAL
@@ -199,6 +200,12 @@ class Replication:
         self.versioner = Versioner(mode.writer_id, time_ns=time_ns, floor=self.journal.last_version())
         self.locks = KeyLocks()
         self.inflight = InFlight(on_idle=self._write_finished, now=pool.clock.monotonic, grace=mode.unconfirmed_grace)
+        inherited = self.inflight.inherit((t, key) for key, owed in self.owing.items() for t in owed)
+        if inherited:
+            logger.info(
+                "journal holds %d owed writes from before this process; repairs start in %.1fs, after any "
+                "write still on its way from an earlier process", inherited, mode.unconfirmed_grace
+            )
         self._others = {name: frozenset(n for n in self.names if n != name) for name in self.names}
         self.repairer: Repairer = Repairer(self, workers=mode.repair_workers, pass_budget=mode.pass_budget)
         self.guard = RestoreGuard(self, check_every=mode.restore_check) if mode.restore_check else None

@@ -246,11 +246,13 @@ class TcpProxy:
         upstream: asyncio.StreamWriter | None = None
         back: asyncio.Task[None] | None = None
         poisoned = [False]  # shared with the pump back: a lost byte either way breaks the stream
+        client_closed = False
         try:
             while True:
                 chunk = await reader.read(_CHUNK)
                 if not chunk:
-                    return  # the client closed
+                    client_closed = True
+                    return
                 mode, delay = self._setting
                 self.stats.by_mode[mode.value] = self.stats.by_mode.get(mode.value, 0) + 1
                 if poisoned[0] or mode is Mode.BLACKHOLE:
@@ -283,6 +285,8 @@ class TcpProxy:
                 await upstream.drain()
                 self.stats.forwarded_chunks += 1
         finally:
+            if client_closed and upstream is not None and back is not None:
+                await self._half_close(upstream, back)
             if back is not None:
                 back.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -292,23 +296,41 @@ class TcpProxy:
                 self._writers.discard(upstream)
                 upstream.transport.abort()
 
+    async def _half_close(self, upstream: asyncio.StreamWriter, back: asyncio.Task[None]) -> None:
+        """The client closed (or died) after sending: pass its FIN on, as a network would, and
+        let the server read what it was sent and answer (bounded).  Aborting at once would
+        reset the server's side and lose a request that, on a real network, still arrives."""
+        with contextlib.suppress(OSError):
+            if upstream.can_write_eof():
+                upstream.write_eof()
+        with contextlib.suppress(asyncio.TimeoutError, OSError):
+            await asyncio.wait_for(asyncio.shield(back), _DRAIN_SECONDS)
+
     async def _pump_back(
         self, upstream: asyncio.StreamReader, writer: asyncio.StreamWriter, poisoned: list[bool]
     ) -> None:
-        """Server to client; dropped while blackholed, and the client closed when the server does."""
-        try:
-            while True:
+        """Server to client; dropped while blackholed, and the client closed when the server
+        does.  A client gone away does not stop the reading: the server's answer is drained,
+        so its side ends with a FIN, not a reset."""
+        client_gone = False
+        while True:
+            try:
                 chunk = await upstream.read(_CHUNK)
-                if not chunk:
-                    break
-                if poisoned[0] or self.mode is Mode.BLACKHOLE:
-                    poisoned[0] = True
-                    continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            if poisoned[0] or self.mode is Mode.BLACKHOLE:
+                poisoned[0] = True
+                continue
+            if client_gone:
+                continue
+            try:
                 writer.write(chunk)
                 await writer.drain()
-        except OSError:
-            pass
-        if not poisoned[0]:
+            except OSError:
+                client_gone = True
+        if not poisoned[0] and not client_gone:
             # The server closed: close the client's side too, after what is buffered.
             writer.close()
 

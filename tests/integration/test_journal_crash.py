@@ -47,7 +47,7 @@ targets = [
 ]
 storage = FailoverStorage(
     targets,
-    writes=replication.Primary(journal=cfg["journal"], drain_interval=0.05),
+    writes=replication.Primary(journal=cfg["journal"], drain_interval=0.05, unconfirmed_grace=1.0),
     breaker=BreakerConfig(consecutive_failures=1000),  # keep trying Azure: a repair must stay owed
     failback_after=0.0,
 )

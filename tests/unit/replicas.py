@@ -28,6 +28,10 @@ class Replicas:
         self.storage = build(self.chaos, self.clock, mode or self.storage.replication.mode)  # type: ignore[union-attr]
         return self.storage
 
+    def outlast_inherited_writes(self) -> None:
+        """Past the grace a new process gives the writes a crashed one may have left on the wire."""
+        self.clock.advance(self.storage.replication.mode.unconfirmed_grace + 1.0)  # type: ignore[union-attr]
+
     def heal(self) -> None:
         for chaos in self.chaos:
             chaos.heal()

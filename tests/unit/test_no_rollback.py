@@ -121,3 +121,39 @@ def test_a_write_that_timed_out_may_still_land_so_the_newer_one_is_confirmed_lat
         assert store.pending() == {}
     finally:
         store.close()
+
+
+def test_a_process_that_opens_a_journal_waits_out_writes_a_dead_process_left_on_the_wire(tmp_path: Path) -> None:
+    clock = FakeClock()
+    fast, slow = MemoryObjectStore(clock=clock), TimesOutOnV1(clock=clock)
+
+    def facade() -> FailoverStorage:
+        return FailoverStorage(
+            [Target(NAMES[0], fast, priority=0), Target(NAMES[1], slow, priority=1)],
+            writes=replication.Primary(
+                journal=str(tmp_path / "journal.sqlite"), restore_check=None, unconfirmed_grace=5.0
+            ),
+            breaker=BreakerConfig(consecutive_failures=1, open_base=300.0, jitter=0.0),
+            clock=clock,
+        )
+
+    first = facade()
+    first.put("k", b"v1")
+    with contextlib.suppress(FailoverError):
+        first.drain()  # the replica's copy of v1 times out: it may still be on its way
+    v2 = first.put("k", b"v2")  # the replica's breaker is open: it owes v2
+    assert first.pending() == {NAMES[1]: 1}
+    # The first process dies here, without closing; another opens its journal.
+    second = facade()
+    try:
+        second.drain()
+        MemoryObjectStore.put(slow, "k", b"v1")  # the dead process's request arrives after all
+        second.drain()
+        assert second.pending() == {NAMES[1]: 1}, "repaired while a dead process's write could still land"
+        clock.advance(6.0)
+        second.drain()
+        assert slow.get("k") == b"v2" and slow.head("k").version == v2.version
+        assert second.pending() == {}
+    finally:
+        first.close()
+        second.close()
