@@ -2,7 +2,7 @@
 
     python -m benchmarks.dns_failover [--rounds 5] [--interval 0.1] [--fall 3]
 
-A `DnsFailover` controller probes two loopback HTTP endpoints every ``--interval``
+A `DnsController` controller probes two loopback HTTP endpoints every ``--interval``
 seconds and publishes the healthy one to BIND (RFC 2136, TSIG-signed) with a TTL of 1 s.
 Each round kills the primary endpoint and polls BIND over the wire every 10 ms until
 it answers with the secondary; then the primary comes back and the record returns.
@@ -23,8 +23,8 @@ import dns.message
 import dns.query
 
 from failover import HealthConfig, Target
-from failover.dns_failover import DnsFailover, Endpoint
-from failover.probes import HttpProbe
+from failover.controllers.dns_controller import DnsController, Endpoint
+from failover.health.probes import HttpProbe
 from tests.integration import dns_factories
 from tests.integration.bind import BindServer
 from tests.integration.http_endpoint import HttpEndpoint
@@ -54,7 +54,7 @@ def run(rounds: int, interval: float, fall: int) -> dict[str, object]:
     bind.start()
     endpoints = [HttpEndpoint(), HttpEndpoint()]
     name = f"bench.{bind.zone}"
-    controller = DnsFailover(
+    controller = DnsController(
         name,
         "A",
         [Endpoint(PRIMARY, HttpProbe(endpoints[0].url), 0), Endpoint(SECONDARY, HttpProbe(endpoints[1].url), 1)],

@@ -104,8 +104,8 @@ class Rig:
     """The three servers, a bucket/container on each with the same objects, and direct adapters."""
 
     def __init__(self) -> None:
-        from providers.azure import BlobStore
-        from providers.gcp import GCSStore, emulator_client
+        from failover.providers.azure import BlobStore
+        from failover.providers.gcp import GCSStore, emulator_client
 
         self.moto = servers.moto("bench-moto")
         self.azurite = servers.azurite_server("bench-azurite")
@@ -130,7 +130,7 @@ class Rig:
             aws.put(key, PAYLOAD)
 
     def s3(self, endpoint: str, **timeouts: float) -> Any:
-        from providers.aws import S3Store
+        from failover.providers.aws import S3Store
 
         return S3Store(self.bucket, region="us-east-1", endpoint_url=endpoint, **timeouts)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target
 from failover.errors import FailoverError
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
 
 KEY = "reports/q3.pdf"
 

@@ -32,7 +32,7 @@ import circuitbreaker
 import pybreaker
 
 from failover import FailoverStorage, Target
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
 
 KEY = "reports/q3.pdf"
 

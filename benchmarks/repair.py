@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from failover import BreakerConfig, FailoverStorage, Target, replication
-from providers.aws import S3Store
-from providers.chaos import ChaosProvider
-from providers.gcp import GCSStore, emulator_client
+from failover.providers.aws import S3Store
+from failover.providers.chaos import ChaosProvider
+from failover.providers.gcp import GCSStore, emulator_client
 from tests.integration import servers
 
 

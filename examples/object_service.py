@@ -24,8 +24,8 @@ from pathlib import Path
 
 from failover import ExecutionConfig, FailoverStorage, LoggingListener, ProbeConfig, Target, replication
 from failover.errors import FailoverError, InvalidInput, NotFound
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryObjectStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryObjectStore
 
 REGIONS = ("memory:us-east-1", "memory:eu-west-1", "memory:ap-south-1")
 

@@ -11,8 +11,8 @@ Build a facade over `Target`s (one provider in one region each)::
 Each call goes to the healthiest target; temporary errors fail over to the next one.
 """
 
-from failover import errors, policies, replication
-from failover.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from failover import errors, replication
+from failover.breaker.circuit import BreakerConfig, BreakerState, CircuitBreaker
 from failover.capabilities import (
     Capability,
     Compute,
@@ -25,15 +25,16 @@ from failover.capabilities import (
     Record,
 )
 from failover.clock import FakeClock, SystemClock
-from failover.compute import FailoverCompute
-from failover.dns import FailoverDNS
+from failover.controllers.standby import StandbyPool
 from failover.events import LoggingListener
-from failover.execution import ExecutionConfig
-from failover.health import HealthConfig
-from failover.pool import ProbeConfig
-from failover.standby import StandbyPool
-from failover.status import PoolStatus, TargetStatus
-from failover.storage import FailoverStorage
+from failover.execution.executor import ExecutionConfig
+from failover.execution.pool import ProbeConfig
+from failover.execution.status import PoolStatus, TargetStatus
+from failover.facades.compute import FailoverCompute
+from failover.facades.dns import FailoverDNS
+from failover.facades.storage import FailoverStorage
+from failover.health.target_health import HealthConfig
+from failover.routing import policies
 from failover.target import Target
 
 __version__ = "0.1.0"

@@ -2,6 +2,6 @@
 
 import sys
 
-from failover.cli import main
+from failover.cli.main import main
 
 sys.exit(main())

@@ -52,7 +52,7 @@ class ObjectInfo:
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     modified: float | None = None
-    # The replication version (`failover.versioning`), kept out of ``metadata``.
+    # The replication version (`failover.replication.versioning`), kept out of ``metadata``.
     version: str | None = None
 
 

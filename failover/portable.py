@@ -31,7 +31,7 @@ Reading back is exact: ``put(key, data, metadata=head(key).metadata,
 content_type=head(key).content_type)`` is always accepted and writes the same object.
 
 `VERSION_KEY` (``failoverversion``) is the library's own entry: the replication layer
-writes it (`failover.versioning`), the adapters accept it when it is a well-formed
+writes it (`failover.replication.versioning`), the adapters accept it when it is a well-formed
 version, store it, report it as `ObjectInfo.version` and hide it from ``metadata``.
 """
 

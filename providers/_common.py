@@ -184,7 +184,7 @@ def user_metadata(metadata: Mapping[str, str] | None, internal_key: str = CHECKS
 
 
 def stored_version(metadata: Mapping[str, str] | None) -> str | None:
-    """The replication version stored with an object (`failover.versioning`), if any."""
+    """The replication version stored with an object (`failover.replication.versioning`), if any."""
     for k, v in (metadata or {}).items():
         if k.lower() == VERSION_KEY:
             return v

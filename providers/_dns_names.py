@@ -25,8 +25,8 @@ import re
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, InvalidInput
-from providers._common import check_timeout
-from providers._dns_txt import check_txt
+from failover.providers._common import check_timeout
+from failover.providers._dns_txt import check_txt
 
 RECORD_TYPES: frozenset[str] = frozenset({"A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA"})
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8

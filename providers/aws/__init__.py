@@ -6,12 +6,12 @@ try:
     import boto3  # noqa: F401  (imported to fail early with a helpful message)
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "providers.aws needs boto3, which is not installed: pip install multicloud-failover[aws]"
+        "failover.providers.aws needs boto3, which is not installed: pip install multicloud-failover[aws]"
     ) from exc
 
-from providers.aws._client import map_errors
-from providers.aws.ec2 import EC2Compute
-from providers.aws.route53 import Route53Zone
-from providers.aws.s3 import S3Store
+from failover.providers.aws._client import map_errors
+from failover.providers.aws.ec2 import EC2Compute
+from failover.providers.aws.route53 import Route53Zone
+from failover.providers.aws.s3 import S3Store
 
 __all__ = ["EC2Compute", "Route53Zone", "S3Store", "map_errors"]

@@ -34,7 +34,7 @@ from failover.errors import (
     Timeout,
     Unavailable,
 )
-from providers._common import parse_retry_after, redact
+from failover.providers._common import parse_retry_after, redact
 
 _NOT_FOUND = frozenset(
     {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "NoSuchVersion", "404", "InvalidInstanceID.NotFound"}

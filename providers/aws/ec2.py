@@ -3,7 +3,7 @@
 Names and tags: an instance's name is its ``Name`` tag, as in the EC2 console; the
 other tags are the `Instance`'s ``tags``.  Tags are set *at launch* (TagSpecifications),
 never after: an instance is never visible without its ownership tags, which is what
-lets `failover.standby.StandbyPool` recognise its own machines after a crash.
+lets `failover.controllers.standby.StandbyPool` recognise its own machines after a crash.
 
 States: ``shutting-down`` is reported as TERMINATED, since it only ever leads there.
 """
@@ -18,8 +18,8 @@ import boto3
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import ConfigError, InvalidInput, NotFound, PreconditionFailed
-from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout, safe_url
-from providers.aws._client import make_client, map_errors
+from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout, safe_url
+from failover.providers.aws._client import make_client, map_errors
 
 NAME_TAG = "Name"
 

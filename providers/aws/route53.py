@@ -27,8 +27,8 @@ import boto3
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, InvalidRequest, NotFound, Unsupported
-from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, safe_url
-from providers._dns_names import (
+from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, safe_url
+from failover.providers._dns_names import (
     check_seconds,
     decode_octal_escapes,
     normalize_name,
@@ -36,8 +36,8 @@ from providers._dns_names import (
     normalize_type,
     normalize_zone,
 )
-from providers._dns_txt import txt_from_presentation, txt_presentation
-from providers.aws._client import make_client, map_route53_errors
+from failover.providers._dns_txt import txt_from_presentation, txt_presentation
+from failover.providers.aws._client import make_client, map_route53_errors
 
 # A DELETE must name the record set exactly as it is; if it changed between our read and
 # the DELETE, Route 53 refuses the batch and we read it again, this many times at most.
@@ -60,7 +60,7 @@ class Route53Zone:
     """Record sets of one hosted zone.  ``hosted_zone_id`` defaults to the zone found by name
     (looked up on first use: a `ConfigError` if there is none, or several).  ``region``,
     ``endpoint_url``, ``session`` and the timeouts configure the boto3 client, as in
-    `providers.aws.S3Store`; ``client`` replaces it entirely.
+    `failover.providers.aws.S3Store`; ``client`` replaces it entirely.
     """
 
     def __init__(

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
 from failover.errors import ConfigError, PreconditionFailed, Unsupported
 from failover.portable import VERSION_KEY
-from providers._common import (
+from failover.providers._common import (
     CHECKSUM_META_KEY,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -34,7 +34,7 @@ from providers._common import (
     verified_chunks,
     verify,
 )
-from providers.aws._client import DeadlineClients, error_code, make_client, map_errors
+from failover.providers.aws._client import DeadlineClients, error_code, make_client, map_errors
 
 # Above this size a put goes through boto3's managed (multipart, parallel) upload.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024

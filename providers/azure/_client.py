@@ -40,7 +40,7 @@ from failover.errors import (
     Timeout,
     Unavailable,
 )
-from providers._common import parse_retry_after, redact
+from failover.providers._common import parse_retry_after, redact
 
 DEFAULT_RETRY_TOTAL = 0
 # Between the SDK's own retries, if any are allowed: short, because every second spent

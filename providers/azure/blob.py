@@ -16,7 +16,7 @@ from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSetting
 from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
 from failover.deadline import time_left
 from failover.errors import ConfigError, Timeout
-from providers._common import (
+from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
@@ -34,7 +34,7 @@ from providers._common import (
     verified_chunks,
     verify,
 )
-from providers.azure._client import DEFAULT_RETRY_TOTAL, error_code, make_service_client, map_errors
+from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, error_code, make_service_client, map_errors
 
 # Azure metadata names must be C# identifiers: no '-', so the shared key is spelled with '_'.
 CHECKSUM_KEY = "failover_sha256"

@@ -33,8 +33,8 @@ from azure.mgmt.compute.models import VirtualMachine
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import ConfigError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed
-from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout
-from providers.azure._client import DEFAULT_RETRY_TOTAL, default_credential, map_errors
+from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout
+from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, default_credential, map_errors
 
 INSTANCE_VIEW = "instanceView"
 _POWER: Mapping[str, InstanceState] = {

@@ -28,15 +28,22 @@ try:
     from azure.mgmt.dns import models as az
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "providers.azure.dns needs azure-mgmt-dns, which is not installed: pip install multicloud-failover[azure]"
+        "failover.providers.azure.dns needs azure-mgmt-dns, which is not installed: "
+        "pip install multicloud-failover[azure]"
     ) from exc
 
 from failover.capabilities import Record
 from failover.errors import ConfigError
-from providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
-from providers._dns_names import check_seconds, normalize_name, normalize_record, normalize_type, normalize_zone
-from providers._dns_txt import txt_chunks, txt_join
-from providers.azure._client import DEFAULT_RETRY_TOTAL, translate
+from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from failover.providers._dns_names import (
+    check_seconds,
+    normalize_name,
+    normalize_record,
+    normalize_type,
+    normalize_zone,
+)
+from failover.providers._dns_txt import txt_chunks, txt_join
+from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, translate
 
 # A 404 with one of these codes means the zone (or its resource group) is missing, not the
 # record set: delete_record must report it instead of treating it as "already deleted".

@@ -22,7 +22,7 @@ from failover.capabilities import (
 from failover.clock import Clock, SystemClock
 from failover.deadline import current_deadline
 from failover.errors import ConfigError, FailoverError, Throttled, Timeout, Unavailable, Unsupported
-from providers.chaos.settings import FAULT_KINDS, ChaosSettings, Outage, OutageKind
+from failover.providers.chaos.settings import FAULT_KINDS, ChaosSettings, Outage, OutageKind
 
 _T = TypeVar("_T")
 

@@ -8,11 +8,11 @@ try:
     import dns.version  # noqa: F401  (imported to fail early with a helpful message)
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "providers.dns needs dnspython, which is not installed: pip install multicloud-failover[dns]"
+        "failover.providers.dns needs dnspython, which is not installed: pip install multicloud-failover[dns]"
     ) from exc
 
-from providers.dns.probe import DnsProbe
-from providers.dns.resolver import Answer, ResilientResolver
-from providers.dns.rfc2136 import TSIG_ALGORITHMS, Rfc2136Zone
+from failover.providers.dns.probe import DnsProbe
+from failover.providers.dns.resolver import Answer, ResilientResolver
+from failover.providers.dns.rfc2136 import TSIG_ALGORITHMS, Rfc2136Zone
 
 __all__ = ["TSIG_ALGORITHMS", "Answer", "DnsProbe", "ResilientResolver", "Rfc2136Zone"]

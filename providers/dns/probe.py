@@ -1,4 +1,4 @@
-"""A health probe that resolves a name, for `failover.checker.HealthChecker`.
+"""A health probe that resolves a name, for `failover.health.checker.HealthChecker`.
 
 Two ways to ask:
 
@@ -24,8 +24,8 @@ import dns.rdataclass
 import dns.rdatatype
 
 from failover.errors import ConfigError, InvalidInput, NotFound, Timeout, Unavailable
-from failover.probes import validate_timeout
-from providers.dns.resolver import (
+from failover.health.probes import validate_timeout
+from failover.providers.dns.resolver import (
     ResilientResolver,
     address_label,
     parse_name,

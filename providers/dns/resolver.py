@@ -36,7 +36,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from failover.breaker import BreakerConfig, CircuitBreaker
+from failover.breaker.circuit import BreakerConfig, CircuitBreaker
 from failover.clock import Clock, SystemClock
 from failover.errors import AllTargetsFailed, ConfigError, FailoverError, InvalidInput, NotFound, Timeout, Unavailable
 

@@ -63,8 +63,14 @@ from failover.errors import (
     Unavailable,
     Unsupported,
 )
-from providers._dns_names import check_seconds, normalize_name, normalize_record, normalize_type, normalize_zone
-from providers._dns_txt import txt_join, txt_rdata
+from failover.providers._dns_names import (
+    check_seconds,
+    normalize_name,
+    normalize_record,
+    normalize_type,
+    normalize_zone,
+)
+from failover.providers._dns_txt import txt_join, txt_rdata
 
 TSIG_ALGORITHMS = frozenset({"hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
 

@@ -7,12 +7,13 @@ try:
     import google.cloud.storage  # noqa: F401  (imported to fail early with a helpful message)
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "providers.gcp needs google-cloud-storage, which is not installed: pip install multicloud-failover[gcp]"
+        "failover.providers.gcp needs google-cloud-storage, which is not installed: "
+        "pip install multicloud-failover[gcp]"
     ) from exc
 
-from providers.gcp._client import emulator_client, map_errors
-from providers.gcp.compute import GceCompute
-from providers.gcp.dns import CloudDnsZone
-from providers.gcp.gcs import GCSStore
+from failover.providers.gcp._client import emulator_client, map_errors
+from failover.providers.gcp.compute import GceCompute
+from failover.providers.gcp.dns import CloudDnsZone
+from failover.providers.gcp.gcs import GCSStore
 
 __all__ = ["CloudDnsZone", "GCSStore", "GceCompute", "emulator_client", "map_errors"]

@@ -32,8 +32,8 @@ from google.cloud import compute_v1
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import AlreadyExists, ConfigError, InvalidInput, InvalidRequest, NotFound
-from providers._common import check_timeout
-from providers.gcp._client import map_errors, translate
+from failover.providers._common import check_timeout
+from failover.providers.gcp._client import map_errors, translate
 
 IMAGE_METADATA_KEY = "failover-image"
 DEFAULT_TIMEOUT = 10.0

@@ -28,14 +28,21 @@ try:
     from google.auth import exceptions as auth_exc
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "providers.gcp.dns needs google-cloud-dns, which is not installed: pip install multicloud-failover[gcp]"
+        "failover.providers.gcp.dns needs google-cloud-dns, which is not installed: "
+        "pip install multicloud-failover[gcp]"
     ) from exc
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, NotFound, PreconditionFailed
-from providers._dns_names import check_seconds, normalize_name, normalize_record, normalize_type, normalize_zone
-from providers._dns_txt import txt_from_presentation, txt_presentation
-from providers.gcp._client import DEFAULT_TIMEOUT, translate
+from failover.providers._dns_names import (
+    check_seconds,
+    normalize_name,
+    normalize_record,
+    normalize_type,
+    normalize_zone,
+)
+from failover.providers._dns_txt import txt_from_presentation, txt_presentation
+from failover.providers.gcp._client import DEFAULT_TIMEOUT, translate
 
 # Read-modify-write rounds before a write gives up to a concurrent writer.
 WRITE_ATTEMPTS = 3

@@ -11,7 +11,7 @@ import google.api_core.exceptions as gexc
 
 from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
 from failover.errors import ConfigError, InvalidInput, PreconditionFailed, Unavailable
-from providers._common import (
+from failover.providers._common import (
     check_prefix,
     check_put,
     check_range,
@@ -26,7 +26,7 @@ from providers._common import (
     verified_chunks,
     verify,
 )
-from providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
+from failover.providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
 
 # get() reads the metadata, then the bytes of that same generation; if the object is
 # replaced in between, the pair is read again (a few times at most).

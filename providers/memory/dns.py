@@ -10,7 +10,7 @@ from failover.errors import NotFound
 
 # The normalisers live in providers/_dns_names.py, shared with the cloud adapters;
 # re-exported here so existing imports keep working.
-from providers._dns_names import (
+from failover.providers._dns_names import (
     MAX_TTL,
     RECORD_TYPES,
     normalize_name,

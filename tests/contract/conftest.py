@@ -16,8 +16,8 @@ from typing import Any, Generic, TypeVar
 import pytest
 
 from failover.capabilities import Compute, DnsZone, ObjectStore
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
 from tests.fakes import azure_dns as fake_azure_dns
 from tests.fakes import cloud_dns as fake_cloud_dns
 from tests.integration import compute_factories, dns_factories, servers

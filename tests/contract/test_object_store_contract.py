@@ -13,7 +13,7 @@ import pytest
 
 from failover.capabilities import OPERATIONS, Capability, ObjectInfo, ObjectStore, supported_operations
 from failover.errors import InvalidInput, NotFound, PreconditionFailed
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
 
 
 def sha256(data: bytes) -> str:

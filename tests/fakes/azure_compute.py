@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from azure.core.credentials import AccessToken
 
-from providers.azure.compute import AzureCompute
+from failover.providers.azure.compute import AzureCompute
 from tests.fakes import Faults, Seen, arm
 
 SECRET_TOKEN = "eyJ0eXAi.fake-secret-bearer-token"  # must never appear in errors or reprs

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from azure.core.credentials import AccessToken
 
-from providers.azure.dns import AzureDnsZone
+from failover.providers.azure.dns import AzureDnsZone
 from tests.fakes import Faults, Seen, arm
 
 API_VERSION = "2018-05-01"

@@ -23,7 +23,7 @@ import requests
 from google.auth.credentials import AnonymousCredentials
 from requests.structures import CaseInsensitiveDict
 
-from providers.gcp.dns import CloudDnsZone
+from failover.providers.gcp.dns import CloudDnsZone
 from tests.fakes import Faults, Seen
 
 TYPES = frozenset({"A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV",

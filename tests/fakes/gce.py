@@ -30,7 +30,7 @@ from google.oauth2.credentials import Credentials
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from providers.gcp.compute import GceCompute
+from failover.providers.gcp.compute import GceCompute
 from tests.fakes import Faults, Seen
 
 PROJECT = "demo-project"

@@ -67,7 +67,7 @@ def _ec2_server(request: pytest.FixtureRequest) -> servers.LocalServer:
 
 
 def ec2_case(request: pytest.FixtureRequest) -> Any:
-    from providers.aws.ec2 import EC2Compute
+    from failover.providers.aws.ec2 import EC2Compute
     from tests.contract.conftest import ComputeCase
 
     server = _ec2_server(request)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from providers.dns import Rfc2136Zone
+from failover.providers.dns import Rfc2136Zone
 from tests.integration import dns_factories, servers
 from tests.integration.bind import BindServer, alive
 from tests.integration.servers import LocalServer
@@ -42,7 +42,7 @@ def s3_bucket(s3_raw: Any) -> str:
 
 @pytest.fixture
 def s3_store(moto_east: LocalServer, s3_bucket: str) -> Any:
-    from providers.aws import S3Store
+    from failover.providers.aws import S3Store
 
     return S3Store(s3_bucket, region="us-east-1", endpoint_url=moto_east.endpoint)
 
@@ -64,7 +64,7 @@ def blob_container(blob_raw: Any) -> str:
 
 @pytest.fixture
 def blob_store(azurite: LocalServer, blob_container: str) -> Any:
-    from providers.azure import BlobStore
+    from failover.providers.azure import BlobStore
 
     return BlobStore(container=blob_container, connection_string=servers.azurite_connection_string(azurite))
 
@@ -86,7 +86,7 @@ def gcs_bucket(gcs_raw: Any) -> str:
 
 @pytest.fixture
 def gcs_store(fake_gcs: LocalServer, gcs_bucket: str) -> Any:
-    from providers.gcp import GCSStore
+    from failover.providers.gcp import GCSStore
 
     return GCSStore(gcs_bucket, client=servers.raw_gcs_client(fake_gcs))
 

@@ -40,7 +40,7 @@ def new_hosted_zone(request: pytest.FixtureRequest, server: servers.LocalServer)
 
 def route53_zone_factory(request: pytest.FixtureRequest) -> Any:
     """A Route53Zone on a hosted zone of its own on the session's moto (us-east-1)."""
-    from providers.aws.route53 import Route53Zone
+    from failover.providers.aws.route53 import Route53Zone
 
     server = servers.alive(request.getfixturevalue("moto_east"))
     name = new_hosted_zone(request, server)
@@ -48,7 +48,7 @@ def route53_zone_factory(request: pytest.FixtureRequest) -> Any:
 
 
 def rfc2136_zone(bind: bind_harness.BindServer, /, **overrides: Any) -> Any:
-    from providers.dns import Rfc2136Zone
+    from failover.providers.dns import Rfc2136Zone
 
     settings: dict[str, Any] = {
         "server": bind.host,

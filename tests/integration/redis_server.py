@@ -43,8 +43,8 @@ class RedisServer(LocalServer):
             return False
 
     def client(self, **options: Any) -> Any:
-        """A fail-fast redis-py client (`failover.redis_store.connect`) on this server."""
-        from failover.redis_store import connect
+        """A fail-fast redis-py client (`failover.fleet.redis_store.connect`) on this server."""
+        from failover.fleet.redis_store import connect
 
         return connect(self.url, **options)
 

@@ -396,7 +396,7 @@ def unique(prefix: str) -> str:
 
 def s3_store_factory(request: pytest.FixtureRequest) -> Any:
     """A fresh, empty S3Store on the session's moto (contract-suite factory)."""
-    from providers.aws import S3Store
+    from failover.providers.aws import S3Store
 
     server = alive(request.getfixturevalue("moto_east"))
     bucket = unique("contract")
@@ -406,7 +406,7 @@ def s3_store_factory(request: pytest.FixtureRequest) -> Any:
 
 def blob_store_factory(request: pytest.FixtureRequest) -> Any:
     """A fresh, empty BlobStore on the session's Azurite (contract-suite factory)."""
-    from providers.azure import BlobStore
+    from failover.providers.azure import BlobStore
 
     server = alive(request.getfixturevalue("azurite"))
     container = unique("contract")
@@ -416,7 +416,7 @@ def blob_store_factory(request: pytest.FixtureRequest) -> Any:
 
 def gcs_store_factory(request: pytest.FixtureRequest) -> Any:
     """A fresh, empty GCSStore on the session's fake-gcs-server (contract-suite factory)."""
-    from providers.gcp import GCSStore, emulator_client
+    from failover.providers.gcp import GCSStore, emulator_client
 
     server = alive(request.getfixturevalue("fake_gcs"))
     bucket = unique("contract")

@@ -37,9 +37,9 @@ OTHER_KEYS = 5
 PROCESS = r"""
 import json, sys, time
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, replication
-from providers.aws import S3Store
-from providers.azure import BlobStore
-from providers.gcp import GCSStore, emulator_client
+from failover.providers.aws import S3Store
+from failover.providers.azure import BlobStore
+from failover.providers.gcp import GCSStore, emulator_client
 
 cfg = json.loads(sys.argv[1])
 phase = sys.argv[2]

@@ -32,8 +32,8 @@ from failover.errors import (
     Timeout,
     Unavailable,
 )
-from providers.aws.route53 import Route53Zone
-from providers.dns import Rfc2136Zone
+from failover.providers.aws.route53 import Route53Zone
+from failover.providers.dns import Rfc2136Zone
 from tests.integration import dns_factories
 from tests.integration.bind import BROKEN_ZONE, BindServer
 from tests.integration.servers import LocalServer, closed_port

@@ -1,4 +1,4 @@
-"""DnsFailover on real servers: loopback HTTP endpoints, BIND (RFC 2136) and Route 53 (moto)."""
+"""DnsController on real servers: loopback HTTP endpoints, BIND (RFC 2136) and Route 53 (moto)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import dns.query
 import pytest
 
 from failover import HealthConfig, Target
-from failover.dns_failover import DnsFailover, Endpoint
+from failover.controllers.dns_controller import DnsController, Endpoint
 from failover.errors import NotFound
-from failover.probes import HttpProbe
+from failover.health.probes import HttpProbe
 from tests.integration import dns_factories, servers
 from tests.integration.bind import BindServer
 from tests.integration.http_endpoint import HttpEndpoint
@@ -77,8 +77,8 @@ def test_record_follows_endpoint_health_on_bind_and_route53(
         "ttl": 1,
     }
     probes = [Endpoint(primary, HttpProbe(endpoints[0].url), 0), Endpoint(secondary, HttpProbe(endpoints[1].url), 1)]
-    on_bind = DnsFailover(name, "A", probes, [Target("bind:local", bind_zone)], **common)  # type: ignore[arg-type]
-    on_both = DnsFailover(route53_name, "A", probes, [Target("route53:moto", route53_zone)], **common)  # type: ignore[arg-type]
+    on_bind = DnsController(name, "A", probes, [Target("bind:local", bind_zone)], **common)  # type: ignore[arg-type]
+    on_both = DnsController(route53_name, "A", probes, [Target("route53:moto", route53_zone)], **common)  # type: ignore[arg-type]
 
     def step() -> None:
         on_bind.run_once()
@@ -105,7 +105,7 @@ def test_route53_is_updated_while_bind_is_down_and_bind_catches_up(
     request: pytest.FixtureRequest, own_bind: BindServer, endpoints: list[HttpEndpoint]
 ) -> None:
     # Route 53 gets a hosted zone of the same name as BIND's, so one record lives in both.
-    from providers.aws.route53 import Route53Zone
+    from failover.providers.aws.route53 import Route53Zone
 
     moto = servers.alive(request.getfixturevalue("moto_east"))
     session = dns_factories.aws_session(request)
@@ -115,7 +115,7 @@ def test_route53_is_updated_while_bind_is_down_and_bind_catches_up(
     shared_route53 = Route53Zone(own_bind.zone, endpoint_url=moto.endpoint, session=session)
     name = f"www.{own_bind.zone}"
     primary, secondary = "127.0.0.21", "127.0.0.22"
-    controller = DnsFailover(
+    controller = DnsController(
         name,
         "A",
         [Endpoint(primary, HttpProbe(endpoints[0].url), 0), Endpoint(secondary, HttpProbe(endpoints[1].url), 1)],
@@ -144,7 +144,7 @@ def test_with_100ms_probes_the_record_moves_within_half_a_second(
 ) -> None:
     name = f"fast.{own_bind.zone}"
     primary, secondary = "127.0.0.41", "127.0.0.42"
-    controller = DnsFailover(
+    controller = DnsController(
         name,
         "A",
         [Endpoint(primary, HttpProbe(endpoints[0].url), 0), Endpoint(secondary, HttpProbe(endpoints[1].url), 1)],

@@ -9,8 +9,8 @@ import pytest
 
 from failover.capabilities import Record
 from failover.errors import InvalidRequest, PermissionDenied, Unsupported
-from providers.aws.route53 import Route53Zone
-from providers.dns import Rfc2136Zone
+from failover.providers.aws.route53 import Route53Zone
+from failover.providers.dns import Rfc2136Zone
 from tests.integration import dns_factories
 from tests.integration.bind import BindServer
 from tests.integration.servers import LocalServer

@@ -26,9 +26,9 @@ import pytest
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, policies
 from failover.errors import FailoverError, NotFound, Throttled
 from failover.events import BreakerTransition, Event, FailedBack, FailedOver
-from providers.aws import S3Store
-from providers.azure import BlobStore
-from providers.gcp import GCSStore, emulator_client
+from failover.providers.aws import S3Store
+from failover.providers.azure import BlobStore
+from failover.providers.gcp import GCSStore, emulator_client
 from tests.integration import servers
 from tests.integration.proxy import TcpProxy
 from tests.integration.servers import LocalServer, ServerError

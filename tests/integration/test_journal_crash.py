@@ -30,10 +30,10 @@ ACKED_BEFORE_KILL = 40
 WRITER = r"""
 import json, sys, time
 from failover import BreakerConfig, FailoverStorage, Target, replication
-from providers.aws import S3Store
-from providers.azure import BlobStore
-from providers.chaos import ChaosProvider
-from providers.gcp import GCSStore, emulator_client
+from failover.providers.aws import S3Store
+from failover.providers.azure import BlobStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.gcp import GCSStore, emulator_client
 
 cfg = json.loads(sys.argv[1])
 phase = sys.argv[2]
@@ -137,9 +137,9 @@ def test_every_acknowledged_write_survives_a_sigkill(
 def _stores(
     bucket: str, container: str, moto: LocalServer, azurite: LocalServer, gcs: LocalServer
 ) -> dict[str, Any]:
-    from providers.aws import S3Store
-    from providers.azure import BlobStore
-    from providers.gcp import GCSStore, emulator_client
+    from failover.providers.aws import S3Store
+    from failover.providers.azure import BlobStore
+    from failover.providers.gcp import GCSStore, emulator_client
 
     return {
         "s3": S3Store(bucket, region="us-east-1", endpoint_url=moto.endpoint),

@@ -33,7 +33,7 @@ def _wait(condition: Any, limit: float, what: str) -> None:
 def test_a_delayed_replica_never_ends_older_than_the_newest_acknowledged_write(
     tmp_path: Path, s3_store: Any, azurite: LocalServer, blob_container: str, blob_raw: Any, gcs_store: Any
 ) -> None:
-    from providers.azure import BlobStore
+    from failover.providers.azure import BlobStore
 
     with TcpProxy(azurite.port) as proxy:
         proxied = servers.azurite_connection_string(azurite).replace(azurite.endpoint, proxy.endpoint)

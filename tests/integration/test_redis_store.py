@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from failover import FakeClock, HealthConfig, Target
-from failover.breaker import PASS, BreakerConfig, BreakerState, CircuitBreaker
-from failover.breaker_store import StoredState
-from failover.dns_failover import DnsFailover, Endpoint
+from failover.breaker.circuit import PASS, BreakerConfig, BreakerState, CircuitBreaker
+from failover.breaker.store import StoredState
+from failover.controllers.dns_controller import DnsController, Endpoint
 from failover.errors import CircuitOpen, ConfigError, NotFound
-from failover.redis_store import RedisBreakerStore, RedisLeaderLock, connect
-from providers.memory import MemoryDnsZone
+from failover.fleet.redis_store import RedisBreakerStore, RedisLeaderLock, connect
+from failover.providers.memory import MemoryDnsZone
 from tests.integration.redis_server import RedisServer, redis_local_server
 from tests.integration.servers import ServerError, unique
 
@@ -226,7 +226,7 @@ def test_ttl_must_be_positive(client: Any) -> None:
         RedisLeaderLock(client, "leader", ttl=0)
 
 
-# ---------------------------------------------------------------- DnsFailover with a Redis lock
+# ---------------------------------------------------------------- DnsController with a Redis lock
 
 NAME = "api.example.com."
 
@@ -237,8 +237,8 @@ class Up:
         return None
 
 
-def controller(lock: RedisLeaderLock, zone: MemoryDnsZone, clock: FakeClock) -> DnsFailover:
-    return DnsFailover(
+def controller(lock: RedisLeaderLock, zone: MemoryDnsZone, clock: FakeClock) -> DnsController:
+    return DnsController(
         NAME,
         "A",
         [Endpoint("192.0.2.1", Up(), priority=0)],
@@ -278,7 +278,7 @@ def test_dns_failover_with_a_redis_lock_only_the_leader_writes(client: Any) -> N
 
 
 def test_dns_controller_config_takes_a_redis_lock(tmp_path: Path, redis_server: RedisServer) -> None:
-    from failover.dns_config import load
+    from failover.config.dns import load
 
     config = tmp_path / "dns.toml"
     config.write_text(

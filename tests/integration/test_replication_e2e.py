@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, replication
-from failover.replication import WriteMode
-from providers.chaos import ChaosProvider
+from failover.providers.chaos import ChaosProvider
+from failover.replication.modes import WriteMode
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from failover.capabilities import Record
 from failover.clock import FakeClock
 from failover.errors import AllTargetsFailed, NotFound, Unavailable
-from providers.dns import DnsProbe, ResilientResolver
+from failover.providers.dns import DnsProbe, ResilientResolver
 from tests.integration import dns_factories
 from tests.integration.bind import BindServer
 from tests.integration.servers import ServerError

@@ -13,9 +13,9 @@ import uuid
 import pytest
 
 from failover import BreakerConfig, ExecutionConfig, FailoverCompute, FakeClock, InstanceSpec, InstanceState, Target
-from failover.standby import ROLE_TAG, StandbyPool
-from providers.aws.ec2 import EC2Compute
-from providers.chaos import ChaosProvider
+from failover.controllers.standby import ROLE_TAG, StandbyPool
+from failover.providers.aws.ec2 import EC2Compute
+from failover.providers.chaos import ChaosProvider
 from tests.integration.compute_factories import MOTO_AMI, MOTO_INSTANCE_TYPE
 from tests.integration.servers import LocalServer, alive
 

@@ -52,7 +52,7 @@ class Cloud:
 
 
 def _s3_cloud(request: pytest.FixtureRequest) -> Cloud:
-    from providers.aws import S3Store
+    from failover.providers.aws import S3Store
 
     server: LocalServer = request.getfixturevalue("moto_east")
     raw = request.getfixturevalue("s3_raw")
@@ -77,7 +77,7 @@ def _s3_cloud(request: pytest.FixtureRequest) -> Cloud:
 
 
 def _azure_cloud(request: pytest.FixtureRequest) -> Cloud:
-    from providers.azure import BlobStore
+    from failover.providers.azure import BlobStore
 
     server: LocalServer = request.getfixturevalue("azurite")
     raw = request.getfixturevalue("blob_raw")
@@ -104,7 +104,7 @@ def _azure_cloud(request: pytest.FixtureRequest) -> Cloud:
 
 
 def _gcs_cloud(request: pytest.FixtureRequest) -> Cloud:
-    from providers.gcp import GCSStore, emulator_client
+    from failover.providers.gcp import GCSStore, emulator_client
 
     server: LocalServer = request.getfixturevalue("fake_gcs")
     raw = request.getfixturevalue("gcs_raw")
@@ -191,7 +191,7 @@ def test_streamed_upload_from_a_pipe(cloud: Cloud) -> None:
 
 
 def test_s3_multipart_upload_keeps_the_checksum(s3_store: Any) -> None:
-    from providers.aws import s3
+    from failover.providers.aws import s3
 
     payload = b"\x01" * (s3.MULTIPART_THRESHOLD + 1024)
     info = s3_store.put("multi.bin", io.BytesIO(payload))
@@ -200,7 +200,7 @@ def test_s3_multipart_upload_keeps_the_checksum(s3_store: Any) -> None:
 
 
 def test_two_moto_processes_are_two_regions(moto_east: LocalServer, moto_west: LocalServer) -> None:
-    from providers.aws import S3Store
+    from failover.providers.aws import S3Store
 
     east_raw = servers.raw_s3_client(moto_east, "us-east-1")
     west_raw = servers.raw_s3_client(moto_west, "us-west-2")
@@ -237,15 +237,15 @@ def test_missing_bucket_is_reported(cloud: Cloud) -> None:
     name = "no-such-bucket-here"
     other: Any
     if cloud.name == "s3":
-        from providers.aws import S3Store
+        from failover.providers.aws import S3Store
 
         other = S3Store(name, region="us-east-1", endpoint_url=cloud.server.endpoint)
     elif cloud.name == "azure":
-        from providers.azure import BlobStore
+        from failover.providers.azure import BlobStore
 
         other = BlobStore(container=name, connection_string=servers.azurite_connection_string(cloud.server))
     else:
-        from providers.gcp import GCSStore, emulator_client
+        from failover.providers.gcp import GCSStore, emulator_client
 
         other = GCSStore(name, client=emulator_client(cloud.server.endpoint))
     with pytest.raises(NotFound, match=name):
@@ -260,15 +260,15 @@ def test_missing_bucket_is_reported(cloud: Cloud) -> None:
 )
 def test_invalid_bucket_name_is_a_config_error_naming_the_rule(adapter: str, bad: str) -> None:
     if adapter == "s3":
-        from providers.aws import S3Store
+        from failover.providers.aws import S3Store
 
         make: Callable[[], object] = lambda: S3Store(bad, endpoint_url="http://127.0.0.1:9")  # noqa: E731
     elif adapter == "azure":
-        from providers.azure import BlobStore
+        from failover.providers.azure import BlobStore
 
         make = lambda: BlobStore("http://127.0.0.1:9/acct", container=bad, credential="k")  # noqa: E731
     else:
-        from providers.gcp import GCSStore, emulator_client
+        from failover.providers.gcp import GCSStore, emulator_client
 
         make = lambda: GCSStore(bad, client=emulator_client("http://127.0.0.1:9"))  # noqa: E731
     with pytest.raises(ConfigError, match="3-63 characters"):
@@ -277,8 +277,8 @@ def test_invalid_bucket_name_is_a_config_error_naming_the_rule(adapter: str, bad
 
 def test_server_side_invalid_bucket_name_maps_to_invalid_request(s3_raw: Any, blob_raw: Any) -> None:
     # What the constructors' checks protect against, as the real servers answer it.
-    from providers.aws import map_errors as aws_errors
-    from providers.azure import map_errors as azure_errors
+    from failover.providers.aws import map_errors as aws_errors
+    from failover.providers.azure import map_errors as azure_errors
 
     with pytest.raises(InvalidRequest, match=r"InvalidBucketName.*3-63"), aws_errors("create", "s3://ab"):
         s3_raw.create_bucket(Bucket="ab")
@@ -416,7 +416,7 @@ def test_throttling_maps_to_throttled_with_retry_after(cloud: Cloud) -> None:
 
 
 def test_no_secret_in_repr_or_errors(azurite: LocalServer) -> None:
-    from providers.azure import BlobStore
+    from failover.providers.azure import BlobStore
 
     cs = servers.azurite_connection_string(azurite).replace(azurite.endpoint, "http://127.0.0.1:1")
     store = BlobStore(container="secrets", connection_string=cs)
@@ -437,9 +437,9 @@ def test_no_secret_in_repr_or_errors(azurite: LocalServer) -> None:
 @pytest.mark.parametrize(
     ("package", "module", "extra"),
     [
-        ("providers.aws", "boto3", "aws"),
-        ("providers.azure", "azure.storage.blob", "azure"),
-        ("providers.gcp", "google.cloud.storage", "gcp"),
+        ("failover.providers.aws", "boto3", "aws"),
+        ("failover.providers.azure", "azure.storage.blob", "azure"),
+        ("failover.providers.gcp", "google.cloud.storage", "gcp"),
     ],
 )
 def test_missing_sdk_says_which_extra_to_install(package: str, module: str, extra: str) -> None:
@@ -495,7 +495,7 @@ def test_passed_attempt_deadline_sends_no_request(cloud: Cloud) -> None:
 
 def test_attempt_timeout_moves_a_plain_get_off_a_silent_primary(cloud: Cloud, silent: _Silent) -> None:
     from failover import ExecutionConfig, FailoverStorage, Target, policies
-    from providers.memory import MemoryObjectStore
+    from failover.providers.memory import MemoryObjectStore
 
     secondary = MemoryObjectStore()
     secondary.put("k", b"from the secondary")

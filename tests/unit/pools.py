@@ -7,8 +7,8 @@ from typing import Any
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, FakeClock, Target
 from failover.events import Event
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryObjectStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryObjectStore
 
 NAMES = ("memory:a", "memory:b", "memory:c")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, FakeClock, Target, replication
-from failover.anti_entropy import MARKER_PREFIX
-from failover.replication import WriteMode
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryObjectStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.anti_entropy import MARKER_PREFIX
+from failover.replication.modes import WriteMode
 
 NAMES = ("memory:a", "memory:b", "memory:c")
 

@@ -15,8 +15,8 @@ from typing import Any
 import circuitbreaker
 import pytest
 
-from failover.breaker import PASS, BreakerConfig, BreakerState, CircuitBreaker, Permit
-from failover.breaker_store import MemoryBreakerStore
+from failover.breaker.circuit import PASS, BreakerConfig, BreakerState, CircuitBreaker, Permit
+from failover.breaker.store import MemoryBreakerStore
 from failover.clock import FakeClock
 from failover.errors import CircuitOpen, ConfigError, NotFound, Unavailable, classify
 from failover.events import BreakerTransition, Event

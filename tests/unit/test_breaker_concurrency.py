@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from failover.breaker import PASS, BreakerConfig, BreakerState, CircuitBreaker
+from failover.breaker.circuit import PASS, BreakerConfig, BreakerState, CircuitBreaker
 from failover.clock import FakeClock, SystemClock
 from failover.counter import AtomicCounter
 from failover.events import BreakerTransition, Event

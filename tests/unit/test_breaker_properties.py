@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from failover.breaker import PASS, BreakerConfig, BreakerState, CircuitBreaker, Permit
+from failover.breaker.circuit import PASS, BreakerConfig, BreakerState, CircuitBreaker, Permit
 from failover.clock import FakeClock
 from failover.events import BreakerTransition, Event
 from failover.windows import CountWindow, TimeWindow

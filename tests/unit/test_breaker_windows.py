@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from failover.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from failover.breaker.circuit import BreakerConfig, BreakerState, CircuitBreaker
 from failover.clock import FakeClock
 from failover.errors import ConfigError
 from failover.events import BreakerTransition, Event

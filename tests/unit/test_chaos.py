@@ -21,8 +21,8 @@ from failover.errors import (
     Unavailable,
     Unsupported,
 )
-from providers.chaos import FAULT_KINDS, ChaosProvider, ChaosSettings
-from providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
+from failover.providers.chaos import FAULT_KINDS, ChaosProvider, ChaosSettings
+from failover.providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
 
 # ------------------------------------------------------------------ helpers
 

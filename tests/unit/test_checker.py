@@ -13,13 +13,13 @@ import time
 
 import pytest
 
-from failover.checker import Check, HealthChecker, describe_failure
 from failover.clock import FakeClock, SystemClock
 from failover.deadline import current_deadline
 from failover.errors import ConfigError, Unavailable
 from failover.events import Emitter, Event, HealthChanged
-from failover.health import HealthConfig, TargetHealth
-from failover.probes import CallableProbe, ProviderProbe
+from failover.health.checker import Check, HealthChecker, describe_failure
+from failover.health.probes import CallableProbe, ProviderProbe
+from failover.health.target_health import HealthConfig, TargetHealth
 
 
 class Switch:
@@ -324,8 +324,8 @@ def test_probe_runs_under_an_attempt_deadline_on_the_checker_clock() -> None:
 def test_blackholed_provider_probe_gives_up_at_the_check_timeout() -> None:
     # The chaos provider's blackhole hangs until the attempt deadline the checker sets,
     # so a provider probe() without a timeout argument still fails after `timeout`.
-    from providers.chaos import ChaosProvider
-    from providers.memory import MemoryObjectStore
+    from failover.providers.chaos import ChaosProvider
+    from failover.providers.memory import MemoryObjectStore
 
     clock = FakeClock()
     chaos = ChaosProvider(MemoryObjectStore(), clock=clock)

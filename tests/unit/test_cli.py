@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from failover import demo
-from failover.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from failover.cli import demo
+from failover.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["demo", "--duration", "20", "--rate", "20"]

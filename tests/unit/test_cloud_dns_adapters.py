@@ -28,8 +28,8 @@ from failover.errors import (
     Timeout,
     Unavailable,
 )
-from providers.azure.dns import AzureDnsZone
-from providers.gcp.dns import CloudDnsZone
+from failover.providers.azure.dns import AzureDnsZone
+from failover.providers.gcp.dns import CloudDnsZone
 from tests.fakes.azure_dns import FakeAzureDns, StaticToken
 from tests.fakes.cloud_dns import FakeCloudDns
 
@@ -269,7 +269,10 @@ def test_cloud_dns_probe_checks_the_zone_served() -> None:
 
 @pytest.mark.parametrize(
     ("module", "missing", "extra"),
-    [("providers.azure.dns", "azure.mgmt.dns", "[azure]"), ("providers.gcp.dns", "google.cloud.dns", "[gcp]")],
+    [
+        ("failover.providers.azure.dns", "azure.mgmt.dns", "[azure]"),
+        ("failover.providers.gcp.dns", "google.cloud.dns", "[gcp]"),
+    ],
 )
 def test_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch, module: str, missing: str, extra: str) -> None:
     monkeypatch.setitem(sys.modules, missing, None)  # None makes `import` raise ImportError

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from failover import demo
-from failover._report import rows_of, to_json
-from failover._timeline import Row
+from failover.cli import demo
+from failover.cli.demo import PRIMARY, SECONDARY, TARGETS, DrillConfig, DrillResult, Summary, run_drill, summarize
+from failover.cli.report import rows_of, to_json
+from failover.cli.timeline import Row
 from failover.clock import FakeClock, SystemClock
-from failover.demo import PRIMARY, SECONDARY, TARGETS, DrillConfig, DrillResult, Summary, run_drill, summarize
 from failover.errors import ConfigError
 from failover.events import BreakerTransition, FailedBack
 

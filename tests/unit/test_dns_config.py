@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from failover.dns_config import load
+from failover.config.dns import load
 from failover.errors import ConfigError
 
 GOOD = """
@@ -89,7 +89,7 @@ def once(config: Path) -> int:
     import argparse
 
     from failover import FakeClock
-    from failover.dns_cli import run_dns_controller
+    from failover.cli.dns_controller import run_dns_controller
 
     return run_dns_controller(argparse.Namespace(config=config, once=True, passes=0), clock=FakeClock())
 
@@ -100,7 +100,7 @@ MEMORY_ONLY = GOOD.split('[[providers]]\nname = "bind:local"')[0]
 def test_once_probes_until_decided_and_reports_a_missing_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from failover.cli import main
+    from failover.cli.main import main
 
     assert once(write(tmp_path, MEMORY_ONLY)) == 0
     assert "api.example.com. A -> (nothing: no endpoint has been healthy) (leader)" in capsys.readouterr().out
@@ -109,7 +109,7 @@ def test_once_probes_until_decided_and_reports_a_missing_file(
 
 
 def test_once_on_a_standby_says_so_and_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from failover.leader import FileLeaderLock
+    from failover.fleet.leader import FileLeaderLock
 
     lock = tmp_path / "leader.lock"
     holder = FileLeaderLock(lock)
@@ -165,7 +165,7 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
 def test_a_bad_config_file_is_one_line_naming_the_field_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], label: str, data: bytes, field: str
 ) -> None:
-    from failover.cli import main
+    from failover.cli.main import main
 
     path = tmp_path / "dns.toml"
     path.write_bytes(data)

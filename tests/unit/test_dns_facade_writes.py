@@ -6,8 +6,8 @@ import pytest
 
 from failover import FailoverDNS, Record, Target
 from failover.errors import AllTargetsFailed, ConfigError, InvalidInput, NotFound, QuorumNotReached
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryDnsZone
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryDnsZone
 
 RECORD = Record("www.example.com.", "A", 60, ("192.0.2.10",))
 

@@ -1,4 +1,4 @@
-"""DnsFailover on memory zones with switchable probes and a fake clock."""
+"""DnsController on memory zones with switchable probes and a fake clock."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from failover import FakeClock, HealthConfig, Target
-from failover.dns_failover import DnsFailover, Endpoint
+from failover.controllers.dns_controller import DnsController, Endpoint
 from failover.errors import ConfigError, NotFound
 from failover.events import HealthChanged
-from failover.leader import FileLeaderLock
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryDnsZone
+from failover.fleet.leader import FileLeaderLock
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryDnsZone
 from tests.unit.pools import Recorder
 
 NAME = "api.example.com."
@@ -33,7 +33,7 @@ class Rig:
     clock: FakeClock
     switches: dict[str, Switch]
     zones: list[ChaosProvider]
-    controller: DnsFailover
+    controller: DnsController
     recorder: Recorder
 
     def tick(self, seconds: float = 1.0) -> None:
@@ -58,7 +58,7 @@ def make(mode: str = "failover", lock: FileLeaderLock | None = None, **options: 
     zones = [ChaosProvider(MemoryDnsZone("example.com."), seed=i, clock=clock) for i in range(2)]
     providers = [Target("route53:global", zones[0]), Target("bind:primary", zones[1])]
     recorder = Recorder()
-    controller = DnsFailover(
+    controller = DnsController(
         NAME,
         "A",
         endpoints,
@@ -196,7 +196,7 @@ def test_bad_configuration_is_rejected(kwargs: dict[str, object]) -> None:
     args.update(kwargs)
     name, type_, endpoints, providers = args.pop("name"), args.pop("type"), args.pop("endpoints"), args.pop("providers")
     with pytest.raises(ConfigError):
-        DnsFailover(name, type_, endpoints, providers, **args)  # type: ignore[arg-type]
+        DnsController(name, type_, endpoints, providers, **args)  # type: ignore[arg-type]
 
 
 def test_leader_lock_on_an_unwritable_path_is_a_config_error(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""DnsFailover start-up, leadership, one-decision runs and loop timing, on a fake clock."""
+"""DnsController start-up, leadership, one-decision runs and loop timing, on a fake clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from failover import Record
-from failover.leader import FileLeaderLock
+from failover.fleet.leader import FileLeaderLock
 from tests.unit.test_dns_failover import NAME, Rig, make, settle
 
 P, S, T = "192.0.2.1", "192.0.2.2", "192.0.2.3"
@@ -125,7 +125,7 @@ def test_run_until_decided_on_a_standby_returns_at_once(tmp_path: Path) -> None:
 
 
 def test_logs_leader_standby_and_every_publish(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="failover.dns")
+    caplog.set_level(logging.INFO, logger="failover.facades.dns")
     path = tmp_path / "leader.lock"
     leader, follower = make(lock=FileLeaderLock(path)), make(lock=FileLeaderLock(path))
     settle(leader)

@@ -10,10 +10,10 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from failover.errors import ConfigError, InvalidInput
-from providers.aws.route53 import Route53Zone
-from providers.azure.dns import AzureDnsZone
-from providers.dns import DnsProbe, ResilientResolver, Rfc2136Zone
-from providers.gcp.dns import CloudDnsZone
+from failover.providers.aws.route53 import Route53Zone
+from failover.providers.azure.dns import AzureDnsZone
+from failover.providers.dns import DnsProbe, ResilientResolver, Rfc2136Zone
+from failover.providers.gcp.dns import CloudDnsZone
 from tests.fakes.azure_dns import FakeAzureDns, StaticToken
 from tests.fakes.cloud_dns import FakeCloudDns
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target
-from failover.breaker import BreakerState, CircuitBreaker
+from failover.breaker.circuit import BreakerState, CircuitBreaker
 from failover.classification import Classifier, Verdict
 from failover.clock import FakeClock
 from failover.errors import (
@@ -16,8 +16,8 @@ from failover.errors import (
     RetryBudgetExhausted,
     Unavailable,
 )
-from providers._common import remaining_timeout
-from providers.memory import MemoryObjectStore
+from failover.providers._common import remaining_timeout
+from failover.providers.memory import MemoryObjectStore
 from tests.unit.pools import NAMES, Rig, make_rig
 
 

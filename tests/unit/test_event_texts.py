@@ -7,11 +7,11 @@ import logging
 import pytest
 
 from failover import BreakerConfig, FailoverStorage, FakeClock, Target
-from failover.breaker import CircuitBreaker
+from failover.breaker.circuit import CircuitBreaker
 from failover.errors import CircuitOpen
 from failover.events import Event, FailedOver, LoggingListener, PanicMode
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryObjectStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryObjectStore
 
 
 class Recorder:

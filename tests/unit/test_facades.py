@@ -16,8 +16,8 @@ from failover import (
     Target,
 )
 from failover.errors import ConfigError, InvalidInput, NotFound, Unavailable
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
 
 
 def dns_pair() -> tuple[FailoverDNS, list[ChaosProvider]]:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from failover.errors import IntegrityError, InvalidInput, NotFound
-from providers._common import sha256_hex, verified_chunks
-from providers.memory import MemoryObjectStore
-from providers.memory.storage import _Object
+from failover.providers._common import sha256_hex, verified_chunks
+from failover.providers.memory import MemoryObjectStore
+from failover.providers.memory.storage import _Object
 from tests.unit.pools import make_rig
 from tests.unit.replicas import make_replicas
 

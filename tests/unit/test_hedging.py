@@ -10,7 +10,7 @@ import pytest
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target
 from failover.errors import AllTargetsFailed, NotFound
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
 
 
 class Gate(MemoryObjectStore):

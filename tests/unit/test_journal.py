@@ -9,8 +9,8 @@ import pytest
 
 from failover import FailoverStorage, Target, replication
 from failover.errors import ConfigError
-from failover.journal import Journal, Payload
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.journal import Journal, Payload
 
 V1 = "00000000000000000001-w"
 V2 = "00000000000000000002-w"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from failover.journal import Journal
+from failover.replication.journal import Journal
 
 V1 = "00000000000000000001-w"
 V2 = "00000000000000000002-w"

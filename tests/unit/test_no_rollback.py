@@ -10,7 +10,7 @@ from typing import Any
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, replication
 from failover.clock import FakeClock
 from failover.errors import FailoverError, Timeout
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
 from tests.unit.pools import NAMES
 
 

@@ -16,8 +16,8 @@ from failover import FailoverStorage, Target, replication
 from failover.capabilities import ObjectInfo
 from failover.errors import FailoverError, InvalidInput, NotFound
 from failover.portable import MAX_METADATA_ENTRIES, check_metadata
-from failover.versioning import VERSION_KEY, version_of
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.versioning import VERSION_KEY, version_of
 from tests.unit.replicas import make_replicas
 
 

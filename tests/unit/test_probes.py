@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from failover.errors import ConfigError, Timeout, Unavailable
-from failover.probes import CallableProbe, HttpProbe, Probe, ProviderProbe, TcpProbe
+from failover.health.probes import CallableProbe, HttpProbe, Probe, ProviderProbe, TcpProbe
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

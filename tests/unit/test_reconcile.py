@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from failover import Target
-from failover.cli import main
+from failover.cli.main import main
 from failover.errors import ConfigError
-from failover.journal import Journal
-from failover.reconcile import reconcile
-from failover.versioning import VERSION_KEY
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.journal import Journal
+from failover.replication.reconcile import reconcile
+from failover.replication.versioning import VERSION_KEY
 from tests.unit.replicas import make_replicas
 
 V1 = "00000000000000000001-w"

@@ -14,11 +14,11 @@ import pytest
 
 from failover import Target
 from failover.capabilities import ObjectInfo
-from failover.cli import main
+from failover.cli.main import main
 from failover.errors import InvalidInput, InvalidRequest
-from failover.reconcile import reconcile
-from failover.versioning import VERSION_KEY
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.reconcile import reconcile
+from failover.replication.versioning import VERSION_KEY
 
 V1 = "00000000000000000001-w"
 

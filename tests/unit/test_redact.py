@@ -10,14 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from failover import FailoverStorage, FakeClock, Target
-from failover.checker import HealthChecker
 from failover.errors import AllTargetsFailed, Unavailable
 from failover.events import HealthChanged, LoggingListener
-from failover.health import HealthConfig
-from failover.pool import ProbeConfig
-from failover.probes import CallableProbe
+from failover.execution.pool import ProbeConfig
+from failover.health.checker import HealthChecker
+from failover.health.probes import CallableProbe
+from failover.health.target_health import HealthConfig
+from failover.providers.memory import MemoryObjectStore
 from failover.redact import RedactingFilter, redact
-from providers.memory import MemoryObjectStore
 
 SECRETS = ("hunter2", "s3cr3tSig", "AKIAEXAMPLE", "IQoJtoken", "Eby8key", "ya29tok", "deadbeef")
 
@@ -174,7 +174,7 @@ def test_filter_redacts_a_real_botocore_debug_line(captured: tuple[logging.Logge
 
 def test_an_invalid_s3_endpoint_with_credentials_is_a_config_error_that_does_not_repeat_them() -> None:
     from failover.errors import ConfigError
-    from providers.aws import S3Store
+    from failover.providers.aws import S3Store
 
     with pytest.raises(ConfigError, match="endpoint_url") as caught:
         S3Store("bucket", region="us-east-1", endpoint_url="minio:hunter2@localhost:9000")

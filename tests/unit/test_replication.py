@@ -9,9 +9,9 @@ import pytest
 
 from failover import FailoverStorage, Target
 from failover.errors import AllTargetsFailed, ConfigError, InvalidInput, NotFound, QuorumNotReached
-from failover.journal import Payload
-from failover.versioning import VERSION_KEY, Versioner, version_of
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.journal import Payload
+from failover.replication.versioning import VERSION_KEY, Versioner, version_of
 from tests.unit.replicas import NAMES, make_replicas
 
 

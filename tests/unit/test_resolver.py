@@ -21,11 +21,11 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from failover.breaker import BreakerConfig
+from failover.breaker.circuit import BreakerConfig
 from failover.clock import FakeClock
 from failover.errors import AllTargetsFailed, CircuitOpen, ConfigError, InvalidInput, NotFound, Timeout, Unavailable
-from failover.probes import Probe
-from providers.dns import Answer, DnsProbe, ResilientResolver
+from failover.health.probes import Probe
+from failover.providers.dns import Answer, DnsProbe, ResilientResolver
 
 ZONE = "example.test."
 SOA = "ns1.example.test. hostmaster.example.test. 1 3600 600 86400 60"  # negative TTL: min(300, 60)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from failover import BreakerConfig, BreakerState, ExecutionConfig
 from failover.errors import FailoverError
-from failover.routing import Member
+from failover.routing.router import Member
 from tests.unit.pools import NAMES, Rig, make_rig
 
 FAILBACK = 20.0

@@ -9,8 +9,7 @@ import pytest
 
 from failover import BreakerConfig, ExecutionConfig, FailoverCompute, FakeClock, InstanceSpec, InstanceState, Target
 from failover.capabilities import Instance
-from failover.errors import ConfigError, InvalidInput, PermissionDenied, Unavailable
-from failover.standby import (
+from failover.controllers.standby import (
     CREATED_BY_TAG,
     OWNER_TAG,
     ROLE_TAG,
@@ -19,8 +18,9 @@ from failover.standby import (
     StandbyEvent,
     StandbyPool,
 )
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryCompute
+from failover.errors import ConfigError, InvalidInput, PermissionDenied, Unavailable
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryCompute
 
 NAMES = ("memory:a", "memory:b", "memory:c")
 SPEC = InstanceSpec("web", "small", "debian-12", {"app": "web"})

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from failover import BreakerConfig, FailoverStorage, FakeClock, Target
-from failover.health import HealthConfig
-from failover.status import passive_verdict
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryObjectStore
+from failover.execution.status import passive_verdict
+from failover.health.target_health import HealthConfig
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryObjectStore
 from tests.unit.replicas import make_replicas
 
 A, B = "memory:a", "memory:b"

@@ -6,8 +6,8 @@ import threading
 
 from failover import BreakerConfig, BreakerState, ExecutionConfig, FailoverStorage, Target
 from failover.errors import FailoverError
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryObjectStore
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryObjectStore
 
 THREADS = 16
 CALLS = 400

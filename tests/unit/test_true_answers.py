@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, replication
-from failover.anti_entropy import MARKER_KEY
 from failover.clock import FakeClock
 from failover.errors import ConfigError, NotFound, NotFoundUnconfirmed, PermissionDenied
-from providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.anti_entropy import MARKER_KEY
 from tests.unit.pools import NAMES, make_rig
 
 READS: dict[str, Callable[[FailoverStorage], Any]] = {

@@ -10,11 +10,11 @@ from typing import Any, BinaryIO
 import pytest
 
 from failover import FakeClock, replication
-from failover.anti_entropy import MARKER_PREFIX
-from failover.replication import WriteMode
-from failover.storage import FailoverStorage
-from providers.chaos import ChaosProvider
-from providers.memory import MemoryObjectStore
+from failover.facades.storage import FailoverStorage
+from failover.providers.chaos import ChaosProvider
+from failover.providers.memory import MemoryObjectStore
+from failover.replication.anti_entropy import MARKER_PREFIX
+from failover.replication.modes import WriteMode
 from tests.unit.replicas import NAMES, build
 
 

@@ -1,0 +1,191 @@
+"""The ``failover`` command line.
+
+Subcommands: ``demo`` (a game day on in-memory providers), ``reconcile`` (compare
+and repair the objects of several targets), ``dns-controller`` (keep a DNS record on
+healthy endpoints).  Each subcommand is one ``add`` function in `SUBCOMMANDS` that
+builds its parser and sets ``run`` to the function that carries it out; heavy imports
+wait until a subcommand runs.
+
+Exit codes: 0 ok, 1 the command ran but failed (a drill missed its success
+criteria), 2 usage error (bad arguments, bad configuration), 3 ``dns-controller
+--once`` is a standby (another controller holds the lock; nothing written),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from failover import __version__
+from failover.cli.demo import FAULTS, REALTIME_DURATION, SIMULATED_DURATION, DrillConfig, game_day
+from failover.cli.dns_controller import add_dns_controller
+from failover.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+if TYPE_CHECKING:
+    # The type `add_subparsers` returns is private to argparse; it exists for type checkers only.
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="failover",
+        description="Circuit breakers and health-aware routing across clouds.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    commands.required = True
+    for add in SUBCOMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits by itself: 0 after --help / --version, 2 after a usage error.
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except ConfigError as exc:
+        # Settings argparse cannot check alone (ranges, combinations) are validated by
+        # the objects they configure; they are still usage errors for the caller.
+        args.parser.print_usage(sys.stderr)
+        print(f"{args.parser.prog}: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{args.parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# ---------------------------------------------------------------- demo
+
+
+def _add_demo(commands: Subparsers) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run a game day: a cloud outage, failover and failback on in-memory providers",
+        description=(
+            "Game day on three in-memory targets with fault injection: steady traffic, an outage "
+            "of the primary, failover, recovery, failback after the hysteresis. Runs on a simulated "
+            "clock (a few seconds of real time) unless --realtime is given."
+        ),
+    )
+    parser.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="SECONDS",
+        help=f"drill length (default {SIMULATED_DURATION:g} simulated, {REALTIME_DURATION:g} with --realtime)",
+    )
+    parser.add_argument("--rate", type=_positive_int, default=50, metavar="N", help="client calls per second (50)")
+    parser.add_argument("--seed", type=int, default=7, help="seed for traffic, chaos and breaker jitter (7)")
+    parser.add_argument("--fault", choices=FAULTS, default="errors", help="how the primary fails (errors)")
+    parser.add_argument("--realtime", action="store_true", help="pace the drill on the wall clock")
+    parser.add_argument("--json", type=_output_path, metavar="PATH", help="also write the summary as JSON")
+    parser.set_defaults(run=_run_demo, parser=parser)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    duration = args.duration
+    if duration is None:
+        duration = REALTIME_DURATION if args.realtime else SIMULATED_DURATION
+    config = DrillConfig(duration=duration, rate=args.rate, seed=args.seed, fault=args.fault, realtime=args.realtime)
+    return game_day(config, _console(), args.json)
+
+
+# ---------------------------------------------------------------- reconcile
+
+
+def _add_reconcile(commands: Subparsers) -> None:
+    parser = commands.add_parser(
+        "reconcile",
+        help="compare the objects of several targets and repair divergence (dry run by default)",
+        description=(
+            "List every target, compare versions and checksums key by key, and report what "
+            "differs. Nothing is written unless --repair is given. The targets come from your "
+            "code: --targets MODULE:NAME names a list of Target objects, a FailoverStorage, or a "
+            "function returning either."
+        ),
+    )
+    parser.add_argument("--targets", required=True, metavar="MODULE:NAME", help="where to find the targets")
+    parser.add_argument("--journal", type=_existing_file, metavar="PATH", help="repair journal: its tombstones")
+    parser.add_argument("--prefix", default="", help="only keys starting with this")
+    parser.add_argument("--repair", action="store_true", help="write the repairs (default: report only)")
+    parser.add_argument(
+        "--verify", action="store_true", help="read every copy back and check its bytes against its checksum"
+    )
+    parser.add_argument("--checkpoint", type=_output_path, metavar="PATH", help="resume file for long runs")
+    parser.add_argument("--json", type=_output_path, metavar="PATH", help="also write the report as JSON")
+    parser.set_defaults(run=_run_reconcile, parser=parser)
+
+
+def _run_reconcile(args: argparse.Namespace) -> int:
+    from failover.cli.reconcile import run_reconcile
+
+    return run_reconcile(args, _console())
+
+
+SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (_add_demo, _add_reconcile, add_dns_controller)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into a file or a CI log, rich assumes 80 columns and squeezes the timeline.
+        console.width = max(console.width, 140)
+    return console
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file")
+    return path
+
+
+def _output_path(text: str) -> Path:
+    # Checked before the drill runs: a realtime drill should not fail at its very end.
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"directory {str(path.parent)!r} does not exist")
+    return path

@@ -1,0 +1,3 @@
+"""Configuration files, validated with pydantic: errors name the file, the field and the problem.
+"""
+

@@ -1,0 +1,373 @@
+"""`DnsController`: keep one DNS record pointing at healthy endpoints, on several DNS providers.
+
+Each pass of `run_once`:
+
+1. probes the endpoints that are due (rise/fall thresholds, jitter: `HealthChecker`);
+2. computes the answer: in ``failover`` mode the best healthy endpoint by priority, in
+   ``multivalue`` mode every healthy endpoint.  A recovered endpoint of better priority
+   takes over only after ``failback_after`` seconds of health (hysteresis).  When no
+   endpoint is healthy the last good answer stays: an empty record set would turn a
+   partial outage into a total one;
+3. writes that answer to every provider whose copy differs, each guarded by its own
+   breaker.  A provider that fails is retried on the next pass while the others are
+   updated now, so one DNS provider's outage never blocks another's update.
+
+Only the holder of the leader lock writes, so two controllers never fight over the
+record.  Writes are idempotent upserts, issued only on change.
+
+Start-up (and every time this controller becomes the leader): it reads the record as
+the providers hold it and writes nothing until every endpoint has a verdict (``rise``
+good probes in a row, ``fall`` failed ones, or ``rise + fall`` probes of flapping).
+If the record's value is then a healthy endpoint it is kept, even if an endpoint of
+better priority is healthy too (that one takes over after ``failback_after``, as
+always).  So a restart never moves a correct record.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import random
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal
+
+from failover.breaker.circuit import BreakerConfig, CircuitBreaker
+from failover.capabilities import Record
+from failover.clock import Clock, SystemClock
+from failover.errors import ConfigError, FailoverError, NotFound
+from failover.events import Emitter, Listener
+from failover.fleet.leader import LeaderLock
+from failover.health.checker import Check, HealthChecker
+from failover.health.probes import Probe
+from failover.health.target_health import HealthConfig, TargetHealth
+from failover.target import Target
+
+logger = logging.getLogger("failover.facades.dns")
+
+Mode = Literal["failover", "multivalue"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One answer the record may hold (an address for A/AAAA, a name for CNAME)."""
+
+    value: str
+    probe: Probe
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Published:
+    """What one pass did: the answer, and per provider whether its copy is current."""
+
+    values: tuple[str, ...]
+    healthy: tuple[str, ...]
+    written: tuple[str, ...] = ()
+    failed: Mapping[str, str] = field(default_factory=dict)
+    leader: bool = True
+    # True while start-up waits for the endpoints' verdicts: nothing was written.
+    deciding: bool = False
+
+
+class _Tally:
+    """An endpoint's probe, counting its results so start-up knows when a verdict is in."""
+
+    __slots__ = ("failures", "probe", "runs")
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe, self.runs, self.failures = probe, 0, 0
+
+    def check(self, timeout: float) -> None:
+        self.runs += 1
+        try:
+            self.probe.check(timeout)
+        except BaseException:
+            self.failures += 1
+            raise
+        self.failures = 0
+
+
+class DnsController:
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        endpoints: Sequence[Endpoint],
+        providers: Sequence[Target],
+        *,
+        mode: Mode = "failover",
+        ttl: int = 60,
+        min_ttl: int = 30,
+        interval: float = 5.0,
+        timeout: float = 2.0,
+        jitter: float = 0.1,
+        health: HealthConfig | None = None,
+        failback_after: float = 60.0,
+        lock: LeaderLock | None = None,
+        clock: Clock | None = None,
+        listeners: Iterable[Listener] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        _validate(name, type, endpoints, providers, mode, ttl, min_ttl, failback_after)
+        self.name, self.type, self.mode = name, type.upper(), mode
+        self.ttl = max(ttl, min_ttl)
+        self.failback_after = failback_after
+        self.endpoints = tuple(sorted(endpoints, key=lambda e: e.priority))
+        self.providers = tuple(providers)
+        self._clock = clock or SystemClock()
+        self._emitter = Emitter(listeners)
+        self._lock = lock
+        # Endpoints start unknown: nothing is published for them before ``rise`` good probes.
+        self.healths = {
+            e.value: TargetHealth(e.value, health, emitter=self._emitter, healthy=False, clock=self._clock)
+            for e in self.endpoints
+        }
+        self._tallies = {e.value: _Tally(e.probe) for e in self.endpoints}
+        checks = [
+            Check(e.value, self._tallies[e.value], self.healths[e.value], interval, timeout, jitter)
+            for e in self.endpoints
+        ]
+        self.checker = HealthChecker(checks, clock=self._clock, rng=rng)
+        self.breakers = {
+            t.name: CircuitBreaker(t.name, _PROVIDER_BREAKER, clock=self._clock, listeners=self._emitter.listeners)
+            for t in self.providers
+        }
+        self.current: tuple[str, ...] = ()  # the answer last decided (kept through total outages)
+        self._copies: dict[str, tuple[str, ...] | None] = {}  # provider -> values it holds, if known
+        self._leading: bool | None = None  # None until the first pass has asked the lock
+        self._deciding = True  # start-up: wait for every endpoint's verdict before writing
+        self.next_due = -math.inf  # when the next probe is due (the loop sleeps until then)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ one pass
+
+    def run_once(self) -> Published:
+        now = self._clock.monotonic()
+        self.next_due = self.checker.run_due(now)
+        healthy = tuple(e.value for e in self.endpoints if self.healths[e.value].healthy)
+        if not self._lead():
+            return Published(self.current, healthy, leader=False)
+        if self._deciding:
+            if not all(self._verdict_in(e.value) for e in self.endpoints):
+                return Published(self.current, healthy, deciding=True)
+            self._deciding = False
+        self.current = self._decide(now)
+        if not self.current:
+            return Published((), healthy)  # never seen a healthy endpoint: publish nothing yet
+        written, failed = self._publish(self.current)
+        return Published(self.current, healthy, written, failed)
+
+    def run_until_decided(self) -> Published:
+        """Probe until start-up has its verdicts, then publish: one decision (``--once``).
+
+        Returns at once on a standby.  Bounded: every endpoint has a verdict after at
+        most ``rise + fall`` probes.
+        """
+        report = self.run_once()
+        while report.leader and report.deciding:
+            self._clock.sleep(max(0.0, self.next_due - self._clock.monotonic()))
+            report = self.run_once()
+        return report
+
+    # ------------------------------------------------------------ leadership and start-up
+
+    def _lead(self) -> bool:
+        """Ask the lock; on becoming the leader, adopt the record as the providers hold it."""
+        leader = self._lock is None or self._lock.try_acquire()
+        if leader is not self._leading:
+            self._leading = leader
+            if leader:
+                logger.info("dns controller for %s %s: leader", self.name, self.type)
+                self._adopt()
+            else:
+                logger.info(
+                    "dns controller for %s %s: standby (another controller holds the lock)", self.name, self.type
+                )
+        return leader
+
+    def _adopt(self) -> None:
+        self._copies.clear()  # another leader may have written since we last looked
+        self._deciding = True
+        found = self._found()
+        known = tuple(v for v in found if v in self.healths)
+        if self.mode == "failover" and len(found) != 1:
+            known = ()
+        self.current = known
+        if found:
+            logger.info(
+                "dns %s %s holds %s; %s",
+                self.name,
+                self.type,
+                ",".join(found),
+                "kept if healthy" if known else "not one of the endpoints",
+            )
+
+    def _found(self) -> tuple[str, ...]:
+        """The record's values on the first provider that has it (``()`` if none does)."""
+        for target in self.providers:
+            try:
+                values = self.breakers[target.name].call(self._copy_of, target)
+            except FailoverError as exc:
+                self._copies.pop(target.name, None)
+                logger.warning("dns read of %s on %s failed (%s)", self.name, target.name, exc.kind)
+                continue
+            if values:
+                return values
+        return ()
+
+    def _verdict_in(self, value: str) -> bool:
+        health, tally = self.healths[value], self._tallies[value]
+        fall, rise = health.config.fall, health.config.rise
+        return health.healthy or tally.failures >= fall or tally.runs >= rise + fall
+
+    def _decide(self, now: float) -> tuple[str, ...]:
+        healthy = [e for e in self.endpoints if self.healths[e.value].healthy]
+        if not healthy:
+            return self.current
+        if self.mode == "multivalue":
+            return tuple(e.value for e in healthy)
+        settled = [e for e in healthy if now - self.healths[e.value].up_since >= self.failback_after]
+        current = next((e for e in healthy if (e.value,) == self.current), None)
+        if current is None:
+            # The published endpoint is down (or none yet): availability beats hysteresis.
+            return ((settled or healthy)[0].value,)
+        better = [e for e in settled if e.priority < current.priority]
+        return ((better[0] if better else current).value,)
+
+    def _publish(self, values: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+        written: list[str] = []
+        failed: dict[str, str] = {}
+        record = Record(self.name, self.type, self.ttl, values)
+        for target in self.providers:
+            try:
+                if self.breakers[target.name].call(self._sync, target, record):
+                    written.append(target.name)
+            except FailoverError as exc:
+                self._copies.pop(target.name, None)  # unknown now: read it again next time
+                failed[target.name] = f"{exc.kind}: {exc.message}"
+                logger.warning("dns update of %s on %s failed (%s); will retry", self.name, target.name, exc.kind)
+        return tuple(written), failed
+
+    def _sync(self, target: Target, record: Record) -> bool:
+        """Make ``target``'s copy equal ``record``; True if it had to be written."""
+        wanted = tuple(sorted(record.values))
+        if self._copy_of(target) == wanted:
+            return False
+        target.provider.upsert_record(record)
+        self._copies[target.name] = wanted
+        logger.info("dns %s %s -> %s on %s", self.name, self.type, ",".join(record.values), target.name)
+        return True
+
+    def _copy_of(self, target: Target) -> tuple[str, ...] | None:
+        if target.name not in self._copies:
+            try:
+                self._copies[target.name] = tuple(sorted(target.provider.get_record(self.name, self.type).values))
+            except NotFound:
+                self._copies[target.name] = None
+        return self._copies[target.name]
+
+    # ------------------------------------------------------------ background loop
+
+    def start(self) -> DnsController:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name=f"dns-failover {self.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._lock is not None:
+            self._lock.release()
+
+    def serve(self, stop: threading.Event, passes: int = 0) -> None:
+        """Run passes until ``stop`` is set (or ``passes`` passes, if > 0), each as soon as
+        a probe is due: the record moves right after the probe that decides it."""
+        done = 0
+        while not stop.is_set() and (passes <= 0 or done < passes):
+            try:
+                self.run_once()
+                pause = self.next_due - self._clock.monotonic()
+            except Exception:  # one bad pass must not end the controller
+                logger.exception("dns failover pass for %s failed", self.name)
+                pause = min(c.interval for c in self.checker.checks)
+            done += 1
+            stop.wait(max(pause, _MIN_PAUSE))
+
+    def _loop(self) -> None:
+        self.serve(self._stop)
+
+    def __enter__(self) -> DnsController:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        names = [t.name for t in self.providers]
+        return f"DnsController({self.name!r}, {self.type}, mode={self.mode}, providers={names})"
+
+
+# A DNS provider that fails is skipped for a while, then tried again; never forever.
+_PROVIDER_BREAKER = BreakerConfig(consecutive_failures=3, failure_rate=None, open_base=5.0, open_max=60.0)
+
+_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT"})
+_MIN_PAUSE = 0.001  # seconds: never spin, even when a probe is already due
+
+
+def _validate(
+    name: str,
+    type: str,
+    endpoints: Sequence[Endpoint],
+    providers: Sequence[Target],
+    mode: str,
+    ttl: int,
+    min_ttl: int,
+    failback_after: float,
+) -> None:
+    if not isinstance(name, str) or not name.endswith("."):
+        raise ConfigError(f"record name must be an absolute name ending in '.', got {name!r}")
+    if not isinstance(type, str) or type.upper() not in _TYPES:
+        raise ConfigError(f"record type must be one of {sorted(_TYPES)}, got {type!r}")
+    if mode not in ("failover", "multivalue"):
+        raise ConfigError(f"mode must be 'failover' or 'multivalue', got {mode!r}")
+    if not endpoints:
+        raise ConfigError("DnsController needs at least one endpoint")
+    if len({e.value for e in endpoints}) != len(endpoints):
+        raise ConfigError("two endpoints have the same value")
+    for endpoint in endpoints:
+        _check_address(type.upper(), endpoint.value)
+    if type.upper() == "CNAME" and mode == "multivalue":
+        raise ConfigError("a CNAME holds one value: use mode='failover'")
+    if not providers:
+        raise ConfigError("DnsController needs at least one DNS provider")
+    if len({t.name for t in providers}) != len(providers):
+        raise ConfigError("two DNS providers have the same target name")
+    for value in (ttl, min_ttl):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2_147_483_647:
+            raise ConfigError(f"TTLs must be whole seconds in [0, 2147483647], got {value!r}")
+    if not (isinstance(failback_after, (int, float)) and math.isfinite(failback_after) and failback_after >= 0):
+        raise ConfigError(f"failback_after must be >= 0 seconds, got {failback_after!r}")
+
+
+def _check_address(type: str, value: str) -> None:
+    """A and AAAA endpoints are addresses in canonical form (what providers give back)."""
+    if type not in ("A", "AAAA"):
+        return
+    cls = ipaddress.IPv4Address if type == "A" else ipaddress.IPv6Address
+    try:
+        canonical = str(cls(value))
+    except ValueError:
+        raise ConfigError(f"endpoint {value!r} is not an IPv{cls.version} address (record type {type})") from None
+    if canonical != value:
+        raise ConfigError(f"endpoint {value!r}: write it as {canonical!r}, the form DNS providers return")

@@ -1,0 +1,402 @@
+"""Running one logical call across the targets of a pool.
+
+The layers, outermost first (each can be seen and tuned in `ExecutionConfig`)::
+
+    overall deadline ─ retry on the next target (budgeted) ─ breaker permit
+        ─ per-attempt timeout ─ provider call ─ error mapping ─ breaker + health record
+
+* An error that fails over (`FailoverError.fails_over`: temporary or persistent) counts
+  against the target and the call moves to the next target in the router's plan; a
+  permanent one is the answer (`failover.classification` has the whole rule, and the
+  hook to change it).  Reads by key pass a `Lookup`: their `NotFound` is the answer
+  only when a target that would hold the object said so (`failover.execution.lookup`).
+* A breaker permit, once taken, is given back or spent on every path out of an attempt.
+* Retries are budgeted (`RetryBudget`): when every target is failing, retries could
+  multiply the load on a struggling fleet, so beyond a fraction of calls they stop.
+* Operations that are not idempotent are never retried on another target.
+* Hedged reads (``hedge_after``) live in `failover.execution.hedging`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from failover.breaker.circuit import PASS, BreakerState, Permit
+from failover.classification import Classifier, Verdict, judge
+from failover.clock import Clock
+from failover.counter import AtomicCounter
+from failover.deadline import DEADLINE, Deadline
+from failover.errors import (
+    AllTargetsFailed,
+    ConfigError,
+    DeadlineExceeded,
+    FailoverError,
+    RetryBudgetExhausted,
+    Unsupported,
+)
+from failover.execution.hedging import run_hedged
+from failover.execution.lookup import Lookup
+from failover.routing.router import Member, Router
+
+R = TypeVar("R")
+
+_CLOSED = BreakerState.CLOSED
+_set_deadline = DEADLINE.set
+_reset_deadline = DEADLINE.reset
+
+# In panic mode calls bypass breakers; this permit makes the breaker ignore the outcome.
+BYPASS = Permit(trial=False, taken_at=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionConfig:
+    """Timeouts, retries and hedging for every call of a facade.
+
+    ``attempt_timeout`` bounds one try on one target.  It is a hard limit for hedged
+    reads and with ``enforce_timeouts=True`` (the attempt runs on a worker thread and is
+    abandoned when it runs out).  Otherwise the attempt runs on the caller's thread and
+    is bounded by the provider: by its SDK's connect/read timeouts (the cloud adapters
+    set short ones), and, for providers that read `failover.deadline`
+    (``reads_deadline = True``), by the deadline itself.  ``deadline`` bounds the whole
+    call across targets.  ``None`` switches either off.
+    """
+
+    attempt_timeout: float | None = 5.0
+    deadline: float | None = 30.0
+    max_attempts: int | None = None
+    retry_ratio: float = 0.2
+    retry_floor_per_second: float = 10.0
+    retry_burst: float = 20.0
+    hedge_after: float | None = None
+    enforce_timeouts: bool = False
+    classifier: Classifier | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("attempt_timeout", "deadline", "hedge_after"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"ExecutionConfig: {name} must be > 0 seconds or None, got {value!r}")
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ConfigError(f"ExecutionConfig: max_attempts must be >= 1, got {self.max_attempts}")
+        if not 0 <= self.retry_ratio <= 1:
+            raise ConfigError(f"ExecutionConfig: retry_ratio must be in [0, 1], got {self.retry_ratio}")
+        if self.retry_floor_per_second < 0 or self.retry_burst < 1:
+            raise ConfigError("ExecutionConfig: need retry_floor_per_second >= 0 and retry_burst >= 1")
+        if self.classifier is not None and not isinstance(self.classifier, Classifier):
+            raise ConfigError(f"ExecutionConfig: classifier must be a Classifier, got {self.classifier!r}")
+
+
+class RetryBudget:
+    """Retries may be at most ``ratio`` of calls, plus ``floor_per_second``, in bursts of ``burst``.
+
+    A token bucket: each call deposits ``ratio`` tokens, time deposits the floor, a
+    retry withdraws one.  Deposits are counted with an atomic counter and folded
+    into the bucket only when a retry asks, so calls that need no retry pay one
+    C-level increment.  The bucket starts full.
+    """
+
+    def __init__(self, ratio: float, floor_per_second: float, burst: float, clock: Clock) -> None:
+        self.ratio = ratio
+        self.floor_per_second = floor_per_second
+        self.burst = burst
+        self._clock = clock
+        self._calls = AtomicCounter()
+        self.record_call = self._calls.increment
+        self._lock = threading.Lock()
+        self._tokens = burst
+        self._calls_seen = 0
+        self._last_refill = clock.monotonic()
+        self.spent = 0
+        self.refused = 0
+
+    def try_spend(self) -> bool:
+        with self._lock:
+            now = self._clock.monotonic()
+            calls = self._calls.value
+            earned = (calls - self._calls_seen) * self.ratio
+            earned += (now - self._last_refill) * self.floor_per_second
+            self._calls_seen = calls
+            self._last_refill = now
+            self._tokens = min(self.burst, self._tokens + earned)
+            if self._tokens >= 1:
+                self._tokens -= 1
+                self.spent += 1
+                return True
+            self.refused += 1
+            return False
+
+
+class Executor:
+    """Runs calls for one facade: plan, permit, attempt, record, fail over."""
+
+    def __init__(
+        self, router: Router, config: ExecutionConfig, clock: Clock, hedgeable: frozenset[str] = frozenset()
+    ) -> None:
+        self.router = router
+        self.hedgeable = hedgeable
+        self.config = config
+        self.clock = clock
+        self.budget = RetryBudget(config.retry_ratio, config.retry_floor_per_second, config.retry_burst, clock)
+        self._attempt_timeout = config.attempt_timeout if config.attempt_timeout is not None else math.inf
+        self._deadline = config.deadline if config.deadline is not None else math.inf
+        self._max_attempts = config.max_attempts or len(router.members)
+        self._hedging = config.hedge_after is not None
+        self._concurrent = self._hedging or config.enforce_timeouts
+        self._threads: ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
+        self._monotonic = clock.monotonic
+        self._record_call = self.budget.record_call
+
+    def run(
+        self,
+        operation: str,
+        call: Callable[[Member], R],
+        *,
+        idempotent: bool = True,
+        exclude: frozenset[str] = frozenset(),
+        lookup: Lookup | None = None,
+    ) -> R:
+        """Call ``call(member)`` on the best target, then the next ones on errors that fail over.
+
+        Reads (the router's ``hedgeable`` operations) are hedged when ``hedge_after`` is set.
+        Targets named in ``exclude`` are skipped (a resumed listing avoids the one
+        that just failed it).  A read by key passes a `Lookup` (see `failover.execution.lookup`).
+        """
+        monotonic = self._monotonic
+        started = monotonic()
+        self._record_call()
+        router = self.router
+        plan = router.cached
+        if plan.epoch != router.epoch or started >= plan.valid_until:
+            plan = router.replan(started)
+        members = router.reorder(plan.members) if router.shuffles else plan.members
+        panic = plan.panic
+        if exclude:
+            members, panic = self._without(members, exclude, panic)
+        overall = started + self._deadline
+        if self._concurrent and (
+            (self._hedging and operation in self.hedgeable) or (idempotent and self.config.enforce_timeouts)
+        ):
+            behind_open: list[str] = []
+            candidates = self._candidates(members, operation, panic, behind_open)
+            left_out = functools.partial(self._left_out, members, exclude, operation)
+            return run_hedged(
+                self, self._thread_pool(), operation, call, candidates, overall, lookup, behind_open, left_out
+            )
+        errors: list[FailoverError] | None = None  # allocated on the first failure only
+        skipped: list[str] | None = None  # behind an open breaker
+        for member in members:
+            if operation not in member.operations:
+                continue
+            breaker = member.breaker
+            # A closed breaker's permit is the shared PASS: skip the call to try_acquire.
+            permit = PASS if breaker.state is _CLOSED else breaker.try_acquire()
+            if permit is None:
+                if not panic:
+                    skipped = [member.name] if skipped is None else [*skipped, member.name]
+                    continue
+                permit = BYPASS
+            if errors:
+                try:
+                    self._check_retry(operation, errors, idempotent, overall, skipped)
+                except BaseException:
+                    breaker.release(permit)  # taken for an attempt that will not be made
+                    raise
+            # The first attempt reuses the call's start: one clock read less per call.
+            attempt_start = monotonic() if errors or (lookup and lookup.first) else started
+            token = None
+            if member.reads_deadline:
+                attempt_end = attempt_start + self._attempt_timeout
+                token = _set_deadline(Deadline(attempt_end if attempt_end < overall else overall, monotonic))
+            try:
+                result = call(member)
+            except Exception as exc:
+                if token is not None:
+                    _reset_deadline(token)
+                error = self.record_error(member, permit, operation, exc, monotonic() - attempt_start)
+                if error is None:
+                    raise
+                if not error.fails_over:
+                    if lookup is not None and lookup.first is None:
+                        # The first answer of a lookup: were more preferred targets out of reach?
+                        lookup = lookup.for_call()
+                        skipped = self._left_out(members, exclude, operation) + (skipped or [])
+                    if lookup is not None and lookup.goes_on(error, bool(errors or skipped)):
+                        continue
+                    raise error from (None if error is exc else exc)
+                if errors is None:
+                    errors = []
+                errors.append(error)
+                continue
+            except BaseException:
+                if token is not None:
+                    _reset_deadline(token)
+                member.breaker.release(permit)
+                raise
+            if token is not None:
+                _reset_deadline(token)
+            duration = monotonic() - attempt_start
+            if permit is PASS and breaker.count_success is not None:
+                breaker.consecutive_failures = 0  # `CircuitBreaker.on_success`, inlined
+                breaker.count_success()
+            elif permit is not BYPASS:
+                breaker.on_success(permit, duration)
+            member.health.record_success(duration)
+            return result
+        if errors and (lookup is None or lookup.first is None):
+            skipped = self._left_out(members, exclude, operation) + (skipped or [])
+        raise self.exhausted(operation, errors or [], skipped or (), lookup, alone=len(members) == 1)
+
+    def _without(
+        self, members: tuple[Member, ...], exclude: frozenset[str], panic: bool
+    ) -> tuple[tuple[Member, ...], bool]:
+        """The plan less ``exclude``; if that leaves nothing, every other target, in panic.
+
+        A read that must avoid the targets still owing a key may find the only holders
+        behind open breakers: trying them beats failing with nothing, as in panic mode.
+        """
+        kept = tuple(m for m in members if m.name not in exclude)
+        if kept:
+            return kept, panic
+        return tuple(m for m in self.router.members if m.name not in exclude), True
+
+    def _left_out(self, members: tuple[Member, ...], exclude: frozenset[str], operation: str) -> list[str]:
+        """Targets that could take ``operation`` but are not in this call's plan (unhealthy,
+        breaker open or forced open).  Only failed calls ask, so the cost is theirs."""
+        return [
+            m.name
+            for m in self.router.members
+            if m not in members and m.name not in exclude and operation in m.operations
+        ]
+
+    def _candidates(
+        self, members: tuple[Member, ...], operation: str, panic: bool, skipped: list[str]
+    ) -> Iterator[tuple[Member, Permit]]:
+        """Members that can take the call, each with its permit, taken as they are reached;
+        those behind an open breaker are added to ``skipped``."""
+        for member in members:
+            if operation not in member.operations:
+                continue
+            permit = member.breaker.try_acquire()
+            if permit is None:
+                if not panic:
+                    skipped.append(member.name)
+                    continue
+                permit = BYPASS
+            yield member, permit
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        with self._threads_lock:
+            if self._threads is None:
+                # Attempts to a blackholed target hold a thread until they time out,
+                # so the pool must outlast a burst of them; threads start on demand.
+                workers = max(64, 8 * len(self.router.members))
+                self._threads = ThreadPoolExecutor(workers, thread_name_prefix="failover-attempt")
+            return self._threads
+
+    def close(self) -> None:
+        """Stop the worker threads of hedged calls; abandoned attempts finish on their own."""
+        with self._threads_lock:
+            if self._threads is not None:
+                self._threads.shutdown(wait=False, cancel_futures=True)
+                self._threads = None
+
+    def _check_retry(
+        self,
+        operation: str,
+        errors: list[FailoverError],
+        idempotent: bool,
+        overall: float,
+        skipped: list[str] | None = None,
+    ) -> None:
+        last = errors[-1]
+        if not idempotent:
+            raise last
+        if len(errors) >= self._max_attempts:
+            raise self.exhausted(operation, errors, skipped or ())
+        if self.clock.monotonic() >= overall:
+            raise DeadlineExceeded(
+                f"{operation}: deadline of {self.config.deadline}s passed after {len(errors)} attempt(s)",
+                operation=operation,
+            ) from last
+        if not self.budget.try_spend():
+            raise RetryBudgetExhausted(
+                f"{operation}: retry budget exhausted ({self.budget.ratio:.0%} of calls); "
+                f"not retrying after {last.target}: {last.kind}",
+                target=last.target,
+                operation=operation,
+            ) from last
+
+    def record_error(
+        self, member: Member, permit: Permit, operation: str, exc: Exception, duration: float
+    ) -> FailoverError | None:
+        """Record a failed attempt; return it as a `FailoverError`, or None when the caller
+        must re-raise ``exc`` unchanged (an unrecognised exception, or a foreign answer)."""
+        judged = judge(exc, target=member.name, operation=operation, classifier=self.config.classifier)
+        if judged is None:
+            # Not a provider failure we understand: a bug, which the caller re-raises.
+            member.breaker.release(permit)
+            return None
+        if isinstance(judged, Verdict) or not judged.fails_over:
+            # The target answered (not found, a bad request...): it is alive.
+            self.record_success(member, permit, duration)
+            return None if isinstance(judged, Verdict) else judged
+        self.record_failure(member, permit, judged, duration)
+        return judged
+
+    def record_failure(self, member: Member, permit: Permit, error: FailoverError, duration: float) -> None:
+        if permit is not BYPASS:
+            member.breaker.on_failure(permit, duration, error.kind)
+        member.health.record_failure(error.kind)
+
+    def record_success(self, member: Member, permit: Permit, duration: float) -> None:
+        if permit is not BYPASS:
+            member.breaker.on_success(permit, duration)
+        member.health.record_success(duration)
+
+    def report_failure(self, member: Member, operation: str, exc: Exception) -> FailoverError:
+        """Record an error raised after ``run`` returned (a lazy listing failing midway)."""
+        permit = member.breaker.try_acquire() or BYPASS
+        error = self.record_error(member, permit, operation, exc, 0.0)
+        if error is None:
+            raise exc
+        return error
+
+    def exhausted(
+        self,
+        operation: str,
+        errors: list[FailoverError],
+        skipped: Sequence[str] = (),
+        lookup: Lookup | None = None,
+        *,
+        alone: bool = False,
+    ) -> FailoverError:
+        """The call's error once no target is left to try.  A call that only one target
+        could take (``alone``: a call pinned to it) gets that target's own error."""
+        if lookup is not None:
+            answer = lookup.answer(operation, errors, skipped)
+            if answer is not None:
+                return answer
+        if not errors:
+            supported = any(operation in m.operations for m in self.router.members)
+            if not supported:
+                return Unsupported(f"no target supports {operation}", operation=operation)
+            return AllTargetsFailed(
+                f"{operation}: no target was eligible (each was excluded or its breaker rejected the call)",
+                operation=operation,
+                skipped=skipped,
+            )
+        if len(errors) == 1 and not skipped and (alone or len(self.router.members) == 1):
+            return errors[0]
+        return AllTargetsFailed(
+            f"{operation}: all {len(errors)} attempted target(s) failed",
+            operation=operation,
+            attempts=errors,
+            skipped=skipped,
+        )

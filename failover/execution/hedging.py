@@ -1,0 +1,264 @@
+"""Hedged calls: if the first target is slow, ask the next one too; first success wins.
+
+Only a success wins early.  A permanent answer (`NotFound`, a bad request) from one
+attempt waits for the attempts still in flight, since the slow primary may be about to
+return the object a hedge did not find; it is the answer only when nothing in flight,
+or still allowed, could do better (`failover.execution.lookup` says when a read by key goes on).
+
+A read that has not answered after ``hedge_after`` seconds is raced by an attempt on
+the next target in the plan.  The first success is returned at once; slower attempts
+are abandoned (their threads finish in the background) but their outcomes are still
+recorded, because a target that answers late, or never, is exactly what its breaker
+and health must learn about.  An attempt that outlives ``attempt_timeout`` is counted
+as a timeout there and then, which also makes per-attempt timeouts hard limits for
+hedged calls.  Every hedge spends from the retry budget, so hedging cannot double the
+load on a fleet that is slow everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from failover.breaker.circuit import Permit
+from failover.classification import Verdict, judge
+from failover.deadline import DEADLINE, Deadline
+from failover.errors import DeadlineExceeded, FailoverError, NotFound, RetryBudgetExhausted, Timeout
+
+if TYPE_CHECKING:
+    from failover.execution.executor import Executor
+    from failover.execution.lookup import Lookup
+    from failover.routing.router import Member
+
+R = TypeVar("R")
+
+
+class Attempt(Generic[R]):
+    """One try on one target; its outcome is recorded exactly once, by whoever settles first."""
+
+    def __init__(
+        self, executor: Executor, member: Member, permit: Permit, operation: str, started: float, order: int = 0
+    ) -> None:
+        self.executor = executor
+        self.order = order  # launch order: the plan's order of preference
+        self.member = member
+        self.permit = permit
+        self.operation = operation
+        self.started = started
+        self._settled = threading.Lock()
+
+    def claim(self) -> bool:
+        return self._settled.acquire(blocking=False)
+
+    def finished(self, future: Future[R]) -> None:
+        """Done callback: record the real outcome unless a timeout was recorded already."""
+        exc = future.exception()
+        duration = self.executor.clock.monotonic() - self.started
+        if not self.claim():
+            return
+        if exc is None:
+            self.executor.record_success(self.member, self.permit, duration)
+        elif isinstance(exc, Exception):
+            self.executor.record_error(self.member, self.permit, self.operation, exc, duration)
+        else:
+            self.member.breaker.release(self.permit)
+
+    def timed_out(self, timeout: float) -> FailoverError:
+        error: FailoverError = Timeout(
+            f"no answer within the attempt timeout of {timeout}s", target=self.member.name, operation=self.operation
+        )
+        if self.claim():
+            self.executor.record_failure(self.member, self.permit, error, timeout)
+        return error
+
+
+def run_hedged(
+    executor: Executor,
+    threads: ThreadPoolExecutor,
+    operation: str,
+    call: Callable[[Member], R],
+    candidates: Iterator[tuple[Member, Permit]],
+    overall: float,
+    lookup: Lookup | None = None,
+    skipped: list[str] | None = None,
+    left_out: Callable[[], list[str]] | None = None,
+) -> R:
+    """Race attempts as described in the module docstring; only a success wins early.
+
+    ``skipped`` is filled by ``candidates`` as it passes over open breakers;
+    ``left_out()`` names the targets the plan left out, asked only by a call that fails
+    or hears a `NotFound`, so a hedged success never pays for it."""
+    fresh = lookup.for_call() if lookup is not None else None
+    race: _Race[R] = _Race(executor, threads, operation, call, candidates, overall, fresh)
+    if skipped is not None:
+        race.skipped = skipped
+    if left_out is not None:
+        race.left_out = left_out
+    return race.run()
+
+
+class _Race(Generic[R]):
+    """The attempts of one hedged call and what they have said so far."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        threads: ThreadPoolExecutor,
+        operation: str,
+        call: Callable[[Member], R],
+        candidates: Iterator[tuple[Member, Permit]],
+        overall: float,
+        lookup: Lookup | None,
+    ) -> None:
+        config = executor.config
+        self.executor = executor
+        self.threads = threads
+        self.operation = operation
+        self.call = call
+        self.candidates = candidates
+        self.overall = overall
+        self.lookup = lookup
+        self.attempt_timeout = config.attempt_timeout
+        # Only reads are hedged; other calls here (enforce_timeouts) ask the next target
+        # when an attempt times out, never while it may still succeed (a write would land twice).
+        hedged = config.hedge_after is not None and operation in executor.hedgeable
+        self.hedge_after = (config.hedge_after if hedged else None) or self.attempt_timeout or math.inf
+        self.in_flight: dict[Future[R], Attempt[R]] = {}
+        self.errors: list[FailoverError] = []
+        # A permanent answer (bad request, not found) waits here while an attempt in
+        # flight, or one still allowed, could do better; the earliest launched wins.
+        self.answer: tuple[int, FailoverError, BaseException] | None = None
+        self.skipped: list[str] = []
+        self.left_out: Callable[[], list[str]] = list
+        self.launched = 0
+        self.drained = False  # every candidate has been launched
+
+    def launch(self) -> bool:
+        clock = self.executor.clock
+        for member, permit in self.candidates:
+            now = clock.monotonic()
+            attempt: Attempt[R] = Attempt(self.executor, member, permit, self.operation, now, self.launched)
+            timeout = self.attempt_timeout
+            limit = min(now + timeout, self.overall) if timeout else self.overall
+            try:
+                future = self.threads.submit(_attempt, self.call, member, Deadline(limit, clock.monotonic))
+            except BaseException:
+                member.breaker.release(permit)  # never started: give the permit back
+                raise
+            future.add_done_callback(attempt.finished)
+            self.in_flight[future] = attempt
+            self.launched += 1
+            return True
+        self.drained = True
+        return False
+
+    def run(self) -> R:
+        operation, executor = self.operation, self.executor
+        more = self.launch()
+        while self.in_flight:
+            now = executor.clock.monotonic()
+            if now >= self.overall:
+                raise DeadlineExceeded(
+                    f"{operation}: deadline passed with {len(self.in_flight)} attempt(s) in flight",
+                    operation=operation,
+                )
+            hedge_after = self.hedge_after if more else math.inf
+            wake = _next_event(self.in_flight, hedge_after, self.attempt_timeout, self.overall)
+            done, _ = wait(list(self.in_flight), timeout=max(0.0, wake - now), return_when=FIRST_COMPLETED)
+            for future in done:
+                attempt = self.in_flight.pop(future)
+                exc = future.exception()
+                if exc is None:
+                    return future.result()
+                more = self.settle(attempt, exc, more)
+            if self.time_out_stragglers():
+                more = self.reopened(more)
+            more = self.maybe_hedge(more)
+        if self.answer is not None:
+            _, error, cause = self.answer
+            raise error from (None if error is cause else cause)
+        if self.errors and (self.lookup is None or self.lookup.first is None):
+            self.skipped[:0] = self.left_out()
+        raise executor.exhausted(operation, self.errors, self.skipped, self.lookup)
+
+    def settle(self, attempt: Attempt[R], exc: BaseException, more: bool) -> bool:
+        """Note a failed attempt (recording is the done callback's job); may we launch more?"""
+        judged = judge(
+            exc, target=attempt.member.name, operation=self.operation, classifier=self.executor.config.classifier
+        )
+        if judged is None or isinstance(judged, Verdict):
+            raise exc  # unrecognised, or a foreign answer: the caller's, unchanged
+        if judged.fails_over:
+            self.errors.append(judged)
+            return self.reopened(more)
+        if self.lookup is not None and self.lookup.first is None and isinstance(judged, NotFound):
+            self.skipped[:0] = self.left_out()  # the lookup's first answer: who was out of reach?
+        unreachable = bool(self.errors or self.skipped)
+        if self.lookup is not None and self.lookup.goes_on(judged, unreachable):
+            if not self.in_flight and more:
+                more = self.launch()  # not a retry: the target answered
+            return more
+        lookups_answer = self.lookup is not None and isinstance(judged, NotFound)
+        if not lookups_answer and (self.answer is None or attempt.order < self.answer[0]):
+            self.answer = (attempt.order, judged, exc)
+        # A permanent answer: no new attempts, only those in flight.  A NotFound from
+        # the preferred target stays the lookup's, so that if an attempt in flight then
+        # fails, the read goes on (`reopened`) and the answer says who was unreachable.
+        return False
+
+    def reopened(self, more: bool) -> bool:
+        """After a failure: a NotFound heard so far is no longer authoritative, so ask the rest."""
+        if self.lookup is not None and self.lookup.first is not None and self.answer is None:
+            return not self.drained
+        return more
+
+    def time_out_stragglers(self) -> bool:
+        timeout = self.attempt_timeout
+        if not timeout:
+            return False
+        now = self.executor.clock.monotonic()
+        timed_out = False
+        for future, attempt in list(self.in_flight.items()):
+            if now - attempt.started >= timeout:
+                self.errors.append(attempt.timed_out(timeout))
+                del self.in_flight[future]
+                timed_out = True
+        return timed_out
+
+    def maybe_hedge(self, more: bool) -> bool:
+        if not more:
+            return False
+        now = self.executor.clock.monotonic()
+        newest = max((a.started for a in self.in_flight.values()), default=-math.inf)
+        if self.in_flight and now - newest < self.hedge_after:
+            return True
+        if self.executor.budget.try_spend():
+            return self.launch()
+        if not self.in_flight:
+            raise RetryBudgetExhausted(
+                f"{self.operation}: retry budget exhausted after {len(self.errors)} failed attempt(s)",
+                operation=self.operation,
+            )
+        return False  # no budget for a hedge: wait for what is in flight
+
+
+def _attempt(call: Callable[[Member], R], member: Member, deadline: Deadline) -> R:
+    token = DEADLINE.set(deadline)
+    try:
+        return call(member)
+    finally:
+        DEADLINE.reset(token)
+
+
+def _next_event(
+    in_flight: dict[Future[R], Attempt[R]], hedge_after: float, attempt_timeout: float | None, overall: float
+) -> float:
+    """The next moment something must happen: a hedge, an attempt timeout, the deadline."""
+    started = [a.started for a in in_flight.values()]
+    moments = [overall, max(started) + hedge_after]
+    if attempt_timeout:
+        moments.append(min(started) + attempt_timeout)
+    return min(moments)

@@ -1,0 +1,312 @@
+"""The machinery every facade shares: members, router, executor, health checks, status.
+
+A `Pool` is built from `Target`s for one capability.  It owns one breaker and one
+health view per target (or, with ``breaker_per="operation_class"``, one breaker per
+target for reads and one for writes, sharing the health), a router and an executor,
+and, when asked, a `HealthChecker` thread probing every target.
+
+`status()` reports the last ``HealthConfig.status_window`` seconds: calls, errors, a
+passive verdict from them, and the traffic share of routed calls only.  A call pinned
+to one target (every other one excluded: replication writes, repairs, marker checks,
+``target=`` calls) and a half-open breaker's trial call count for the target's health,
+not for its share.  The facades' own read and write paths bypass that check: it costs
+only the calls made through `Pool.executor_for`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal, Protocol, TypeVar
+
+from failover.breaker.circuit import BreakerConfig, BreakerState, CircuitBreaker
+from failover.breaker.store import BreakerStore
+from failover.capabilities import OPERATIONS, Capability, supported_operations
+from failover.clock import Clock, SystemClock
+from failover.errors import ConfigError
+from failover.events import Emitter, Event, Listener
+from failover.execution.executor import ExecutionConfig, Executor
+from failover.execution.status import PoolStatus, TargetStatus, passive_verdict
+from failover.health.checker import Check, HealthChecker
+from failover.health.probes import Probe, ProviderProbe
+from failover.health.target_health import HealthConfig, TargetHealth
+from failover.redact import redact
+from failover.routing.policies import Policy, Priority
+from failover.routing.router import Member, Router
+from failover.target import Target
+
+R = TypeVar("R")
+
+_TAKES_TRAFFIC = frozenset({BreakerState.CLOSED, BreakerState.FORCED_CLOSED})
+
+READ = "read"
+WRITE = "write"
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Active health checks: probe each target every ``interval`` seconds.
+
+    Each target is probed with its provider's own ``probe()`` unless ``probes`` maps
+    its name to another `Probe` (an HTTP check of the service in that region, say).
+    """
+
+    interval: float = 5.0
+    timeout: float = 2.0
+    jitter: float = 0.1
+    probes: Mapping[str, Probe] = field(default_factory=dict)
+
+
+class _Invalidate:
+    """Tells a router to recompute its plan when a breaker or a health flips."""
+
+    def __init__(self, routers: list[Router]) -> None:
+        self._routers = routers
+
+    def on_event(self, event: Event) -> None:
+        for router in self._routers:
+            router.invalidate()
+
+
+class Run(Protocol):
+    """`Executor.run`'s shape: ``run(operation, call, idempotent=..., exclude=..., lookup=...)``."""
+
+    def __call__(self, operation: str, call: Callable[[Member], R], *args: Any, **options: Any) -> R: ...
+
+
+class _PoolExecutor(Executor):
+    """An `Executor` that counts a call pinned to one target apart from routed traffic."""
+
+    def __init__(self, *args: Any, names: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._names = names
+
+    def run(self, operation: str, call: Callable[[Member], R], **options: Any) -> R:
+        exclude = options.get("exclude")
+        if exclude and len(self._names - exclude) == 1:
+            call = _unrouted(call)
+        return super().run(operation, call, **options)
+
+    def routed_run(self) -> Run:
+        """`Executor.run` itself, bound: the facades' read and write paths, which route."""
+        return super().run
+
+
+def _unrouted(call: Callable[[Member], R]) -> Callable[[Member], R]:
+    def pinned(member: Member) -> R:
+        member.health.record_unrouted()
+        return call(member)
+
+    return pinned
+
+
+class Pool:
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        capability: Capability,
+        *,
+        read_operations: frozenset[str],
+        hedged_operations: frozenset[str] | None = None,
+        policy: Policy | None = None,
+        failback_after: float = 30.0,
+        breaker: BreakerConfig | None = None,
+        breaker_per: Literal["target", "operation_class"] = "target",
+        breaker_store: BreakerStore | None = None,
+        health: HealthConfig | None = None,
+        execution: ExecutionConfig | None = None,
+        health_checks: ProbeConfig | None = None,
+        clock: Clock | None = None,
+        listeners: Iterable[Listener] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        targets = _validate_targets(targets, capability)
+        if breaker_per not in ("target", "operation_class"):
+            raise ConfigError(f"breaker_per must be 'target' or 'operation_class', not {breaker_per!r}")
+        self.capability = capability
+        self.clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self.read_operations = read_operations
+        routers: list[Router] = []
+        user_listeners = tuple(listeners)
+        self.emitter = Emitter((_Invalidate(routers), *user_listeners))
+        self.healths = {
+            t.name: TargetHealth(t.name, health, emitter=self.emitter, clock=self.clock) for t in targets
+        }
+        self.status_window = next(iter(self.healths.values())).config.status_window
+        classes = (READ, WRITE) if breaker_per == "operation_class" else ("",)
+        self.executors: dict[str, _PoolExecutor] = {}
+        names = frozenset(t.name for t in targets)
+        execution = execution or ExecutionConfig()
+        for op_class in classes:
+            members = [self._member(t, op_class, breaker, breaker_store) for t in targets]
+            router = Router(
+                members, policy or Priority(), failback_after=failback_after, emitter=self.emitter, rng=self._rng
+            )
+            routers.append(router)
+            hedgeable = read_operations if hedged_operations is None else hedged_operations
+            self.executors[op_class] = _PoolExecutor(
+                router, execution, self.clock, hedgeable=hedgeable, names=names
+            )
+        self.split = breaker_per == "operation_class"
+        self.targets = tuple(targets)
+        self.checker = self._checker(health_checks)
+
+    def _member(
+        self, target: Target, op_class: str, config: BreakerConfig | None, store: BreakerStore | None
+    ) -> Member:
+        name = f"{target.name}/{op_class}" if op_class else target.name
+        health = self.healths[target.name]
+        breaker = CircuitBreaker(
+            name,
+            config,
+            clock=self.clock,
+            listeners=self.emitter.listeners,
+            store=store,
+            rng=self._rng,
+            on_trial=health.record_unrouted,
+        )
+        operations = supported_operations(target.provider) & OPERATIONS[self.capability]
+        return Member(target, breaker, health, operations)
+
+    def _checker(self, config: ProbeConfig | None) -> HealthChecker | None:
+        if config is None:
+            return None
+        names = [t.name for t in self.targets]
+        unknown = set(config.probes) - set(names)
+        if unknown:
+            raise ConfigError(f"health_checks.probes names unknown targets: {', '.join(sorted(unknown))}")
+        checks = [
+            Check(
+                target.name,
+                config.probes.get(target.name) or ProviderProbe(target.provider),
+                self.healths[target.name],
+                config.interval,
+                config.timeout,
+                config.jitter,
+            )
+            for target in self.targets
+        ]
+        return HealthChecker(checks, clock=self.clock, rng=self._rng)
+
+    # ------------------------------------------------------------ calls
+
+    def executor_for(self, operation: str) -> Executor:
+        return self.executor_for_class(READ if operation in self.read_operations else WRITE)
+
+    def executor_for_class(self, operation_class: str) -> Executor:
+        """The executor for ``read`` or ``write`` calls (one and the same unless split)."""
+        return self.executors[operation_class if self.split else ""]
+
+    def routed_run(self, operation_class: str) -> Run:
+        """The ``run`` of `executor_for_class`, for calls the router places: a facade's own
+        reads and writes.  Skips the check for pinned calls (see the module docstring)."""
+        return self.executors[operation_class if self.split else ""].routed_run()
+
+    def run(self, operation: str, call: Callable[[Member], R], *, idempotent: bool = True) -> R:
+        return self.executor_for(operation).run(operation, call, idempotent=idempotent)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self.checker is not None:
+            self.checker.start()
+
+    def close(self) -> None:
+        if self.checker is not None:
+            self.checker.stop()
+        for executor in self.executors.values():
+            executor.close()
+
+    def __enter__(self) -> Pool:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ introspection
+
+    def member(self, name: str, operation_class: str = "") -> Member:
+        executor = self.executors[operation_class if self.split else ""]
+        for member in executor.router.members:
+            if member.name == name:
+                return member
+        raise ConfigError(f"unknown target {name!r}; known: {', '.join(t.name for t in self.targets)}")
+
+    def status(self) -> PoolStatus:
+        now = self.clock.monotonic()
+        window = self.status_window
+        routers = {op_class: ex.router for op_class, ex in self.executors.items()}
+        recent = {name: h.recent() for name, h in self.healths.items()}
+        routed = {name: max(0, calls - unrouted) for name, (calls, _, unrouted) in recent.items()}
+        total = sum(routed.values())
+        panic = any(r.panic for r in routers.values())
+        plans = [router.plan(now) for router in routers.values()]
+        rows = []
+        for target in self.targets:
+            health = self.healths[target.name]
+            members = {op_class or "all": self.member(target.name, op_class) for op_class in routers}
+            breakers = {op: m.breaker.state.value for op, m in members.items()}
+            calls, errors, _ = recent[target.name]
+            last_error, at = health.last_error, health.last_error_at
+            age = None if at is None else max(0.0, now - at)
+            recovered = health.healthy and all(m.breaker.state in _TAKES_TRAFFIC for m in members.values())
+            if age is not None and age > window and recovered:
+                last_error = age = None  # history: the target has been fine for a whole window
+            rows.append(
+                TargetStatus(
+                    name=target.name,
+                    priority=target.priority,
+                    role=_role(target.name, plans, panic),
+                    healthy=health.healthy,
+                    breakers=breakers,
+                    latency_ms=None if health.latency is None else health.latency * 1000,
+                    error_rate=health.error_rate,
+                    calls=health.calls.value,
+                    errors=health.errors.value,
+                    traffic_share=routed[target.name] / total if total else 0.0,
+                    last_error=None if last_error is None else redact(last_error),
+                    recent_calls=calls,
+                    recent_errors=errors,
+                    passive=passive_verdict(calls, errors),
+                    last_error_age=age,
+                    window=window,
+                )
+            )
+        return PoolStatus(tuple(rows), panic=panic)
+
+
+def _role(name: str, plans: list[tuple[Member, ...]], panic: bool) -> str:
+    if panic:
+        return "panic"
+    for plan in plans:
+        # As the router's events do: a target only getting trial calls is not preferred.
+        first = next((m for m in plan if m.breaker.state in _TAKES_TRAFFIC), None)
+        if first is not None and first.name == name:
+            return "preferred"
+    if any(m.name == name for plan in plans for m in plan):
+        return "standby"
+    return "down"
+
+
+def _validate_targets(targets: Sequence[Target], capability: Capability) -> list[Target]:
+    if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
+        raise ConfigError("targets must be a list of Target objects")
+    targets = list(targets)
+    if not targets:
+        raise ConfigError("at least one target is needed")
+    seen: set[str] = set()
+    for target in targets:
+        if not isinstance(target, Target):
+            raise ConfigError(f"expected a Target, got {type(target).__name__}")
+        if target.name in seen:
+            raise ConfigError(f"two targets are named {target.name}")
+        seen.add(target.name)
+        if not supported_operations(target.provider) & OPERATIONS[capability]:
+            raise ConfigError(f"target {target.name}: its provider has no {capability.value} operations")
+    return targets

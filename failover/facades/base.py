@@ -1,0 +1,70 @@
+"""What every facade has: a pool, status, lifecycle, and calls pinned to one target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from failover.capabilities import Capability
+from failover.execution.pool import READ, WRITE, Pool
+from failover.execution.status import PoolStatus
+from failover.routing.router import Member
+from failover.target import Target
+
+R = TypeVar("R")
+
+
+class Facade:
+    """Base of `FailoverStorage`, `FailoverDNS` and `FailoverCompute`.
+
+    Every keyword is passed to `failover.execution.pool.Pool`: policy, failback_after, breaker,
+    breaker_per, breaker_store, health, health_checks, execution, clock, listeners, rng.
+    """
+
+    capability: Capability
+    read_operations: frozenset[str]
+    # Reads that may be hedged: those returning a value, not an open stream or listing,
+    # since the losing attempt of a hedge would hold its stream open until collected.
+    hedged_operations: frozenset[str] | None = None
+
+    def __init__(self, targets: Sequence[Target], **options: Any) -> None:
+        self.pool = Pool(
+            targets,
+            self.capability,
+            read_operations=self.read_operations,
+            hedged_operations=self.hedged_operations,
+            **options,
+        )
+        # Bound once: each call goes straight to its executor, with no dispatch per call.
+        self._read = self.pool.routed_run(READ)
+        self._write = self.pool.routed_run(WRITE)
+
+    def _pinned(self, target: str, operation: str, call: Callable[[Member], R], *, idempotent: bool = True) -> R:
+        """Run on one named target only: its resources (instances, say) live nowhere else."""
+        self.pool.member(target)  # raises ConfigError for an unknown name
+        others = frozenset(t.name for t in self.pool.targets if t.name != target)
+        return self.pool.executor_for(operation).run(operation, call, idempotent=idempotent, exclude=others)
+
+    def status(self) -> PoolStatus:
+        """Per target: role, health, breaker state, EWMA latency, traffic share, last error."""
+        return self.pool.status()
+
+    def start(self) -> Any:
+        """Start the background health checks, if any are configured."""
+        self.pool.start()
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(t.name for t in self.pool.targets)})"

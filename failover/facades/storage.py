@@ -1,0 +1,311 @@
+"""`FailoverStorage`: one object store made of several, across regions and clouds."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
+from failover.errors import InvalidInput
+from failover.execution.lookup import PREFERRED, Lookup
+from failover.facades.base import Facade
+from failover.portable import check_write
+from failover.replication.anti_entropy import MARKER_PREFIX
+from failover.replication.versioning import without_version
+from failover.routing.router import Member
+from failover.target import Target
+
+if TYPE_CHECKING:
+    from failover.execution.status import PoolStatus
+    from failover.replication.journal import Failed
+    from failover.replication.modes import Replication, WriteMode
+    from failover.replication.reconcile import ReconcileReport
+    from failover.replication.repair import DrainReport
+
+READ_OPERATIONS = frozenset({"get", "get_range", "get_stream", "head", "list"})
+
+
+class FailoverStorage(Facade):
+    """An `ObjectStore` that routes each call to the healthiest target that can take it.
+
+    ``FailoverStorage(targets, policy=Priority(), execution=ExecutionConfig(...))``;
+    see `Facade` for the keywords.  Reads go to the preferred target, fail over on
+    temporary errors and may be hedged.
+
+    Without ``writes=``, a write goes to one target: an object written during an
+    outage lives on the target that took it, and a read that cannot reach a target that
+    may hold the object raises `NotFoundUnconfirmed`, never a false `NotFound`.  With
+    ``writes=replication.Primary()``, ``All()`` or ``Quorum(w)``, writes are replicated
+    through a durable journal (`failover.replication.modes`), a read of a key that some target
+    still owes avoids that target (read-your-writes), and a read that finds a target
+    lacking an object another one holds journals a repair for it (read repair).
+    """
+
+    capability = Capability.OBJECT_STORE
+    read_operations = READ_OPERATIONS
+    hedged_operations = frozenset({"get", "get_range", "head"})
+
+    def __init__(self, targets: Sequence[Target], *, writes: WriteMode | None = None, **options: Any) -> None:
+        super().__init__(targets, **options)
+        self.replication: Replication | None = None
+        # Keys some target still owes; the read path checks this dict, never SQLite.
+        self._owing: Mapping[str, object] = {}
+        if writes is not None:
+            from failover.replication.modes import Replication
+
+            self.replication = Replication(self.pool, writes)
+            self._owing = self.replication.owing
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, key: str) -> bytes:
+        check_key(key)
+        return self._read_key(key, "get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        check_key(key)
+        validate_range(start, end)
+        return self._read_key(key, "get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The object's bytes as an iterator of chunks of at most ``chunk_size`` bytes.
+
+        Routed like `get`, and failover happens on this call: the stream is opened and its
+        first chunk read on a target before anything is returned, so a target that is
+        down, times out, or cannot serve the first chunk (a corrupt single-chunk replica
+        among them) is skipped for the next one; `NotFound` is raised here.  Once the
+        iterator is returned, the stream stays on that target: a failure while iterating
+        (a reset, a timeout, a checksum mismatch at the end, the object replaced midway)
+        is recorded against the target and raised to the caller, because bytes already
+        handed out cannot be taken back.  To retry, call ``get_stream`` again (or
+        `get_range` from the offset reached).
+
+        Read-your-writes as for `get`: targets that still owe ``key`` are avoided.
+        Close the iterator (or exhaust it) to release the target's connection.  Streams
+        are never hedged: a losing attempt would hold its connection open.
+        """
+        check_key(key)
+        validate_chunk_size(chunk_size)
+        call = functools.partial(_open_stream, key=key, chunk_size=chunk_size)
+        member, first, rest = self._read_key(key, "get_stream", call)
+        return self._stream(member, first, rest)
+
+    def _stream(self, member: Member, first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            if first is None:
+                return
+            yield first
+            yield from rest
+        except Exception as exc:
+            error = self.pool.executor_for("get_stream").report_failure(member, "get_stream", exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            close = getattr(rest, "close", None)
+            if callable(close):
+                close()
+
+    def head(self, key: str) -> ObjectInfo:
+        check_key(key)
+        return self._read_key(key, "head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
+
+    def _read_key(self, key: str, operation: str, call: Any) -> Any:
+        """A read of one object: `NotFound` only when true (`failover.execution.lookup`).
+
+        Replicated, a target that says `NotFound` may only lack the object, so the read
+        goes on to the next target, and the targets that lacked it are journaled for a
+        repair (read repair).  Read-your-writes: targets that still owe ``key`` (an
+        older version, or an object a delete has not reached yet) are skipped.
+        """
+        replication = self.replication
+        if replication is None:
+            return self._read(operation, call, lookup=PREFERRED)
+        lookup = Lookup(fall_through=True)
+        owed = key in self._owing
+        guard = replication.guard
+        exclude = replication.exclude_for_read(key) if owed or (guard and guard.suspects) else frozenset()
+        result = self._read(operation, call, exclude=exclude, lookup=lookup)
+        if lookup.missed:
+            replication.read_repair(key, lookup.missed)
+        if owed and replication.mode.read_repair:
+            replication.repairer.repair_key(key)
+        return result
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
+        if not isinstance(prefix, str):
+            raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
+        return self._list(prefix)
+
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
+        after: str | None = None  # last key yielded: a resumed listing starts past it
+        failed: frozenset[str] = frozenset()
+        executor = self.pool.executor_for("list")
+        while True:
+            # Pulling the first item inside the call makes a first-page failure fail over.
+            member, first, rest = executor.run(
+                "list", functools.partial(_open_listing, prefix=prefix, after=after), exclude=failed
+            )
+            try:
+                if first is not None:
+                    after = first.key
+                    yield first
+                for info in rest:
+                    after = info.key
+                    yield info
+                return
+            except Exception as exc:
+                error = executor.report_failure(member, "list", exc)
+                if not error.temporary:
+                    raise error from exc
+                failed |= {member.name}
+
+    # ------------------------------------------------------------ writes
+
+    def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Write ``data``; a stream is rewound for each attempt, or tried once if it cannot be.
+
+        ``key``, ``content_type`` and ``metadata`` are checked against the portable model
+        (`failover.portable`) before any target is tried: `InvalidInput` if any cloud would
+        refuse or change them."""
+        content_type, metadata = check_write(key, content_type, metadata)
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        if self.replication is not None:
+            return self.replication.put(  # type: ignore[no-any-return]
+                key, _read_all(data), content_type=content_type, metadata=metadata
+            )
+        if isinstance(data, bytes):
+            return self._write(  # type: ignore[no-any-return]
+                "put", lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata)
+            )
+        if not callable(getattr(data, "read", None)):
+            raise InvalidInput(f"data must be bytes or a binary file-like object, not {type(data).__name__}")
+        stream = data
+        rewind = stream.tell() if _seekable(stream) else None
+
+        def put_stream(member: Member) -> ObjectInfo:
+            if rewind is not None:
+                stream.seek(rewind)
+            return member.provider.put(key, stream, content_type=content_type, metadata=metadata)  # type: ignore[no-any-return]
+
+        return self._write("put", put_stream, idempotent=rewind is not None)
+
+    def delete(self, key: str) -> None:
+        check_key(key)
+        if self.replication is not None:
+            self.replication.delete(key)
+            return
+        self._write("delete", lambda m: m.provider.delete(key))
+
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        check_key(src)
+        check_key(dst)
+        if self.replication is not None:
+            # A new object with a version of its own: read it, write it like any put.
+            info = self.head(src)
+            data = self.get(src)
+            return self.put(dst, data, content_type=info.content_type, metadata=without_version(info.metadata))
+        return self._write("copy", lambda m: m.provider.copy(src, dst))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ replication
+
+    def drain(self) -> DrainReport:
+        """One repair pass now, on this thread, with the marker checks and anti-entropy
+        that are due (the background drainer does the same)."""
+        return self._replicated().maintenance_pass()
+
+    def pending(self) -> dict[str, int]:
+        """How many keys each target still owes (empty when nothing is owed); quarantined
+        rows count, since the target still lacks them."""
+        return self._replicated().pending()
+
+    def failed(self) -> builtins.list[Failed]:
+        """Repairs a target refused for good (quarantined): target, key, version, answer.
+        A newer write of the key, or ``reconcile``, may still bring it there."""
+        return self._replicated().failed()
+
+    def status(self) -> PoolStatus:
+        """The pool's status; with a write mode, also how many repairs are quarantined."""
+        status = super().status()
+        if self.replication is None:
+            return status
+        return dataclasses.replace(status, quarantined=self.replication.quarantined())
+
+    def reconcile(self, **options: Any) -> ReconcileReport:
+        """Compare every target's listing and checksums (``verify=True``: their bytes too);
+        see `failover.replication.reconcile.reconcile`."""
+        from failover.replication.reconcile import reconcile
+
+        journal = self.replication.journal if self.replication is not None else None
+        return reconcile(self.pool.targets, journal=journal, **options)
+
+    def _replicated(self) -> Replication:
+        if self.replication is None:
+            raise InvalidInput("this FailoverStorage has no writes= mode: nothing is journaled")
+        return self.replication
+
+    def start(self) -> Any:
+        """Start the health checks and, with a write mode, the background drainer."""
+        super().start()
+        if self.replication is not None:
+            self.replication.start()
+        return self
+
+    def close(self) -> None:
+        if self.replication is not None:
+            self.replication.close()
+        super().close()
+
+
+def _open_listing(
+    member: Member, *, prefix: str, after: str | None
+) -> tuple[Member, ObjectInfo | None, Iterator[ObjectInfo]]:
+    """Start a listing on ``member`` past ``after`` and pull its first item.  The library's
+    own marker objects (`failover.replication.anti_entropy.MARKER_PREFIX`) are not listed."""
+    items: Iterator[ObjectInfo] = (i for i in member.provider.list(prefix) if not i.key.startswith(MARKER_PREFIX))
+    if after is not None:
+        items = (info for info in items if info.key > after)
+    return member, next(items, None), items
+
+
+def _open_stream(member: Member, *, key: str, chunk_size: int) -> tuple[Member, bytes | None, Iterator[bytes]]:
+    """Open ``key`` on ``member`` and pull its first chunk (None for an empty object)."""
+    stream: Iterator[bytes] = iter(member.provider.get_stream(key, chunk_size=chunk_size))
+    return member, next(stream, None), stream
+
+
+def _read_all(data: bytes | BinaryIO) -> bytes:
+    """Every target must get the same bytes, so a stream is read once, into memory."""
+    if isinstance(data, bytes):
+        return data
+    read = getattr(data, "read", None)
+    if not callable(read):
+        raise InvalidInput(f"data must be bytes or a binary file-like object, not {type(data).__name__}")
+    payload = read()
+    if isinstance(payload, (bytearray, memoryview)):
+        payload = bytes(payload)
+    if not isinstance(payload, bytes):
+        raise InvalidInput(f"file-like data must be opened in binary mode (read() gave {type(payload).__name__})")
+    return payload
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+__all__ = ["READ_OPERATIONS", "FailoverStorage"]

@@ -1,0 +1,200 @@
+"""Health of one target: passive statistics from real calls and the verdict of active probes.
+
+Passive: every routed call records its latency and outcome here (EWMA latency, EWMA
+error rate, counts).  Active: a `failover.health.checker.HealthChecker` feeds probe results to
+`record_probe`, which applies rise/fall thresholds so a single blip flips nothing.
+
+The router reads ``healthy``, ``up_since`` and ``latency`` as plain attributes: it never
+waits for a lock, and a probe in flight never delays a call.
+
+For `status()`, calls and errors are also counted over the last ``status_window``
+seconds (`failover.windows.RecentCounts`), with the calls that were not routing
+decisions (a half-open breaker's trial call, a call pinned to this one target such as a
+replication write or a repair) counted apart, so the traffic share counts client
+traffic only.  The last error keeps the time it happened.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+from failover.clock import Clock, SystemClock
+from failover.counter import AtomicCounter
+from failover.errors import ConfigError
+from failover.events import Emitter, HealthChanged
+from failover.redact import redact
+from failover.windows import RecentCounts
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    """``rise`` probe successes in a row make a target healthy, ``fall`` failures unhealthy.
+
+    ``status_window``: the seconds over which `status()` counts recent calls, errors and
+    traffic share, and after which a recovered target's last error is no longer shown.
+    """
+
+    rise: int = 2
+    fall: int = 3
+    latency_alpha: float = 0.2
+    error_alpha: float = 0.1
+    status_window: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.rise < 1 or self.fall < 1:
+            raise ConfigError(f"rise and fall must be >= 1, got rise={self.rise} fall={self.fall}")
+        for name in ("latency_alpha", "error_alpha"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        window = self.status_window
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 < window < math.inf:
+            raise ConfigError(f"status_window must be a finite number of seconds > 0, got {window!r}")
+
+
+class TargetHealth:
+    """Health view of one target.  Writers take a short lock; readers take none."""
+
+    __slots__ = (
+        "_count_call",
+        "_error_alpha",
+        "_fall_count",
+        "_latency_alpha",
+        "_lock",
+        "_recent",
+        "_rise_count",
+        "calls",
+        "config",
+        "emitter",
+        "error_rate",
+        "errors",
+        "healthy",
+        "last_error",
+        "last_error_at",
+        "latency",
+        "probe_reason",
+        "target",
+        "unrouted",
+        "up_since",
+        "version",
+    )
+
+    def __init__(
+        self,
+        target: str,
+        config: HealthConfig | None = None,
+        *,
+        now: float = -math.inf,
+        emitter: Emitter | None = None,
+        healthy: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
+        self.target = target
+        self.emitter = emitter or Emitter()
+        self.config = config or HealthConfig()
+        self._lock = threading.Lock()
+        # Healthy until a probe says otherwise, unless the owner starts from "unknown"
+        # (``healthy=False``) and waits for ``rise`` good probes.
+        self.healthy = healthy
+        self.up_since = now  # -inf: healthy since before we started watching
+        self.latency: float | None = None  # EWMA seconds of successful calls
+        self.error_rate = 0.0  # EWMA of temporary failures among calls
+        self.calls = AtomicCounter()
+        self.errors = AtomicCounter()
+        self.unrouted = AtomicCounter()  # trial calls and calls pinned to this target
+        counted = (self.calls, self.errors, self.unrouted)
+        self._recent = RecentCounts(counted, self.config.status_window, clock or SystemClock())
+        self._count_call = self.calls.increment
+        self._latency_alpha = self.config.latency_alpha
+        self._error_alpha = self.config.error_alpha
+        self.version = 0  # bumped whenever ``healthy`` flips; routers cache on it
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None  # clock time of ``last_error``
+        self.probe_reason = "no probe yet"
+        self._rise_count = 0
+        self._fall_count = 0
+
+    # ------------------------------------------------------------ passive
+
+    def record_success(self, latency: float) -> None:
+        # No lock: counters are atomic, and two racing EWMA updates lose one sample's
+        # weight at worst, which an average of thousands of calls does not notice.
+        recent = self._recent
+        if recent.clock() >= recent.next_mark:  # a new second: note the totals first
+            recent.tick()
+        self._count_call()
+        previous = self.latency
+        self.latency = latency if previous is None else previous + self._latency_alpha * (latency - previous)
+        if self.error_rate:
+            self.error_rate -= self._error_alpha * self.error_rate
+
+    def record_failure(self, error: str) -> None:
+        recent = self._recent
+        now = recent.clock()
+        if now >= recent.next_mark:
+            recent.tick()
+        self.calls.increment()
+        self.errors.increment()
+        self.error_rate += self._error_alpha * (1.0 - self.error_rate)
+        self.last_error = error
+        self.last_error_at = now
+
+    def record_unrouted(self) -> None:
+        """Note that the next recorded call is not a routing decision: a trial call, or a
+        call pinned to this target.  It still counts for health, not for traffic share."""
+        recent = self._recent
+        if recent.clock() >= recent.next_mark:
+            recent.tick()
+        self.unrouted.increment()
+
+    def recent(self) -> tuple[int, int, int]:
+        """Calls, errors and unrouted calls of the last ``config.status_window`` seconds."""
+        calls, errors, unrouted = self._recent.recent()
+        return calls, errors, unrouted
+
+    # ------------------------------------------------------------ active
+
+    def record_probe(self, ok: bool, now: float, reason: str = "") -> bool | None:
+        """Apply one probe result; return the new ``healthy`` if it changed, else None.
+
+        A flip is also emitted as a `HealthChanged` event to ``emitter``.
+        """
+        flipped = self._apply_probe(ok, now, reason)
+        if flipped is not None:
+            why = (
+                f"{self.config.rise} probes in a row ok"
+                if flipped
+                else f"{self.config.fall} probes in a row failed, last: {self.probe_reason}"
+            )
+            self.emitter.emit(HealthChanged(self.target, flipped, why))
+        return flipped
+
+    def _apply_probe(self, ok: bool, now: float, reason: str) -> bool | None:
+        with self._lock:
+            reason = redact(reason) if reason else reason
+            self.probe_reason = reason or ("probe ok" if ok else "probe failed")
+            if ok:
+                self._fall_count = 0
+                self._rise_count += 1
+                if not self.healthy and self._rise_count >= self.config.rise:
+                    self.healthy = True
+                    self.up_since = now
+                    self.version += 1
+                    return True
+            else:
+                self._rise_count = 0
+                self._fall_count += 1
+                if reason:
+                    self.last_error = reason
+                    self.last_error_at = now
+                if self.healthy and self._fall_count >= self.config.fall:
+                    self.healthy = False
+                    self.version += 1
+                    return False
+            return None
+
+    def __repr__(self) -> str:
+        state = "healthy" if self.healthy else "unhealthy"
+        return f"TargetHealth({self.target!r}, {state}, latency={self.latency}, error_rate={self.error_rate:.3f})"
