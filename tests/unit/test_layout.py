@@ -66,8 +66,10 @@ def module_name(path: Path) -> str:
 def test_nothing_imports_the_bare_providers_name() -> None:
     offenders = [
         f"{path.relative_to(REPO)}: {name}"
-        for path in [*python_files(REPO / "failover", REPO / "tests", REPO / "benchmarks", REPO / "examples"),
-                     *sorted((REPO / "providers").rglob("*.py"))]
+        for path in [
+            *python_files(REPO / "failover", REPO / "tests", REPO / "benchmarks", REPO / "examples"),
+            *sorted((REPO / "providers").rglob("*.py")),
+        ]
         for name, _ in runtime_imports(path)
         if name == "providers" or name.startswith("providers.")
     ]
@@ -105,7 +107,8 @@ def test_the_engine_never_imports_an_adapter() -> None:
 
 def test_import_failover_loads_no_sdk_and_no_cli_library() -> None:
     code = "import sys, failover; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
     assert loaded.isdisjoint(SDKS), sorted(loaded & set(SDKS))
 
 
