@@ -1,9 +1,11 @@
 """Running one logical call across the targets of a pool.
 
-The layers, outermost first (each can be seen and tuned in `ExecutionConfig`)::
+The cross-target loop, then each target's stack (`failover.layers`), outermost first::
 
-    overall deadline ─ retry on the next target (budgeted) ─ breaker permit
-        ─ per-attempt timeout ─ provider call ─ error mapping ─ breaker + health record
+    overall deadline ─ retry on the next target (budgeted) ─ hedging
+        ─ guard: breaker permit, error classification, breaker + health record
+        ─ the layers of ExecutionConfig(layers=...) (default: the attempt deadline)
+        ─ provider call
 
 * An error that fails over (`FailoverError.fails_over`: temporary or persistent) counts
   against the target and the call moves to the next target in the router's plan; a
@@ -31,7 +33,6 @@ from failover.breaker.circuit import PASS, BreakerState, Permit
 from failover.classification import Classifier, Verdict, judge
 from failover.clock import Clock
 from failover.counter import AtomicCounter
-from failover.deadline import DEADLINE, Deadline
 from failover.errors import (
     AllTargetsFailed,
     ConfigError,
@@ -42,13 +43,15 @@ from failover.errors import (
 )
 from failover.execution.hedging import run_hedged
 from failover.execution.lookup import Lookup
+from failover.layers.base import Attempt, Invoke, Layer, Skip, check_layers, compose
+from failover.layers.builtin import AttemptTimeout
 from failover.routing.router import Member, Router
 
 R = TypeVar("R")
 
 _CLOSED = BreakerState.CLOSED
-_set_deadline = DEADLINE.set
-_reset_deadline = DEADLINE.reset
+# What every target's stack holds unless ExecutionConfig(layers=...) says otherwise.
+DEFAULT_LAYERS: tuple[Layer, ...] = (AttemptTimeout(),)
 
 # In panic mode calls bypass breakers; this permit makes the breaker ignore the outcome.
 BYPASS = Permit(trial=False, taken_at=0.0)
@@ -64,7 +67,8 @@ class ExecutionConfig:
     is bounded by the provider: by its SDK's connect/read timeouts (the cloud adapters
     set short ones), and, for providers that read `failover.deadline`
     (``reads_deadline = True``), by the deadline itself.  ``deadline`` bounds the whole
-    call across targets.  ``None`` switches either off.
+    call across targets.  ``None`` switches either off.  ``layers``: each target's stack
+    below the guard, outermost first (`failover.layers`; default `DEFAULT_LAYERS`).
     """
 
     attempt_timeout: float | None = 5.0
@@ -76,8 +80,10 @@ class ExecutionConfig:
     hedge_after: float | None = None
     enforce_timeouts: bool = False
     classifier: Classifier | None = None
+    layers: Sequence[Layer] = DEFAULT_LAYERS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", check_layers(self.layers))  # frozen: normalised once
         for name in ("attempt_timeout", "deadline", "hedge_after"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and value > 0):
@@ -152,6 +158,8 @@ class Executor:
         self._threads_lock = threading.Lock()
         self._monotonic = clock.monotonic
         self._record_call = self.budget.record_call
+        # Each target's stack of layers, built once (None: no layer takes part for it).
+        self.stacks: dict[str, Invoke | None] = {m.name: compose(config.layers, m) for m in router.members}
 
     def run(
         self,
@@ -190,7 +198,8 @@ class Executor:
                 self, self._thread_pool(), operation, call, candidates, overall, lookup, behind_open, left_out
             )
         errors: list[FailoverError] | None = None  # allocated on the first failure only
-        skipped: list[str] | None = None  # behind an open breaker
+        skipped: list[str] | None = None  # behind an open breaker, or passed by a layer
+        stacks = self.stacks
         for member in members:
             if operation not in member.operations:
                 continue
@@ -210,15 +219,20 @@ class Executor:
                     raise
             # The first attempt reuses the call's start: one clock read less per call.
             attempt_start = monotonic() if errors or (lookup and lookup.first) else started
-            token = None
-            if member.reads_deadline:
-                attempt_end = attempt_start + self._attempt_timeout
-                token = _set_deadline(Deadline(attempt_end if attempt_end < overall else overall, monotonic))
+            stack = stacks[member.name]
             try:
-                result = call(member)
+                if stack is None:
+                    result = call(member)
+                else:
+                    end = attempt_start + self._attempt_timeout
+                    result = stack(
+                        Attempt(member, operation, call, attempt_start, end if end < overall else overall, monotonic)
+                    )
+            except Skip:
+                breaker.release(permit)  # passed by, not tried: nothing to record
+                skipped = [member.name] if skipped is None else [*skipped, member.name]
+                continue
             except Exception as exc:
-                if token is not None:
-                    _reset_deadline(token)
                 error = self.record_error(member, permit, operation, exc, monotonic() - attempt_start)
                 if error is None:
                     raise
@@ -235,12 +249,8 @@ class Executor:
                 errors.append(error)
                 continue
             except BaseException:
-                if token is not None:
-                    _reset_deadline(token)
                 member.breaker.release(permit)
                 raise
-            if token is not None:
-                _reset_deadline(token)
             duration = monotonic() - attempt_start
             if permit is PASS and breaker.count_success is not None:
                 breaker.consecutive_failures = 0  # `CircuitBreaker.on_success`, inlined

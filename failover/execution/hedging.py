@@ -21,12 +21,12 @@ import math
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from failover.breaker.circuit import Permit
 from failover.classification import Verdict, judge
-from failover.deadline import DEADLINE, Deadline
 from failover.errors import DeadlineExceeded, FailoverError, NotFound, RetryBudgetExhausted, Timeout
+from failover.layers.base import Attempt, Skip, call_provider
 
 if TYPE_CHECKING:
     from failover.execution.executor import Executor
@@ -36,24 +36,22 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-class Attempt(Generic[R]):
-    """One try on one target; its outcome is recorded exactly once, by whoever settles first."""
+class Raced(Attempt):
+    """An attempt of a hedged call, run on a worker thread: its outcome is recorded exactly
+    once, by whoever settles first (the attempt finishing, or the race timing it out)."""
 
-    def __init__(
-        self, executor: Executor, member: Member, permit: Permit, operation: str, started: float, order: int = 0
-    ) -> None:
+    __slots__ = ("_settled", "executor", "permit")
+
+    def __init__(self, executor: Executor, permit: Permit, *args: Any) -> None:
+        super().__init__(*args)
         self.executor = executor
-        self.order = order  # launch order: the plan's order of preference
-        self.member = member
         self.permit = permit
-        self.operation = operation
-        self.started = started
         self._settled = threading.Lock()
 
     def claim(self) -> bool:
         return self._settled.acquire(blocking=False)
 
-    def finished(self, future: Future[R]) -> None:
+    def finished(self, future: Future[Any]) -> None:
         """Done callback: record the real outcome unless a timeout was recorded already."""
         exc = future.exception()
         duration = self.executor.clock.monotonic() - self.started
@@ -126,7 +124,7 @@ class _Race(Generic[R]):
         # when an attempt times out, never while it may still succeed (a write would land twice).
         hedged = config.hedge_after is not None and operation in executor.hedgeable
         self.hedge_after = (config.hedge_after if hedged else None) or self.attempt_timeout or math.inf
-        self.in_flight: dict[Future[R], Attempt[R]] = {}
+        self.in_flight: dict[Future[R], Raced] = {}
         self.errors: list[FailoverError] = []
         # A permanent answer (bad request, not found) waits here while an attempt in
         # flight, or one still allowed, could do better; the earliest launched wins.
@@ -137,14 +135,17 @@ class _Race(Generic[R]):
         self.drained = False  # every candidate has been launched
 
     def launch(self) -> bool:
-        clock = self.executor.clock
+        monotonic = self.executor.clock.monotonic
         for member, permit in self.candidates:
-            now = clock.monotonic()
-            attempt: Attempt[R] = Attempt(self.executor, member, permit, self.operation, now, self.launched)
+            now = monotonic()
             timeout = self.attempt_timeout
             limit = min(now + timeout, self.overall) if timeout else self.overall
+            attempt = Raced(
+                self.executor, permit, member, self.operation, self.call, now, limit, monotonic, self.launched
+            )
+            stack = self.executor.stacks[member.name] or call_provider
             try:
-                future = self.threads.submit(_attempt, self.call, member, Deadline(limit, clock.monotonic))
+                future = self.threads.submit(stack, attempt)
             except BaseException:
                 member.breaker.release(permit)  # never started: give the permit back
                 raise
@@ -184,8 +185,11 @@ class _Race(Generic[R]):
             self.skipped[:0] = self.left_out()
         raise executor.exhausted(operation, self.errors, self.skipped, self.lookup)
 
-    def settle(self, attempt: Attempt[R], exc: BaseException, more: bool) -> bool:
+    def settle(self, attempt: Raced, exc: BaseException, more: bool) -> bool:
         """Note a failed attempt (recording is the done callback's job); may we launch more?"""
+        if isinstance(exc, Skip):  # a layer passed the target by: on to the next, no retry spent
+            self.skipped.append(attempt.member.name)
+            return self.launch() if more and not self.in_flight else more
         judged = judge(
             exc, target=attempt.member.name, operation=self.operation, classifier=self.executor.config.classifier
         )
@@ -245,16 +249,8 @@ class _Race(Generic[R]):
         return False  # no budget for a hedge: wait for what is in flight
 
 
-def _attempt(call: Callable[[Member], R], member: Member, deadline: Deadline) -> R:
-    token = DEADLINE.set(deadline)
-    try:
-        return call(member)
-    finally:
-        DEADLINE.reset(token)
-
-
 def _next_event(
-    in_flight: dict[Future[R], Attempt[R]], hedge_after: float, attempt_timeout: float | None, overall: float
+    in_flight: dict[Future[R], Raced], hedge_after: float, attempt_timeout: float | None, overall: float
 ) -> float:
     """The next moment something must happen: a hedge, an attempt timeout, the deadline."""
     started = [a.started for a in in_flight.values()]

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "failover"
 # The rooms of the engine, lowest first; the modules directly in failover/ are the shared
 # vocabulary (errors, clock, events, capabilities, targets...) that every room uses.
-TIERS = ("breaker", "health", "routing", "execution", "replication", "facades", "fleet", "controllers")
+TIERS = ("breaker", "health", "routing", "layers", "execution", "replication", "facades", "fleet", "controllers")
 EDGE = ("config", "cli")  # build facades from files and flags; may load adapters by name
 SDKS = ("boto3", "botocore", "azure", "google", "dns", "redis", "rich", "pydantic")
 
