@@ -22,11 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import dns.exception
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-from dns.rdtypes.ANY.TXT import TXT
+from failover.providers._sdk import missing_sdk
+
+try:
+    import dns.exception
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+    from dns.rdtypes.ANY.TXT import TXT
+except ImportError as exc:
+    raise missing_sdk(__name__, "dns", exc) from exc
 
 from failover.errors import InvalidInput
 

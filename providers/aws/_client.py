@@ -15,10 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
-import botocore.exceptions as bce
-from boto3.exceptions import RetriesExceededError, S3UploadFailedError
-from botocore.config import Config
+from failover.providers._sdk import missing_sdk
+
+try:
+    import boto3
+    import botocore.exceptions as bce
+    from boto3.exceptions import RetriesExceededError, S3UploadFailedError
+    from botocore.config import Config
+except ImportError as exc:
+    raise missing_sdk(__name__, "aws", exc) from exc
 
 from failover.errors import (
     AlreadyExists,

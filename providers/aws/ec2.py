@@ -14,7 +14,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import boto3
+from failover.providers._sdk import missing_sdk
+
+try:
+    import boto3
+except ImportError as exc:
+    raise missing_sdk(__name__, "ec2", exc) from exc
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import ConfigError, InvalidInput, NotFound, PreconditionFailed

@@ -23,7 +23,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+from failover.providers._sdk import missing_sdk
+
+try:
+    import boto3
+except ImportError as exc:
+    raise missing_sdk(__name__, "route53", exc) from exc
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, InvalidRequest, NotFound, Unsupported

@@ -8,9 +8,14 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, BinaryIO
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
+from failover.providers._sdk import missing_sdk
+
+try:
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import ClientError
+except ImportError as exc:
+    raise missing_sdk(__name__, "s3", exc) from exc
 
 from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
 from failover.errors import ConfigError, PreconditionFailed, Unsupported

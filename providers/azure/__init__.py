@@ -1,19 +1,30 @@
-"""Azure adapters (azure-storage-blob, azure-identity).  Needs the ``azure`` extra:
-``pip install multicloud-failover[azure]``."""
+"""Azure adapters, each with its own extra: `BlobStore` (``azure-blob``), `AzureDnsZone`
+(``azure-dns``) and `AzureCompute` (``azure-compute``); ``azure`` installs all three.
+
+Names load on first use: ``from failover.providers.azure import BlobStore`` imports
+azure-storage-blob and not the compute or DNS management SDKs.
+"""
 
 from __future__ import annotations
 
-try:
-    import azure.storage.blob  # noqa: F401  (imported to fail early with a helpful message)
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "failover.providers.azure needs azure-storage-blob, which is not installed: "
-        "pip install multicloud-failover[azure]"
-    ) from exc
+from typing import TYPE_CHECKING
 
-from failover.providers.azure._client import map_errors
-from failover.providers.azure.blob import BlobStore
-from failover.providers.azure.compute import AzureCompute
-from failover.providers.azure.dns import AzureDnsZone
+from failover.providers._sdk import lazy_exports
+
+if TYPE_CHECKING:
+    from failover.providers.azure._client import map_errors
+    from failover.providers.azure.blob import BlobStore
+    from failover.providers.azure.compute import AzureCompute
+    from failover.providers.azure.dns import AzureDnsZone
 
 __all__ = ["AzureCompute", "AzureDnsZone", "BlobStore", "map_errors"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "_client": ("map_errors",),
+        "blob": ("BlobStore",),
+        "compute": ("AzureCompute",),
+        "dns": ("AzureDnsZone",),
+    },
+)

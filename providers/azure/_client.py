@@ -13,20 +13,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    DecodeError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceRequestTimeoutError,
-    ServiceResponseError,
-    ServiceResponseTimeoutError,
-)
-from azure.storage.blob import BlobServiceClient, LinearRetry
+from failover.providers._sdk import missing_sdk
+
+try:
+    from azure.core.exceptions import (
+        AzureError,
+        ClientAuthenticationError,
+        DecodeError,
+        HttpResponseError,
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceRequestTimeoutError,
+        ServiceResponseError,
+        ServiceResponseTimeoutError,
+    )
+    from azure.storage.blob import BlobServiceClient, LinearRetry
+except ImportError as exc:
+    raise missing_sdk(__name__, "azure-blob", exc) from exc
 
 from failover.errors import (
     AlreadyExists,
@@ -97,10 +102,8 @@ def default_credential() -> Any:
     """DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI..."""
     try:
         from azure.identity import DefaultAzureCredential
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "BlobStore without a credential needs azure-identity: pip install multicloud-failover[azure]"
-        ) from exc
+    except ImportError as exc:
+        raise missing_sdk("an Azure client without a credential", "azure", exc) from exc
     return DefaultAzureCredential()
 
 

@@ -9,9 +9,14 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSettings
+from failover.providers._sdk import missing_sdk
+
+try:
+    from azure.core import MatchConditions
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+    from azure.storage.blob import BlobProperties, BlobServiceClient, ContentSettings
+except ImportError as exc:
+    raise missing_sdk(__name__, "azure-blob", exc) from exc
 
 from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
 from failover.deadline import time_left

@@ -28,8 +28,13 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.compute.models import VirtualMachine
+from failover.providers._sdk import missing_sdk
+
+try:
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import VirtualMachine
+except ImportError as exc:
+    raise missing_sdk(__name__, "azure-compute", exc) from exc
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import ConfigError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed

@@ -22,15 +22,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from failover.providers._sdk import missing_sdk
+
 try:
     from azure.core.exceptions import AzureError, HttpResponseError
     from azure.mgmt.dns import DnsManagementClient
     from azure.mgmt.dns import models as az
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "failover.providers.azure.dns needs azure-mgmt-dns, which is not installed: "
-        "pip install multicloud-failover[azure]"
-    ) from exc
+except ImportError as exc:
+    raise missing_sdk(__name__, "azure-dns", exc) from exc
 
 from failover.capabilities import Record
 from failover.errors import ConfigError
@@ -266,8 +265,6 @@ class AzureDnsZone:
 def _default_credential() -> Any:
     try:
         from azure.identity import DefaultAzureCredential
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "AzureDnsZone without a credential needs azure-identity: pip install multicloud-failover[azure]"
-        ) from exc
+    except ImportError as exc:
+        raise missing_sdk("AzureDnsZone without a credential", "azure-dns", exc) from exc
     return DefaultAzureCredential()

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import dns.exception
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
+from failover.providers._sdk import missing_sdk
+
+try:
+    import dns.exception
+    import dns.name
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+except ImportError as exc:
+    raise missing_sdk(__name__, "dns", exc) from exc
 
 from failover.errors import ConfigError, InvalidInput, NotFound, Timeout, Unavailable
 from failover.health.probes import validate_timeout

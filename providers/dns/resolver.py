@@ -28,13 +28,18 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.query
-import dns.rcode
-import dns.rdatatype
+from failover.providers._sdk import missing_sdk
+
+try:
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.name
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+except ImportError as exc:
+    raise missing_sdk(__name__, "dns", exc) from exc
 
 from failover.breaker.circuit import BreakerConfig, CircuitBreaker
 from failover.clock import Clock, SystemClock

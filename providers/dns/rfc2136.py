@@ -35,21 +35,26 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.query
-import dns.rcode
-import dns.rdata
-import dns.rdataclass
-import dns.rdataset
-import dns.rdatatype
-import dns.tsig
-import dns.update
-import dns.xfr
-import dns.zone
-from dns.rdtypes.ANY.TXT import TXT
+from failover.providers._sdk import missing_sdk
+
+try:
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.name
+    import dns.query
+    import dns.rcode
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdataset
+    import dns.rdatatype
+    import dns.tsig
+    import dns.update
+    import dns.xfr
+    import dns.zone
+    from dns.rdtypes.ANY.TXT import TXT
+except ImportError as exc:
+    raise missing_sdk(__name__, "dns", exc) from exc
 
 from failover.capabilities import Record
 from failover.errors import (

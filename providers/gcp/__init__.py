@@ -1,19 +1,30 @@
-"""Google Cloud adapters (google-cloud-storage).  Needs the ``gcp`` extra:
-``pip install multicloud-failover[gcp]``."""
+"""Google Cloud adapters, each with its own extra: `GCSStore` (``gcs``), `CloudDnsZone`
+(``cloud-dns``) and `GceCompute` (``gce``); ``gcp`` installs all three.
+
+Names load on first use: ``from failover.providers.gcp import GCSStore`` imports
+google-cloud-storage and not the compute or DNS SDKs.
+"""
 
 from __future__ import annotations
 
-try:
-    import google.cloud.storage  # noqa: F401  (imported to fail early with a helpful message)
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "failover.providers.gcp needs google-cloud-storage, which is not installed: "
-        "pip install multicloud-failover[gcp]"
-    ) from exc
+from typing import TYPE_CHECKING
 
-from failover.providers.gcp._client import emulator_client, map_errors
-from failover.providers.gcp.compute import GceCompute
-from failover.providers.gcp.dns import CloudDnsZone
-from failover.providers.gcp.gcs import GCSStore
+from failover.providers._sdk import lazy_exports
+
+if TYPE_CHECKING:
+    from failover.providers.gcp._client import emulator_client, map_errors
+    from failover.providers.gcp.compute import GceCompute
+    from failover.providers.gcp.dns import CloudDnsZone
+    from failover.providers.gcp.gcs import GCSStore
 
 __all__ = ["CloudDnsZone", "GCSStore", "GceCompute", "emulator_client", "map_errors"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "_client": ("emulator_client", "map_errors"),
+        "compute": ("GceCompute",),
+        "dns": ("CloudDnsZone",),
+        "gcs": ("GCSStore",),
+    },
+)

@@ -13,11 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import google.api_core.exceptions as gexc
-import requests
-from google.auth import exceptions as auth_exc
-from google.cloud import storage
-from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+from failover.providers._sdk import missing_sdk
+
+try:
+    import google.api_core.exceptions as gexc
+    import google.cloud.storage as storage
+    import requests
+    from google.auth import exceptions as auth_exc
+    from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+except ImportError as exc:
+    raise missing_sdk(__name__, "gcs", exc) from exc
 
 from failover.errors import (
     ConfigError,

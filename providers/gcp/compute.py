@@ -26,9 +26,14 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-import google.api_core.exceptions as gexc
-from google.auth import exceptions as auth_exc
-from google.cloud import compute_v1
+from failover.providers._sdk import missing_sdk
+
+try:
+    import google.api_core.exceptions as gexc
+    from google.auth import exceptions as auth_exc
+    from google.cloud import compute_v1
+except ImportError as exc:
+    raise missing_sdk(__name__, "gce", exc) from exc
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import AlreadyExists, ConfigError, InvalidInput, InvalidRequest, NotFound

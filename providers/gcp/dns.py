@@ -21,16 +21,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from failover.providers._sdk import missing_sdk
+
 try:
     import google.api_core.exceptions as gexc
     import google.cloud.dns as dns
     import requests
     from google.auth import exceptions as auth_exc
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "failover.providers.gcp.dns needs google-cloud-dns, which is not installed: "
-        "pip install multicloud-failover[gcp]"
-    ) from exc
+except ImportError as exc:
+    raise missing_sdk(__name__, "cloud-dns", exc) from exc
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, NotFound, PreconditionFailed

@@ -7,7 +7,12 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, BinaryIO
 
-import google.api_core.exceptions as gexc
+from failover.providers._sdk import missing_sdk
+
+try:
+    import google.api_core.exceptions as gexc
+except ImportError as exc:
+    raise missing_sdk(__name__, "gcs", exc) from exc
 
 from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
 from failover.errors import ConfigError, InvalidInput, PreconditionFailed, Unavailable
