@@ -2,6 +2,6 @@
 
 import sys
 
-from failover.cli.main import main
+from failover.cli import main
 
 sys.exit(main())
