@@ -6,24 +6,34 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic
+
+# TypeVar's ``default`` (PEP 696) is in `typing` from Python 3.13 only.
+from typing_extensions import TypeVar
 
 from failover.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(:[A-Za-z0-9_.-]+)?$")
 
+# The provider's type.  Defaulting to Any keeps a bare ``Target`` meaning what it always
+# did; covariant since a target never changes its provider, so a ``Target[S3Store]`` is a
+# ``Target[ObjectStore]`` wherever the store satisfies the protocol.
+P_co = TypeVar("P_co", covariant=True, default=Any)
+
 
 @dataclass(frozen=True, eq=False)
-class Target:
+class Target(Generic[P_co]):
     """``Target("aws:us-east-1", S3Store(...), priority=0)``.
 
     ``name`` is ``cloud:region`` by convention; it names the target in errors, events,
     metrics and status.  Lower ``priority`` is preferred.  ``weight`` is the share
     of traffic under weighted routing (0 keeps the target for failover only).
+    The type parameter is the provider's type (``Target[ObjectStore]``), inferred
+    from ``provider``.
     """
 
     name: str
-    provider: Any = field(repr=False)
+    provider: P_co = field(repr=False)
     priority: int = 0
     weight: float = 1.0
     tags: Mapping[str, str] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from failover.capabilities import Capability
 from failover.execution.pool import READ, WRITE, Pool
@@ -12,10 +12,30 @@ from failover.execution.status import PoolStatus
 from failover.routing.router import Member
 from failover.target import Target
 
+if TYPE_CHECKING:
+    from failover.execution.lookup import Lookup
+
+P = TypeVar("P")  # the capability protocol the facade's providers implement
 R = TypeVar("R")
+F = TypeVar("F", bound="Facade[Any]")
 
 
-class Facade:
+class _Run(Protocol[P]):
+    """A routed ``Executor.run`` as a facade calls it: ``call`` gets a member whose
+    ``provider`` has the facade's provider type, so the call's result type is known."""
+
+    def __call__(
+        self,
+        operation: str,
+        call: Callable[[Member[P]], R],
+        *,
+        idempotent: bool = ...,
+        exclude: frozenset[str] = ...,
+        lookup: Lookup | None = ...,
+    ) -> R: ...
+
+
+class Facade(Generic[P]):
     """Base of `FailoverStorage`, `FailoverDNS` and `FailoverCompute`.
 
     Every keyword is passed to `failover.execution.pool.Pool`: policy, failback_after, breaker,
@@ -28,7 +48,7 @@ class Facade:
     # since the losing attempt of a hedge would hold its stream open until collected.
     hedged_operations: frozenset[str] | None = None
 
-    def __init__(self, targets: Sequence[Target], **options: Any) -> None:
+    def __init__(self, targets: Sequence[Target[P]], **options: Any) -> None:
         self.pool = Pool(
             targets,
             self.capability,
@@ -37,10 +57,10 @@ class Facade:
             **options,
         )
         # Bound once: each call goes straight to its executor, with no dispatch per call.
-        self._read = self.pool.routed_run(READ)
-        self._write = self.pool.routed_run(WRITE)
+        self._read: _Run[P] = self.pool.routed_run(READ)
+        self._write: _Run[P] = self.pool.routed_run(WRITE)
 
-    def _pinned(self, target: str, operation: str, call: Callable[[Member], R], *, idempotent: bool = True) -> R:
+    def _pinned(self, target: str, operation: str, call: Callable[[Member[P]], R], *, idempotent: bool = True) -> R:
         """Run on one named target only: its resources (instances, say) live nowhere else."""
         self.pool.member(target)  # raises ConfigError for an unknown name
         others = frozenset(t.name for t in self.pool.targets if t.name != target)
@@ -50,7 +70,7 @@ class Facade:
         """Per target: role, health, breaker state, EWMA latency, traffic share, last error."""
         return self.pool.status()
 
-    def start(self) -> Any:
+    def start(self: F) -> F:
         """Start the background health checks, if any are configured."""
         self.pool.start()
         return self
@@ -58,7 +78,7 @@ class Facade:
     def close(self) -> None:
         self.pool.close()
 
-    def __enter__(self) -> Any:
+    def __enter__(self: F) -> F:
         return self.start()
 
     def __exit__(

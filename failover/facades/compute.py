@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from failover.capabilities import Capability, Instance, InstanceSpec
+from failover.capabilities import Capability, Compute, Instance, InstanceSpec
 from failover.errors import FailoverError, InvalidInput
 from failover.facades.base import Facade
 from failover.routing.router import Member
 
 
-class FailoverCompute(Facade):
+class FailoverCompute(Facade[Compute]):
     """A `Compute` facade.
 
     An instance lives on one target, so calls about one instance name it
@@ -24,7 +24,7 @@ class FailoverCompute(Facade):
     def list_instances(self, tags: Mapping[str, str] | None = None, *, target: str | None = None) -> Iterator[Instance]:
         """Instances of one target (``target``), else of the healthiest one."""
 
-        def call(m: Member) -> list[Instance]:
+        def call(m: Member[Compute]) -> list[Instance]:
             return list(m.provider.list_instances(tags))
 
         if target is None:
@@ -48,15 +48,15 @@ class FailoverCompute(Facade):
 
     def describe_instance(self, instance_id: str, *, target: str) -> Instance:
         _check_id(instance_id)
-        return self._pinned(target, "describe_instance", lambda m: m.provider.describe_instance(instance_id))  # type: ignore[no-any-return]
+        return self._pinned(target, "describe_instance", lambda m: m.provider.describe_instance(instance_id))
 
     def start_instance(self, instance_id: str, *, target: str) -> Instance:
         _check_id(instance_id)
-        return self._pinned(target, "start_instance", lambda m: m.provider.start_instance(instance_id))  # type: ignore[no-any-return]
+        return self._pinned(target, "start_instance", lambda m: m.provider.start_instance(instance_id))
 
     def stop_instance(self, instance_id: str, *, target: str) -> Instance:
         _check_id(instance_id)
-        return self._pinned(target, "stop_instance", lambda m: m.provider.stop_instance(instance_id))  # type: ignore[no-any-return]
+        return self._pinned(target, "stop_instance", lambda m: m.provider.stop_instance(instance_id))
 
     def terminate_instance(self, instance_id: str, *, target: str) -> None:
         _check_id(instance_id)
@@ -66,8 +66,8 @@ class FailoverCompute(Facade):
         if not isinstance(spec, InstanceSpec):
             raise InvalidInput(f"create_instance takes an InstanceSpec, not {type(spec).__name__}")
         if target is not None:
-            return self._pinned(target, "create_instance", lambda m: m.provider.create_instance(spec), idempotent=False)  # type: ignore[no-any-return]
-        return self._write("create_instance", lambda m: m.provider.create_instance(spec), idempotent=False)  # type: ignore[no-any-return]
+            return self._pinned(target, "create_instance", lambda m: m.provider.create_instance(spec), idempotent=False)
+        return self._write("create_instance", lambda m: m.provider.create_instance(spec), idempotent=False)
 
 
 def _check_id(instance_id: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
-from failover.capabilities import Capability, Record
+from failover.capabilities import Capability, DnsZone, Record
 from failover.errors import AllTargetsFailed, ConfigError, FailoverError, InvalidInput, QuorumNotReached
 from failover.facades.base import Facade
 from failover.routing.router import Member
@@ -32,7 +32,7 @@ R = TypeVar("R")
 Writes = Literal["all", "one"]
 
 
-class FailoverDNS(Facade):
+class FailoverDNS(Facade[DnsZone]):
     """A `DnsZone` facade: reads from the healthiest provider, writes to every provider.
 
     Every target must hold the same zone.  ``writes`` is ``"all"`` (default) or
@@ -42,7 +42,7 @@ class FailoverDNS(Facade):
     capability = Capability.DNS_ZONE
     read_operations = frozenset({"list_records", "get_record"})
 
-    def __init__(self, targets: Sequence[Target], *, writes: Writes = "all", **options: Any) -> None:
+    def __init__(self, targets: Sequence[Target[DnsZone]], *, writes: Writes = "all", **options: Any) -> None:
         if writes not in ("all", "one"):
             raise ConfigError(f"writes must be 'all' or 'one', not {writes!r}")
         super().__init__(targets, **options)
@@ -55,36 +55,35 @@ class FailoverDNS(Facade):
 
     def get_record(self, name: str, type: str) -> Record:
         _check_name_type(name, type)
-        return self._read("get_record", lambda m: m.provider.get_record(name, type))  # type: ignore[no-any-return]
+        return self._read("get_record", lambda m: m.provider.get_record(name, type))
 
     def upsert_record(self, record: Record) -> Record:
         if not isinstance(record, Record):
             raise InvalidInput(f"upsert_record takes a Record, not {type(record).__name__}")
         what = f"upsert_record {record.name} {record.type}"
-        return self._write_all("upsert_record", what, lambda m: m.provider.upsert_record(record))  # type: ignore[no-any-return]
+        return self._write_all("upsert_record", what, lambda m: m.provider.upsert_record(record))
 
     def delete_record(self, name: str, type: str) -> None:
         _check_name_type(name, type)
         self._write_all("delete_record", f"delete_record {name} {type}", lambda m: m.provider.delete_record(name, type))
 
-    def _write_all(self, operation: str, what: str, call: Callable[[Member], R]) -> R:
+    def _write_all(self, operation: str, what: str, call: Callable[[Member[DnsZone]], R]) -> R:
         if self.writes == "one":
             return self._write(operation, call)
         took: list[str] = []
+        results: list[R] = []  # one per zone in `took`; the first zone's answer is returned
         errors: dict[str, FailoverError] = {}
-        result: R | None = None
         for target in self.pool.targets:
             try:
-                outcome = self._pinned(target.name, operation, call)
+                results.append(self._pinned(target.name, operation, call))
             except FailoverError as exc:
                 if not took and exc.status == "permanent":
                     raise  # the zone answered (bad input, say): the others would say the same
                 errors[target.name] = exc
                 continue
-            result = outcome if not took else result
             took.append(target.name)
         if not errors:
-            return result  # type: ignore[return-value]  # every target took it: result is set
+            return results[0]  # a pool has at least one target, and every one took it
         raise _partial(operation, what, took, errors)
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
+from failover.capabilities import (
+    Capability,
+    ObjectInfo,
+    ObjectStore,
+    check_key,
+    validate_chunk_size,
+    validate_range,
+)
 from failover.errors import InvalidInput
 from failover.execution.lookup import PREFERRED, Lookup
 from failover.facades.base import Facade
@@ -25,10 +32,13 @@ if TYPE_CHECKING:
     from failover.replication.reconcile import ReconcileReport
     from failover.replication.repair import DrainReport
 
+R = TypeVar("R")
+S = TypeVar("S", bound="FailoverStorage")
+
 READ_OPERATIONS = frozenset({"get", "get_range", "get_stream", "head", "list"})
 
 
-class FailoverStorage(Facade):
+class FailoverStorage(Facade[ObjectStore]):
     """An `ObjectStore` that routes each call to the healthiest target that can take it.
 
     ``FailoverStorage(targets, policy=Priority(), execution=ExecutionConfig(...))``;
@@ -48,7 +58,9 @@ class FailoverStorage(Facade):
     read_operations = READ_OPERATIONS
     hedged_operations = frozenset({"get", "get_range", "head"})
 
-    def __init__(self, targets: Sequence[Target], *, writes: WriteMode | None = None, **options: Any) -> None:
+    def __init__(
+        self, targets: Sequence[Target[ObjectStore]], *, writes: WriteMode | None = None, **options: Any
+    ) -> None:
         super().__init__(targets, **options)
         self.replication: Replication | None = None
         # Keys some target still owes; the read path checks this dict, never SQLite.
@@ -63,12 +75,12 @@ class FailoverStorage(Facade):
 
     def get(self, key: str) -> bytes:
         check_key(key)
-        return self._read_key(key, "get", lambda m: m.provider.get(key))  # type: ignore[no-any-return]
+        return self._read_key(key, "get", lambda m: m.provider.get(key))
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         check_key(key)
         validate_range(start, end)
-        return self._read_key(key, "get_range", lambda m: m.provider.get_range(key, start, end))  # type: ignore[no-any-return]
+        return self._read_key(key, "get_range", lambda m: m.provider.get_range(key, start, end))
 
     def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """The object's bytes as an iterator of chunks of at most ``chunk_size`` bytes.
@@ -93,7 +105,7 @@ class FailoverStorage(Facade):
         member, first, rest = self._read_key(key, "get_stream", call)
         return self._stream(member, first, rest)
 
-    def _stream(self, member: Member, first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
+    def _stream(self, member: Member[ObjectStore], first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
         try:
             if first is None:
                 return
@@ -111,9 +123,9 @@ class FailoverStorage(Facade):
 
     def head(self, key: str) -> ObjectInfo:
         check_key(key)
-        return self._read_key(key, "head", lambda m: m.provider.head(key))  # type: ignore[no-any-return]
+        return self._read_key(key, "head", lambda m: m.provider.head(key))
 
-    def _read_key(self, key: str, operation: str, call: Any) -> Any:
+    def _read_key(self, key: str, operation: str, call: Callable[[Member[ObjectStore]], R]) -> R:
         """A read of one object: `NotFound` only when true (`failover.execution.lookup`).
 
         Replicated, a target that says `NotFound` may only lack the object, so the read
@@ -183,22 +195,22 @@ class FailoverStorage(Facade):
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         if self.replication is not None:
-            return self.replication.put(  # type: ignore[no-any-return]
+            # Named for its type: `Replication.put` is annotated to return Any.
+            replicated: ObjectInfo = self.replication.put(
                 key, _read_all(data), content_type=content_type, metadata=metadata
             )
+            return replicated
         if isinstance(data, bytes):
-            return self._write(  # type: ignore[no-any-return]
-                "put", lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata)
-            )
+            return self._write("put", lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata))
         if not callable(getattr(data, "read", None)):
             raise InvalidInput(f"data must be bytes or a binary file-like object, not {type(data).__name__}")
         stream = data
         rewind = stream.tell() if _seekable(stream) else None
 
-        def put_stream(member: Member) -> ObjectInfo:
+        def put_stream(member: Member[ObjectStore]) -> ObjectInfo:
             if rewind is not None:
                 stream.seek(rewind)
-            return member.provider.put(key, stream, content_type=content_type, metadata=metadata)  # type: ignore[no-any-return]
+            return member.provider.put(key, stream, content_type=content_type, metadata=metadata)
 
         return self._write("put", put_stream, idempotent=rewind is not None)
 
@@ -217,7 +229,7 @@ class FailoverStorage(Facade):
             info = self.head(src)
             data = self.get(src)
             return self.put(dst, data, content_type=info.content_type, metadata=without_version(info.metadata))
-        return self._write("copy", lambda m: m.provider.copy(src, dst))  # type: ignore[no-any-return]
+        return self._write("copy", lambda m: m.provider.copy(src, dst))
 
     # ------------------------------------------------------------ replication
 
@@ -256,7 +268,7 @@ class FailoverStorage(Facade):
             raise InvalidInput("this FailoverStorage has no writes= mode: nothing is journaled")
         return self.replication
 
-    def start(self) -> Any:
+    def start(self: S) -> S:
         """Start the health checks and, with a write mode, the background drainer."""
         super().start()
         if self.replication is not None:
@@ -270,8 +282,8 @@ class FailoverStorage(Facade):
 
 
 def _open_listing(
-    member: Member, *, prefix: str, after: str | None
-) -> tuple[Member, ObjectInfo | None, Iterator[ObjectInfo]]:
+    member: Member[ObjectStore], *, prefix: str, after: str | None
+) -> tuple[Member[ObjectStore], ObjectInfo | None, Iterator[ObjectInfo]]:
     """Start a listing on ``member`` past ``after`` and pull its first item.  The library's
     own marker objects (`failover.replication.anti_entropy.MARKER_PREFIX`) are not listed."""
     items: Iterator[ObjectInfo] = (i for i in member.provider.list(prefix) if not i.key.startswith(MARKER_PREFIX))
@@ -280,7 +292,9 @@ def _open_listing(
     return member, next(items, None), items
 
 
-def _open_stream(member: Member, *, key: str, chunk_size: int) -> tuple[Member, bytes | None, Iterator[bytes]]:
+def _open_stream(
+    member: Member[ObjectStore], *, key: str, chunk_size: int
+) -> tuple[Member[ObjectStore], bytes | None, Iterator[bytes]]:
     """Open ``key`` on ``member`` and pull its first chunk (None for an empty object)."""
     stream: Iterator[bytes] = iter(member.provider.get_stream(key, chunk_size=chunk_size))
     return member, next(stream, None), stream

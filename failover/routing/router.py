@@ -22,6 +22,9 @@ import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from failover.breaker.circuit import BreakerState, CircuitBreaker
 from failover.errors import ConfigError
@@ -35,8 +38,10 @@ _FORCED_CLOSED = BreakerState.FORCED_CLOSED
 _FORCED_OPEN = BreakerState.FORCED_OPEN
 _OPEN = BreakerState.OPEN
 
+P = TypeVar("P", default=Any)  # the provider's type, as in `Target`
 
-class Member:
+
+class Member(Generic[P]):
     """A target at run time: its provider, breaker and health, side by side."""
 
     __slots__ = (
@@ -52,11 +57,11 @@ class Member:
     )
 
     def __init__(
-        self, target: Target, breaker: CircuitBreaker, health: TargetHealth, operations: frozenset[str]
+        self, target: Target[P], breaker: CircuitBreaker, health: TargetHealth, operations: frozenset[str]
     ) -> None:
         self.target = target
         self.name = target.name
-        self.provider = target.provider
+        self.provider: P = target.provider
         self.priority = target.priority
         self.weight = float(target.weight)
         self.breaker = breaker
