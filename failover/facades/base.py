@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from failover.capabilities import Capability
 from failover.execution.pool import READ, WRITE, Pool
@@ -13,7 +14,15 @@ from failover.routing.router import Member
 from failover.target import Target
 
 if TYPE_CHECKING:
+    from failover.breaker.circuit import BreakerConfig
+    from failover.breaker.store import BreakerStore
+    from failover.clock import Clock
+    from failover.events import Listener
+    from failover.execution.executor import ExecutionConfig
     from failover.execution.lookup import Lookup
+    from failover.execution.pool import ProbeConfig
+    from failover.health.target_health import HealthConfig
+    from failover.routing.policies import Policy
 
 P = TypeVar("P")  # the capability protocol the facade's providers implement
 R = TypeVar("R")
@@ -38,8 +47,16 @@ class _Run(Protocol[P]):
 class Facade(Generic[P]):
     """Base of `FailoverStorage`, `FailoverDNS` and `FailoverCompute`.
 
-    Every keyword is passed to `failover.execution.pool.Pool`: policy, failback_after, breaker,
-    breaker_per, breaker_store, health, health_checks, execution, clock, listeners, rng.
+    The keywords configure the `failover.execution.pool.Pool` behind the facade:
+
+    * ``policy``: how ready targets are ordered (default `failover.routing.policies.Priority`);
+    * ``failback_after``: seconds a recovered target must stay up before it is preferred again;
+    * ``breaker``: the circuit breakers' `BreakerConfig`; ``breaker_per``: one breaker per
+      ``"target"``, or per target and ``"operation_class"`` (reads apart from writes);
+      ``breaker_store``: where breaker state is shared (a fleet's Redis, say);
+    * ``health``: passive health (`HealthConfig`); ``health_checks``: active probes (`ProbeConfig`);
+    * ``execution``: timeouts, retries and hedging (`ExecutionConfig`);
+    * ``clock``, ``listeners`` (event listeners) and ``rng``.
     """
 
     capability: Capability
@@ -48,13 +65,38 @@ class Facade(Generic[P]):
     # since the losing attempt of a hedge would hold its stream open until collected.
     hedged_operations: frozenset[str] | None = None
 
-    def __init__(self, targets: Sequence[Target[P]], **options: Any) -> None:
+    def __init__(
+        self,
+        targets: Sequence[Target[P]],
+        *,
+        policy: Policy | None = None,
+        failback_after: float = 30.0,
+        breaker: BreakerConfig | None = None,
+        breaker_per: Literal["target", "operation_class"] = "target",
+        breaker_store: BreakerStore | None = None,
+        health: HealthConfig | None = None,
+        execution: ExecutionConfig | None = None,
+        health_checks: ProbeConfig | None = None,
+        clock: Clock | None = None,
+        listeners: Iterable[Listener] = (),
+        rng: random.Random | None = None,
+    ) -> None:
         self.pool = Pool(
             targets,
             self.capability,
             read_operations=self.read_operations,
             hedged_operations=self.hedged_operations,
-            **options,
+            policy=policy,
+            failback_after=failback_after,
+            breaker=breaker,
+            breaker_per=breaker_per,
+            breaker_store=breaker_store,
+            health=health,
+            execution=execution,
+            health_checks=health_checks,
+            clock=clock,
+            listeners=listeners,
+            rng=rng,
         )
         # Bound once: each call goes straight to its executor, with no dispatch per call.
         self._read: _Run[P] = self.pool.routed_run(READ)

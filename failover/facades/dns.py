@@ -19,14 +19,25 @@ independent zones it lets them drift apart, so it is never the default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, TypeVar
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from failover.capabilities import Capability, DnsZone, Record
 from failover.errors import AllTargetsFailed, ConfigError, FailoverError, InvalidInput, QuorumNotReached
 from failover.facades.base import Facade
 from failover.routing.router import Member
 from failover.target import Target
+
+if TYPE_CHECKING:
+    from failover.breaker.circuit import BreakerConfig
+    from failover.breaker.store import BreakerStore
+    from failover.clock import Clock
+    from failover.events import Listener
+    from failover.execution.executor import ExecutionConfig
+    from failover.execution.pool import ProbeConfig
+    from failover.health.target_health import HealthConfig
+    from failover.routing.policies import Policy
 
 R = TypeVar("R")
 Writes = Literal["all", "one"]
@@ -42,10 +53,40 @@ class FailoverDNS(Facade[DnsZone]):
     capability = Capability.DNS_ZONE
     read_operations = frozenset({"list_records", "get_record"})
 
-    def __init__(self, targets: Sequence[Target[DnsZone]], *, writes: Writes = "all", **options: Any) -> None:
+    def __init__(
+        self,
+        targets: Sequence[Target[DnsZone]],
+        *,
+        writes: Writes = "all",
+        policy: Policy | None = None,
+        failback_after: float = 30.0,
+        breaker: BreakerConfig | None = None,
+        breaker_per: Literal["target", "operation_class"] = "target",
+        breaker_store: BreakerStore | None = None,
+        health: HealthConfig | None = None,
+        execution: ExecutionConfig | None = None,
+        health_checks: ProbeConfig | None = None,
+        clock: Clock | None = None,
+        listeners: Iterable[Listener] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        """``writes`` as above; every other keyword configures the pool (see `Facade`)."""
         if writes not in ("all", "one"):
             raise ConfigError(f"writes must be 'all' or 'one', not {writes!r}")
-        super().__init__(targets, **options)
+        super().__init__(
+            targets,
+            policy=policy,
+            failback_after=failback_after,
+            breaker=breaker,
+            breaker_per=breaker_per,
+            breaker_store=breaker_store,
+            health=health,
+            execution=execution,
+            health_checks=health_checks,
+            clock=clock,
+            listeners=listeners,
+            rng=rng,
+        )
         self.writes: Writes = writes
 
     def list_records(self) -> Iterator[Record]:

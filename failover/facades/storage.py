@@ -5,8 +5,10 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+import os
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Literal, TypeVar
 
 from failover.capabilities import (
     Capability,
@@ -26,11 +28,19 @@ from failover.routing.router import Member
 from failover.target import Target
 
 if TYPE_CHECKING:
+    from failover.breaker.circuit import BreakerConfig
+    from failover.breaker.store import BreakerStore
+    from failover.clock import Clock
+    from failover.events import Listener
+    from failover.execution.executor import ExecutionConfig
+    from failover.execution.pool import ProbeConfig
     from failover.execution.status import PoolStatus
+    from failover.health.target_health import HealthConfig
     from failover.replication.journal import Failed
     from failover.replication.modes import Replication, WriteMode
-    from failover.replication.reconcile import ReconcileReport
+    from failover.replication.reconcile import Progress, ReconcileReport
     from failover.replication.repair import DrainReport
+    from failover.routing.policies import Policy
 
 R = TypeVar("R")
 S = TypeVar("S", bound="FailoverStorage")
@@ -59,9 +69,37 @@ class FailoverStorage(Facade[ObjectStore]):
     hedged_operations = frozenset({"get", "get_range", "head"})
 
     def __init__(
-        self, targets: Sequence[Target[ObjectStore]], *, writes: WriteMode | None = None, **options: Any
+        self,
+        targets: Sequence[Target[ObjectStore]],
+        *,
+        writes: WriteMode | None = None,
+        policy: Policy | None = None,
+        failback_after: float = 30.0,
+        breaker: BreakerConfig | None = None,
+        breaker_per: Literal["target", "operation_class"] = "target",
+        breaker_store: BreakerStore | None = None,
+        health: HealthConfig | None = None,
+        execution: ExecutionConfig | None = None,
+        health_checks: ProbeConfig | None = None,
+        clock: Clock | None = None,
+        listeners: Iterable[Listener] = (),
+        rng: random.Random | None = None,
     ) -> None:
-        super().__init__(targets, **options)
+        """``writes``: a write mode, as above; every other keyword configures the pool (see `Facade`)."""
+        super().__init__(
+            targets,
+            policy=policy,
+            failback_after=failback_after,
+            breaker=breaker,
+            breaker_per=breaker_per,
+            breaker_store=breaker_store,
+            health=health,
+            execution=execution,
+            health_checks=health_checks,
+            clock=clock,
+            listeners=listeners,
+            rng=rng,
+        )
         self.replication: Replication | None = None
         # Keys some target still owes; the read path checks this dict, never SQLite.
         self._owing: Mapping[str, object] = {}
@@ -255,13 +293,30 @@ class FailoverStorage(Facade[ObjectStore]):
             return status
         return dataclasses.replace(status, quarantined=self.replication.quarantined())
 
-    def reconcile(self, **options: Any) -> ReconcileReport:
+    def reconcile(
+        self,
+        *,
+        prefix: str = "",
+        repair: bool = False,
+        verify: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: Progress | None = None,
+    ) -> ReconcileReport:
         """Compare every target's listing and checksums (``verify=True``: their bytes too);
-        see `failover.replication.reconcile.reconcile`."""
+        see `failover.replication.reconcile.reconcile`, which takes the same keywords.  With a
+        write mode, its journal supplies the tombstones of deletes and the quarantined repairs."""
         from failover.replication.reconcile import reconcile
 
         journal = self.replication.journal if self.replication is not None else None
-        return reconcile(self.pool.targets, journal=journal, **options)
+        return reconcile(
+            self.pool.targets,
+            prefix=prefix,
+            journal=journal,
+            repair=repair,
+            verify=verify,
+            checkpoint=checkpoint,
+            progress=progress,
+        )
 
     def _replicated(self) -> Replication:
         if self.replication is None:
