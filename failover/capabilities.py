@@ -310,3 +310,27 @@ def validate_range(start: int, end: int) -> None:
             raise InvalidInput(f"range {name} must be an int, not {type(value).__name__}")
     if start < 0 or end < start:
         raise InvalidInput(f"invalid byte range [{start}, {end}): need 0 <= start <= end")
+
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "MAX_KEY_SEGMENTS",
+    "NOT_IDEMPOTENT",
+    "OPERATIONS",
+    "Capability",
+    "Compute",
+    "DnsZone",
+    "Instance",
+    "InstanceSpec",
+    "InstanceState",
+    "ObjectInfo",
+    "ObjectStore",
+    "Record",
+    "capabilities_of",
+    "check_condition",
+    "check_key",
+    "supported_operations",
+    "validate_chunk_size",
+    "validate_key",
+    "validate_range",
+]

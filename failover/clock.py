@@ -53,3 +53,6 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self._now:.3f})"
+
+
+__all__ = ["Clock", "FakeClock", "SystemClock"]

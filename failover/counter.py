@@ -31,3 +31,6 @@ class AtomicCounter:
 
     def __repr__(self) -> str:
         return f"AtomicCounter({self.value})"
+
+
+__all__ = ["AtomicCounter"]

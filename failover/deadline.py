@@ -85,3 +85,6 @@ class attempt_deadline:
         if self._token is not None:
             _deadline.reset(self._token)
             self._token = None
+
+
+__all__ = ["Deadline", "attempt_deadline", "current_deadline", "time_left"]

@@ -330,3 +330,28 @@ def classify(exc: BaseException, *, target: str, operation: str) -> FailoverErro
     if isinstance(exc, OSError):  # ConnectionError and friends are OSErrors
         return Unavailable(f"connection failed: {_describe(exc)}", target=target, operation=operation)
     return None
+
+
+__all__ = [
+    "AllTargetsFailed",
+    "AlreadyExists",
+    "CircuitOpen",
+    "ConfigError",
+    "DeadlineExceeded",
+    "FailoverError",
+    "IntegrityError",
+    "InvalidInput",
+    "InvalidRequest",
+    "NotFound",
+    "NotFoundUnconfirmed",
+    "PermissionDenied",
+    "PreconditionFailed",
+    "ProviderError",
+    "QuorumNotReached",
+    "RetryBudgetExhausted",
+    "Throttled",
+    "Timeout",
+    "Unavailable",
+    "Unsupported",
+    "classify",
+]

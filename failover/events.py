@@ -108,3 +108,16 @@ class Emitter:
                 listener.on_event(event)
             except Exception:  # a broken listener must not break traffic
                 logger.exception("listener %r failed on %s", listener, redact(repr(event)))
+
+
+__all__ = [
+    "BreakerTransition",
+    "Emitter",
+    "Event",
+    "FailedBack",
+    "FailedOver",
+    "HealthChanged",
+    "Listener",
+    "LoggingListener",
+    "PanicMode",
+]

@@ -138,3 +138,6 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+__all__ = ["MASK", "RedactingFilter", "redact"]

@@ -61,3 +61,6 @@ class Target(Generic[P_co]):
 
     def __repr__(self) -> str:
         return f"Target({self.name!r}, priority={self.priority}, weight={self.weight})"
+
+
+__all__ = ["Target"]

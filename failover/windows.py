@@ -168,3 +168,6 @@ class RecentCounts:
             now = tuple(c.value for c in self.counters)
             base = next((totals for second, totals in self._marks if second >= start), now)
         return tuple(n - b for n, b in zip(now, base, strict=True))
+
+
+__all__ = ["CountWindow", "RecentCounts", "TimeWindow", "Window"]

@@ -432,3 +432,6 @@ class CircuitBreaker:
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.name!r}, state={self.state.value})"
+
+
+__all__ = ["BreakerConfig", "BreakerState", "CircuitBreaker", "Permit"]

@@ -51,3 +51,6 @@ class MemoryBreakerStore:
         state, saved_at = entry
         elapsed = self._clock.monotonic() - saved_at
         return replace(state, open_for=max(0.0, state.open_for - elapsed))
+
+
+__all__ = ["BreakerStore", "MemoryBreakerStore", "StoredState"]

@@ -394,8 +394,10 @@ __all__ = [
     "Drill",
     "DrillConfig",
     "DrillResult",
+    "Step",
     "Summary",
     "game_day",
     "run_drill",
+    "scenario",
     "summarize",
 ]

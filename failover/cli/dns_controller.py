@@ -85,3 +85,6 @@ def _report(controller: DnsController, report: Published) -> int:
     for name, why in report.failed.items():
         print(f"  {name}: not updated ({why})")
     return EXIT_NOT_UPDATED if report.failed else EXIT_OK
+
+
+__all__ = ["add_dns_controller", "run_dns_controller"]

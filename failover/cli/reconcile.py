@@ -104,3 +104,6 @@ def _print(report: ReconcileReport, console: Console) -> None:
         f"{report.scanned} keys scanned, {len(report.divergent)} divergent, {len(report.skipped)} skipped "
         f"({mode}{checked}{resumed})"
     )
+
+
+__all__ = ["load_targets", "run_reconcile"]

@@ -129,3 +129,6 @@ def _row_json(row: Row) -> dict[str, Any]:
 
 def _seconds(value: float | None) -> str:
     return "never" if value is None else f"{value:.2f}s"
+
+
+__all__ = ["render", "rows_of", "to_json"]

@@ -180,3 +180,17 @@ def short_name(target: str) -> str:
 
 def seconds_of(duration: float) -> int:
     return max(1, math.ceil(duration))
+
+
+__all__ = [
+    "Narrator",
+    "Note",
+    "OpRecord",
+    "Recorder",
+    "Row",
+    "Stamped",
+    "build_rows",
+    "seconds_of",
+    "short_name",
+    "timeline_table",
+]

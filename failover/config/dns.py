@@ -354,3 +354,6 @@ def _address_problem(type: str, value: str) -> str | None:
     except ValueError:
         return f"{value!r} is not an IPv{version} address (record type {type})"
     return None if canonical == value else f"write {value!r} as {canonical!r}, the form DNS providers return"
+
+
+__all__ = ["ControllerConfig", "EndpointConfig", "HealthSection", "Kind", "ProviderConfig", "RecordConfig", "load"]

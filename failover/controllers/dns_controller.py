@@ -371,3 +371,6 @@ def _check_address(type: str, value: str) -> None:
         raise ConfigError(f"endpoint {value!r} is not an IPv{cls.version} address (record type {type})") from None
     if canonical != value:
         raise ConfigError(f"endpoint {value!r}: write it as {canonical!r}, the form DNS providers return")
+
+
+__all__ = ["DnsController", "Endpoint", "Mode", "Published"]

@@ -361,3 +361,19 @@ def _blind(exc: FailoverError) -> bool:
     on a region it cannot see, so these stop the pass instead of marking the region down."""
     return not exc.fails_over or isinstance(exc, PermissionDenied)
 
+
+__all__ = [
+    "CREATED_BY",
+    "CREATED_BY_TAG",
+    "OWNER_TAG",
+    "RESERVED_TAGS",
+    "ROLE_TAG",
+    "Action",
+    "Mode",
+    "ReconcileReport",
+    "StandbyAction",
+    "StandbyActionFailed",
+    "StandbyEvent",
+    "StandbyListener",
+    "StandbyPool",
+]

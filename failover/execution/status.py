@@ -96,3 +96,6 @@ class PoolStatus:
         if self.quarantined:
             lines.append(f"{self.quarantined} repair(s) quarantined: a target refused them (see failed())")
         return "\n".join(lines)
+
+
+__all__ = ["DEGRADED_AT", "FAILING_AT", "PoolStatus", "TargetStatus", "passive_verdict"]

@@ -130,3 +130,6 @@ class Facade(Generic[P]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(t.name for t in self.pool.targets)})"
+
+
+__all__ = ["Facade"]

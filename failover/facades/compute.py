@@ -73,3 +73,6 @@ class FailoverCompute(Facade[Compute]):
 def _check_id(instance_id: str) -> None:
     if not isinstance(instance_id, str) or not instance_id:
         raise InvalidInput(f"instance id must be a non-empty str, got {instance_id!r}")
+
+
+__all__ = ["FailoverCompute"]

@@ -149,3 +149,6 @@ def _check_name_type(name: str, type: str) -> None:
         raise InvalidInput(f"record name must be a non-empty str, got {name!r}")
     if not isinstance(type, str) or not type:
         raise InvalidInput(f"record type must be a non-empty str, got {type!r}")
+
+
+__all__ = ["FailoverDNS", "Writes"]

@@ -60,3 +60,6 @@ class FileLeaderLock:
 
     def __repr__(self) -> str:
         return f"FileLeaderLock({self.path!r}, held={self.held})"
+
+
+__all__ = ["FileLeaderLock", "LeaderLock"]

@@ -40,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 logger = logging.getLogger("failover.redis")
 
-__all__ = ["RedisBreakerStore", "RedisLeaderLock", "connect"]
+__all__ = ["RedisBreakerStore", "RedisLeaderLock", "connect", "describe_client"]
 
 # KEYS[1] = the hash; ARGV = state, opens, reason, open time left in ms.  The end of the
 # open time is computed on the server's clock, in the same atomic step as the write.

@@ -258,3 +258,6 @@ class HealthChecker:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"HealthChecker({len(self._checks)} checks, {state})"
+
+
+__all__ = ["Check", "HealthChecker", "ProbeResult", "describe_failure"]

@@ -317,3 +317,6 @@ class HttpProbe:
 
     def __repr__(self) -> str:
         return f"HttpProbe({self._display!r})"
+
+
+__all__ = ["MAX_BODY_BYTES", "CallableProbe", "HttpProbe", "Probe", "ProviderProbe", "TcpProbe", "validate_timeout"]

@@ -198,3 +198,6 @@ class TargetHealth:
     def __repr__(self) -> str:
         state = "healthy" if self.healthy else "unhealthy"
         return f"TargetHealth({self.target!r}, {state}, latency={self.latency}, error_rate={self.error_rate:.3f})"
+
+
+__all__ = ["HealthConfig", "TargetHealth"]

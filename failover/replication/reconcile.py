@@ -372,4 +372,4 @@ class _Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
-__all__ = ["Divergence", "ReconcileReport", "reconcile"]
+__all__ = ["Divergence", "ReconcileReport", "Skip", "reconcile"]

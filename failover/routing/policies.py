@@ -103,3 +103,6 @@ class LowestLatency:
 
     def __repr__(self) -> str:
         return f"LowestLatency(tolerance={self.tolerance}, refresh_every={self.refresh_every})"
+
+
+__all__ = ["LowestLatency", "Policy", "Priority", "Weighted"]

@@ -211,3 +211,6 @@ def _why_not(member: Member) -> str:
         last = f": {breaker.last_failure}" if breaker.last_failure else ""
         return f"breaker {breaker.state.value}{last}"
     return "routing policy"
+
+
+__all__ = ["Member", "Plan", "Router"]
