@@ -13,7 +13,10 @@ nanoseconds across runs.
 * skip-open: failover with its primary forced open vs. healthy (the cost of skipping
   an open target), against circuitbreaker's rejection of an open circuit;
 * 2 threads, I/O-bound: each call sleeps 200 µs (standing in for a network call) in
-  two threads at once; pybreaker holds its lock across the call, failover does not.
+  two threads at once; pybreaker holds its lock across the call, failover does not;
+* cost per call beyond the bare call, counted rather than timed (so it is the same on
+  any machine): Python frames entered and C functions called (``sys.setprofile``),
+  and the bytes of temporary objects alive at once (``tracemalloc`` peak).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import sys
 import threading
 import time
 import timeit
+import tracemalloc
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,6 +123,50 @@ def two_threads_io(calls: int, io_seconds: float) -> dict[str, float]:
     return {name: _threaded(fn, calls) for name, fn in variants.items()}
 
 
+def counted(calls_made: dict[str, Callable[[], object]]) -> dict[str, dict[str, int]]:
+    """Per variant: Python frames entered, C functions called and peak temporary bytes of one call."""
+    out: dict[str, dict[str, int]] = {}
+    for name, fn in calls_made.items():
+        fn()  # warm: plans cached, lazy state built
+        events: Counter[str] = Counter()
+
+        def profile(frame: object, event: str, arg: object, events: Counter[str] = events) -> None:
+            events[event] += 1
+
+        sys.setprofile(profile)
+        fn()
+        sys.setprofile(None)
+        tracemalloc.start()
+        fn()
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        peak = tracemalloc.get_traced_memory()[1] - before
+        tracemalloc.stop()
+        # setprofile's own removal is reported as one C call: leave it out.
+        out[name] = {"python_frames": events["call"], "c_calls": events["c_call"] - 1, "peak_temp_bytes": peak}
+    return out
+
+
+def per_call_counts() -> dict[str, dict[str, int]]:
+    stores = [MemoryObjectStore() for _ in range(3)]
+    for store in stores:
+        store.put(KEY, b"x" * 1024)
+    routed = storage(stores)
+    guarded = circuitbreaker.circuit(failure_threshold=5, recovery_timeout=60)(stores[0].get)
+    pb = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+    counts = counted(
+        {
+            "bare": lambda: stores[0].get(KEY),
+            "failover": lambda: routed.get(KEY),
+            "circuitbreaker": lambda: guarded(KEY),
+            "pybreaker": lambda: pb.call(stores[0].get, KEY),
+        }
+    )
+    bare = counts["bare"]
+    return {name: {k: v - bare[k] for k, v in c.items()} for name, c in counts.items() if name != "bare"}
+
+
 def _threaded(fn: Callable[[], object], calls: int) -> float:
     def work() -> None:
         for _ in range(calls):
@@ -147,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     rejection = one["circuitbreaker_rejection"] - one["empty"]
     own_rejection = one["breaker_rejection"] - one["empty"]
     io = two_threads_io(args.io_calls, 200e-6)
+    counts = per_call_counts()
     ratios = {
         "failover_overhead_vs_pybreaker": overhead["failover"] / overhead["pybreaker"],
         "failover_overhead_vs_circuitbreaker": overhead["failover"] / overhead["circuitbreaker"],
@@ -163,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "circuitbreaker_rejection_ns": rejection,
         "breaker_rejection_ns": own_rejection,
         "two_threads_200us_io_ns_per_call": io,
+        "per_call_beyond_bare": counts,
         "ratios": ratios,
     }
     _print(report)
@@ -185,6 +236,9 @@ def _print(report: dict[str, object]) -> None:
     print("two threads, each call 200 us of I/O, wall ns per call:")
     for name, value in report["two_threads_200us_io_ns_per_call"].items():  # type: ignore[attr-defined]
         print(f"  {name:28s} {value:10.0f}")
+    print("per call beyond the bare call: Python frames, C calls, peak temporary bytes:")
+    for name, c in report["per_call_beyond_bare"].items():  # type: ignore[attr-defined]
+        print(f"  {name:28s} {c['python_frames']:4d} {c['c_calls']:4d} {c['peak_temp_bytes']:6d}")
     print("ratios:")
     for name, value in report["ratios"].items():  # type: ignore[attr-defined]
         print(f"  {name:40s} {value:6.2f}")
