@@ -410,3 +410,6 @@ class Executor:
             attempts=errors,
             skipped=skipped,
         )
+
+
+__all__ = ["DEFAULT_LAYERS", "ExecutionConfig", "Executor", "RetryBudget"]

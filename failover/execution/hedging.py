@@ -258,3 +258,6 @@ def _next_event(
     if attempt_timeout:
         moments.append(min(started) + attempt_timeout)
     return min(moments)
+
+
+__all__ = ["Raced", "run_hedged"]

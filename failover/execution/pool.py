@@ -310,3 +310,6 @@ def _validate_targets(targets: Sequence[Target], capability: Capability) -> list
         if not supported_operations(target.provider) & OPERATIONS[capability]:
             raise ConfigError(f"target {target.name}: its provider has no {capability.value} operations")
     return targets
+
+
+__all__ = ["READ", "WRITE", "Pool", "ProbeConfig", "Run"]
