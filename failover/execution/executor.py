@@ -43,7 +43,7 @@ from failover.errors import (
 )
 from failover.execution.hedging import run_hedged
 from failover.execution.lookup import Lookup
-from failover.layers.base import Attempt, Invoke, Layer, Skip, check_layers, compose
+from failover.layers.base import Attempt, Layer, Skip, check_layers, compose
 from failover.layers.builtin import AttemptTimeout
 from failover.routing.router import Member, Router
 
@@ -159,7 +159,8 @@ class Executor:
         self._monotonic = clock.monotonic
         self._record_call = self.budget.record_call
         # Each target's stack of layers, built once (None: no layer takes part for it).
-        self.stacks: dict[str, Invoke | None] = {m.name: compose(config.layers, m) for m in router.members}
+        for member in router.members:
+            member.stack = compose(config.layers, member)
 
     def run(
         self,
@@ -199,7 +200,6 @@ class Executor:
             )
         errors: list[FailoverError] | None = None  # allocated on the first failure only
         skipped: list[str] | None = None  # behind an open breaker, or passed by a layer
-        stacks = self.stacks
         for member in members:
             if operation not in member.operations:
                 continue
@@ -219,7 +219,7 @@ class Executor:
                     raise
             # The first attempt reuses the call's start: one clock read less per call.
             attempt_start = monotonic() if errors or (lookup and lookup.first) else started
-            stack = stacks[member.name]
+            stack = member.stack
             try:
                 if stack is None:
                     result = call(member)
@@ -251,13 +251,14 @@ class Executor:
             except BaseException:
                 member.breaker.release(permit)
                 raise
-            duration = monotonic() - attempt_start
+            ended = monotonic()
+            duration = ended - attempt_start
             if permit is PASS and breaker.count_success is not None:
                 breaker.consecutive_failures = 0  # `CircuitBreaker.on_success`, inlined
                 breaker.count_success()
             elif permit is not BYPASS:
                 breaker.on_success(permit, duration)
-            member.health.record_success(duration)
+            member.health.record_success(duration, ended)
             return result
         if errors and (lookup is None or lookup.first is None):
             skipped = self._left_out(members, exclude, operation) + (skipped or [])

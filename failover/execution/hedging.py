@@ -143,7 +143,7 @@ class _Race(Generic[R]):
             attempt = Raced(
                 self.executor, permit, member, self.operation, self.call, now, limit, monotonic, self.launched
             )
-            stack = self.executor.stacks[member.name] or call_provider
+            stack = member.stack or call_provider
             try:
                 future = self.threads.submit(stack, attempt)
             except BaseException:

@@ -118,11 +118,13 @@ class TargetHealth:
 
     # ------------------------------------------------------------ passive
 
-    def record_success(self, latency: float) -> None:
+    def record_success(self, latency: float, now: float | None = None) -> None:
+        """A call succeeded in ``latency`` seconds, ending at ``now`` on the health's clock
+        (read here when not given: the executor passes the time it has just read)."""
         # No lock: counters are atomic, and two racing EWMA updates lose one sample's
         # weight at worst, which an average of thousands of calls does not notice.
         recent = self._recent
-        if recent.clock() >= recent.next_mark:  # a new second: note the totals first
+        if (recent.clock() if now is None else now) >= recent.next_mark:  # a new second: note the totals first
             recent.tick()
         self._count_call()
         previous = self.latency

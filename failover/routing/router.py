@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
@@ -52,6 +52,7 @@ class Member(Generic[P]):
         "priority",
         "provider",
         "reads_deadline",
+        "stack",
         "target",
         "weight",
     )
@@ -69,6 +70,9 @@ class Member(Generic[P]):
         self.operations = operations
         # Providers that honour `failover.deadline` say so; only they get it published.
         self.reads_deadline = bool(getattr(target.provider, "reads_deadline", False))
+        # The layers around each attempt on this target (`failover.layers`), set by the
+        # executor that owns the member; None: the provider is called directly.
+        self.stack: Callable[[Any], Any] | None = None
 
     def up_since(self) -> float:
         """Since when the target has been continuously usable (-inf: always was)."""

@@ -116,10 +116,9 @@ def test_a_call_every_layer_passes_by_fails_naming_the_skipped_targets() -> None
 
 def test_a_layer_with_nothing_to_do_is_left_out_of_the_stack() -> None:
     store = storage(PassBy(NAMES[1]))
-    stacks = store.pool.executor_for("get").stacks
-    assert stacks[NAMES[0]] is None  # the provider is called directly: no frame added
-    assert stacks[NAMES[1]] is not None
-    assert storage().pool.executor_for("get").stacks == dict.fromkeys(NAMES)  # no layers at all
+    assert store.pool.member(NAMES[0]).stack is None  # the provider is called directly: no frame added
+    assert store.pool.member(NAMES[1]).stack is not None
+    assert [m.stack for m in storage().pool.executor_for("get").router.members] == [None, None]  # no layers
 
 
 def test_the_default_stack_publishes_the_attempt_deadline_to_providers_that_read_it() -> None:
