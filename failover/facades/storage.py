@@ -113,12 +113,18 @@ class FailoverStorage(Facade[ObjectStore]):
 
     def get(self, key: str) -> bytes:
         check_key(key)
-        return self._read_key(key, "get", lambda m: m.provider.get(key))
+        call: Callable[[Member[ObjectStore]], bytes] = lambda m: m.provider.get(key)  # noqa: E731
+        if self.replication is None:  # the plain path, one call less
+            return self._read("get", call, lookup=PREFERRED)
+        return self._read_key(key, "get", call)
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         check_key(key)
         validate_range(start, end)
-        return self._read_key(key, "get_range", lambda m: m.provider.get_range(key, start, end))
+        call: Callable[[Member[ObjectStore]], bytes] = lambda m: m.provider.get_range(key, start, end)  # noqa: E731
+        if self.replication is None:  # the plain path, one call less
+            return self._read("get_range", call, lookup=PREFERRED)
+        return self._read_key(key, "get_range", call)
 
     def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """The object's bytes as an iterator of chunks of at most ``chunk_size`` bytes.
@@ -161,7 +167,10 @@ class FailoverStorage(Facade[ObjectStore]):
 
     def head(self, key: str) -> ObjectInfo:
         check_key(key)
-        return self._read_key(key, "head", lambda m: m.provider.head(key))
+        call: Callable[[Member[ObjectStore]], ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
+        if self.replication is None:  # the plain path, one call less
+            return self._read("head", call, lookup=PREFERRED)
+        return self._read_key(key, "head", call)
 
     def _read_key(self, key: str, operation: str, call: Callable[[Member[ObjectStore]], R]) -> R:
         """A read of one object: `NotFound` only when true (`failover.execution.lookup`).
