@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from failover.breaker.circuit import Permit
@@ -125,6 +126,9 @@ class _Race(Generic[R]):
         hedged = config.hedge_after is not None and operation in executor.hedgeable
         self.hedge_after = (config.hedge_after if hedged else None) or self.attempt_timeout or math.inf
         self.in_flight: dict[Future[R], Raced] = {}
+        # Finished attempts, in the order they finish: one queue read wakes the caller,
+        # cheaper than concurrent.futures.wait, which hooks a waiter into every future.
+        self.finished: SimpleQueue[Future[R]] = SimpleQueue()
         self.errors: list[FailoverError] = []
         # A permanent answer (bad request, not found) waits here while an attempt in
         # flight, or one still allowed, could do better; the earliest launched wins.
@@ -149,7 +153,8 @@ class _Race(Generic[R]):
             except BaseException:
                 member.breaker.release(permit)  # never started: give the permit back
                 raise
-            future.add_done_callback(attempt.finished)
+            future.add_done_callback(attempt.finished)  # records the outcome first
+            future.add_done_callback(self.finished.put)
             self.in_flight[future] = attempt
             self.launched += 1
             return True
@@ -168,9 +173,10 @@ class _Race(Generic[R]):
                 )
             hedge_after = self.hedge_after if more else math.inf
             wake = _next_event(self.in_flight, hedge_after, self.attempt_timeout, self.overall)
-            done, _ = wait(list(self.in_flight), timeout=max(0.0, wake - now), return_when=FIRST_COMPLETED)
-            for future in done:
-                attempt = self.in_flight.pop(future)
+            for future in self.done(max(0.0, wake - now)):
+                attempt = self.in_flight.pop(future, None)
+                if attempt is None:
+                    continue  # timed out already: its late outcome was recorded, not awaited
                 exc = future.exception()
                 if exc is None:
                     return future.result()
@@ -184,6 +190,16 @@ class _Race(Generic[R]):
         if self.errors and (self.lookup is None or self.lookup.first is None):
             self.skipped[:0] = self.left_out()
         raise executor.exhausted(operation, self.errors, self.skipped, self.lookup)
+
+    def done(self, timeout: float) -> list[Future[R]]:
+        """The attempts that finish within ``timeout`` seconds (at least one, unless none does)."""
+        try:
+            done = [self.finished.get(timeout=timeout)]
+        except Empty:
+            return []
+        while not self.finished.empty():
+            done.append(self.finished.get_nowait())
+        return done
 
     def settle(self, attempt: Raced, exc: BaseException, more: bool) -> bool:
         """Note a failed attempt (recording is the done callback's job); may we launch more?"""
