@@ -22,12 +22,13 @@ import io
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
-from failover.capabilities import validate_range
+from failover.capabilities import ObjectInfo, check_condition, validate_range
 from failover.deadline import time_left
 from failover.errors import ConfigError, IntegrityError, InvalidInput, Timeout
 from failover.portable import VERSION_KEY, check_write
@@ -205,6 +206,73 @@ def check_put(key: str, content_type: object, metadata: object) -> Put:
     return Put(checked_type or DEFAULT_CONTENT_TYPE, checked_metadata)
 
 
+@dataclass(frozen=True)
+class Write:
+    """A put ready to send: its content type, body, and the metadata to store with it
+    (the user's, plus the checksum under ``internal_key``)."""
+
+    content_type: str
+    body: Body
+    stored: dict[str, str]
+    internal_key: str = CHECKSUM_META_KEY
+
+    def info(self, key: str, etag: str | None, modified: object = None) -> ObjectInfo:
+        """What a put of this write returns, from what was sent and what the service answered."""
+        return stored_info(
+            key,
+            size=self.body.size,
+            etag=etag,
+            content_type=self.content_type,
+            modified=modified,
+            metadata=self.stored,
+            internal_key=self.internal_key,
+        )
+
+
+def stored_info(
+    key: str,
+    *,
+    size: int,
+    etag: str | None,
+    content_type: str | None,
+    modified: object,
+    metadata: Mapping[str, str] | None,
+    internal_key: str = CHECKSUM_META_KEY,
+) -> ObjectInfo:
+    """An object as the adapters report it: checksum and version read from its stored
+    metadata, the user's metadata without them, ``modified`` as an SDK gives it (`timestamp`)."""
+    return ObjectInfo(
+        key=key,
+        size=size,
+        etag=etag,
+        checksum=checksum_of(stored_digest(metadata, internal_key)),
+        content_type=content_type,
+        metadata=user_metadata(metadata, internal_key),
+        modified=timestamp(modified),
+        version=stored_version(metadata),
+    )
+
+
+def prepare_write(
+    key: str,
+    data: bytes | BinaryIO,
+    content_type: str | None,
+    metadata: Mapping[str, str] | None,
+    if_match: str | None,
+    if_absent: bool,
+    *,
+    limit: tuple[str, int],
+    internal_key: str = CHECKSUM_META_KEY,
+) -> Write:
+    """Every put's preamble: the portable rules and the condition checked, the body hashed,
+    the checksum added to the metadata (``limit`` as in `metadata_to_store`)."""
+    checked = check_put(key, content_type, metadata)
+    check_condition(if_match, if_absent)
+    body = prepare_body(data)
+    stored = metadata_to_store(checked.metadata, body.sha256, internal_key, limit=limit)
+    return Write(checked.content_type, body, stored, internal_key)
+
+
 def stored_digest(metadata: Mapping[str, str] | None, internal_key: str = CHECKSUM_META_KEY) -> str | None:
     if not metadata:
         return None
@@ -267,6 +335,50 @@ def check_timeout(name: str, value: float | None, *, allow_none: bool = False) -
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+def check_timeout_pair(
+    timeout: float | tuple[float, float], check: Callable[[str, float], None] = check_timeout
+) -> tuple[float, float]:
+    """``(connect, read)`` seconds from seconds or a pair, each checked by ``check``."""
+    if not isinstance(timeout, tuple):
+        check("timeout", timeout)
+        return (timeout, timeout)
+    if len(timeout) != 2:
+        raise ConfigError(f"timeout must be seconds or (connect, read), not {timeout!r}")
+    check("connect timeout", timeout[0])
+    check("read timeout", timeout[1])
+    return timeout
+
+
+def check_instance_id(instance_id: str) -> None:
+    if not isinstance(instance_id, str) or not instance_id:
+        raise InvalidInput(f"instance id must be a non-empty str, not {instance_id!r}")
+
+
+def copy_tags(tags: Mapping[str, str] | None, what: str = "tags") -> dict[str, str]:
+    """A private copy of ``tags`` (empty for None); `InvalidInput` unless it is a mapping.
+    Each cloud then checks the names and values it accepts."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidInput(f"{what} must be a mapping of str to str, not {type(tags).__name__}")
+    return dict(tags)
+
+
+def timestamp(value: object) -> float | None:
+    """Seconds since the epoch from an SDK's datetime or ISO 8601 string (or seconds already);
+    None if absent or unreadable."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
 
 
 # The shortest socket timeout `remaining_timeout` hands to an SDK: below this a request

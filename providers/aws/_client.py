@@ -1,4 +1,5 @@
-"""boto3 client creation and the one boundary where botocore errors become `failover.errors`.
+"""boto3 client creation, and the one boundary where every AWS adapter's errors become
+`failover.errors` (`TABLE`, read as providers/_errors.py says).
 
 Why the client is configured as it is (measured against moto on 127.0.0.1; see docs/providers.md):
 botocore's defaults retry 3 times ("standard" mode) and wait up to 60 s per socket read,
@@ -13,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
@@ -34,57 +36,105 @@ from failover.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
-    ProviderError,
     Throttled,
     Timeout,
     Unavailable,
 )
 from failover.providers._common import parse_retry_after, redact
+from failover.providers._errors import Answer, ErrorTable, by_code
 
-_NOT_FOUND = frozenset(
-    {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "NoSuchVersion", "404", "InvalidInstanceID.NotFound"}
-)
-_DENIED = frozenset(
+# AWS's error codes (S3, EC2 and Route 53 share one namespace: none uses another's codes
+# for something else).  A bodiless answer (HEAD) has its status as its code: see `_answer`.
+CODES = by_code(
     {
-        "AccessDenied",
-        "Forbidden",
-        "403",
-        "AllAccessDisabled",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "AccountProblem",
-        "ExpiredToken",
-        "InvalidToken",
-        "InvalidSecurity",
-        "UnauthorizedAccess",
-        "UnauthorizedOperation",  # EC2: the IAM policy lacks the action
-        "AuthFailure",  # EC2: bad or missing credentials
+        NotFound: (
+            "NoSuchKey",
+            "NoSuchBucket",
+            "NoSuchUpload",
+            "NotFound",
+            "NoSuchVersion",
+            "InvalidInstanceID.NotFound",
+        ),
+        PermissionDenied: (
+            "AccessDenied",
+            "Forbidden",
+            "AllAccessDisabled",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccountProblem",
+            "ExpiredToken",  # a 400
+            "InvalidToken",  # a 400
+            "InvalidSecurity",
+            "UnauthorizedAccess",
+            "UnauthorizedOperation",  # EC2: the IAM policy lacks the action
+            "AuthFailure",  # EC2: bad or missing credentials
+        ),
+        # S3's 409s are taken bucket names (AlreadyExists) or a conflicting operation in
+        # progress (PreconditionFailed), whatever the request.
+        AlreadyExists: ("BucketAlreadyExists", "BucketAlreadyOwnedByYou", "HostedZoneAlreadyExists"),
+        PreconditionFailed: (
+            "PreconditionFailed",
+            "ConditionalRequestConflict",  # 409: a concurrent conditional write
+            "OperationAborted",  # 409: a conflicting conditional operation is in progress
+            "IncorrectInstanceState",  # EC2, a 400
+        ),
+        Throttled: (
+            "SlowDown",
+            "Throttling",  # EC2 and Route 53: a 400
+            "ThrottlingException",
+            "ThrottledException",
+            "RequestThrottled",
+            "RequestThrottledException",
+            "TooManyRequestsException",
+            "RequestLimitExceeded",
+            "ProvisionedThroughputExceededException",
+            "BandwidthLimitExceeded",
+            "ServiceUnavailable",
+            "PriorRequestNotComplete",  # Route 53: a change is still in progress; it passes
+        ),
+        Timeout: ("RequestTimeout", "RequestTimeoutException"),  # S3's RequestTimeout is a 400
+        # EC2 is out of capacity for that type in that zone: temporary, another region may have it.
+        Unavailable: ("InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientCapacity"),
+        # Route 53: the adapter names a zone that does not exist; no other attempt will find it.
+        ConfigError: ("NoSuchHostedZone", "HostedZoneNotFound"),
+        InvalidRequest: ("InvalidChangeBatch", "InvalidInput", "InvalidDomainName"),
     }
 )
-_PRECONDITION = frozenset(
-    {"PreconditionFailed", "412", "ConditionalRequestConflict", "OperationAborted", "409", "IncorrectInstanceState"}
+
+TABLE = ErrorTable(
+    cloud="AWS",
+    codes=CODES,
+    # S3 answers If-Match on a missing key with NoSuchKey: the condition failed.
+    conditional=by_code({PreconditionFailed: ("NoSuchKey",)}),
+    exceptions=(
+        ((bce.ConnectTimeoutError, bce.ReadTimeoutError), Timeout),
+        ((bce.FlexibleChecksumError, bce.ChecksumError), IntegrityError),
+        (bce.ParamValidationError, InvalidRequest),
+        # Missing credentials: this target's failure until someone fixes its configuration.
+        ((bce.NoCredentialsError, bce.PartialCredentialsError), PermissionDenied),
+        # The credential endpoint (IMDS, SSO, STS) failed to answer: that can pass.
+        ((bce.CredentialRetrievalError, bce.TokenRetrievalError, bce.MetadataRetrievalError), Unavailable),
+        # EndpointConnectionError covers refused connections and DNS resolution failures.
+        (
+            (
+                bce.EndpointConnectionError,
+                bce.ConnectionError,
+                bce.HTTPClientError,
+                bce.IncompleteReadError,
+                bce.ResponseStreamingError,
+                RetriesExceededError,
+            ),
+            Unavailable,
+        ),
+        ((bce.NoRegionError, bce.UnknownEndpointError, bce.InvalidRegionError), InvalidRequest),
+    ),
+    hints=MappingProxyType(
+        {
+            "InvalidBucketName": "bucket names: 3-63 characters of lowercase letters, digits, '.' and '-',"
+            " starting and ending with a letter or digit",
+        }
+    ),
 )
-# EC2 is out of capacity for that type in that zone: temporary, and another region may have it.
-_NO_CAPACITY = frozenset({"InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientCapacity"})
-_EXISTS = frozenset({"BucketAlreadyExists", "BucketAlreadyOwnedByYou"})
-_THROTTLED = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "BandwidthLimitExceeded",
-        "ServiceUnavailable",
-        "503",
-        "429",
-    }
-)
-_TIMED_OUT = frozenset({"RequestTimeout", "RequestTimeoutException"})
 
 
 def client_config(*, connect_timeout: float, read_timeout: float, addressing_style: str = "auto") -> Config:
@@ -185,131 +235,48 @@ def error_code(exc: bce.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _status(exc: bce.ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+def _answer(exc: bce.ClientError) -> Answer:
+    meta = exc.response.get("ResponseMetadata", {})
+    code = error_code(exc)
+    # botocore names a bodiless answer (a HEAD's) by its status: "404".
+    status = int(meta.get("HTTPStatusCode", 0) or 0) or (int(code) if code.isdigit() else 0)
+    return Answer(
+        status,
+        code,
+        label=code,
+        detail=redact(str(exc.response.get("Error", {}).get("Message", "") or "")),
+        retry_after=parse_retry_after(meta.get("HTTPHeaders", {}).get("retry-after")),
+    )
 
 
-def _from_client_error(exc: bce.ClientError, operation: str, where: str) -> ProviderError:
-    code, status = error_code(exc), _status(exc)
-    detail = redact(str(exc.response.get("Error", {}).get("Message", "") or ""))
-    msg = f"{operation} {where}: {code or 'error'} (HTTP {status or '?'})" + (f": {detail}" if detail else "")
-    if code in _NOT_FOUND or status == 404:
-        return NotFound(msg, operation=operation)
-    if code in _THROTTLED or status in (429, 503):
-        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        return Throttled(msg, operation=operation, retry_after=parse_retry_after(headers.get("retry-after")))
-    if code in _DENIED or status in (401, 403):
-        return PermissionDenied(msg, operation=operation)
-    if code in _EXISTS:
-        return AlreadyExists(msg, operation=operation)
-    if code in _PRECONDITION or status in (409, 412):
-        return PreconditionFailed(msg, operation=operation)
-    if code in _TIMED_OUT or status == 408:
-        return Timeout(msg, operation=operation)
-    if code in _NO_CAPACITY:
-        return Unavailable(msg, operation=operation)
-    if status >= 500 or status == 0:
-        return Unavailable(msg, operation=operation)
-    if code == "InvalidBucketName":
-        msg += (
-            " (bucket names: 3-63 characters of lowercase letters, digits, '.' and '-',"
-            " starting and ending with a letter or digit)"
-        )
-    return InvalidRequest(msg, operation=operation)
-
-
-def translate(exc: BaseException, operation: str, where: str) -> ProviderError | None:
-    """The `failover.errors` equivalent of a boto3/botocore exception, or None if not one."""
-    msg = f"{operation} {where}: {type(exc).__name__}: {redact(str(exc))}"
+def translate(exc: BaseException, operation: str, where: str, *, conditional: bool = False) -> FailoverError | None:
+    """The `failover.errors` equivalent of a boto3/botocore exception, or None if not one.
+    ``conditional``: the call was a conditional write (see `TABLE`)."""
     if isinstance(exc, S3UploadFailedError):
         # boto3 re-raises ClientErrors from managed uploads as this, keeping only the text;
         # the original is still the implicit __context__.
         inner = exc.__cause__ or exc.__context__
-        if inner is not None and inner is not exc:
-            mapped = translate(inner, operation, where)
-            if mapped is not None:
-                return mapped
-        return Unavailable(msg, operation=operation)
+        mapped = None if inner is None or inner is exc else translate(inner, operation, where, conditional=conditional)
+        if mapped is not None:
+            return mapped
+        return Unavailable(f"{operation} {where}: {type(exc).__name__}: {redact(str(exc))}", operation=operation)
     if isinstance(exc, bce.ClientError):
-        return _from_client_error(exc, operation, where)
-    if isinstance(exc, (bce.ConnectTimeoutError, bce.ReadTimeoutError)):
-        return Timeout(msg, operation=operation)
-    if isinstance(exc, (bce.FlexibleChecksumError, bce.ChecksumError)):
-        return IntegrityError(msg, operation=operation)
-    if isinstance(exc, bce.ParamValidationError):
-        return InvalidRequest(msg, operation=operation)
-    if isinstance(exc, (bce.NoCredentialsError, bce.PartialCredentialsError)):
-        # Permanent for this target until someone fixes its configuration.
-        return PermissionDenied(msg, operation=operation)
-    if isinstance(exc, (bce.CredentialRetrievalError, bce.TokenRetrievalError, bce.MetadataRetrievalError)):
-        # The credential endpoint (IMDS, SSO, STS) failed to answer: that can pass.
-        return Unavailable(msg, operation=operation)
-    # EndpointConnectionError covers refused connections and DNS resolution failures.
-    if isinstance(
-        exc,
-        (
-            bce.EndpointConnectionError,
-            bce.ConnectionError,
-            bce.HTTPClientError,
-            bce.IncompleteReadError,
-            bce.ResponseStreamingError,
-            RetriesExceededError,
-        ),
-    ):
-        return Unavailable(msg, operation=operation)
-    if isinstance(exc, (bce.NoRegionError, bce.UnknownEndpointError, bce.InvalidRegionError)):
-        return InvalidRequest(msg, operation=operation)
-    return None
+        return TABLE.from_answer(_answer(exc), operation, where, conditional=conditional)
+    return TABLE.from_exception(exc, operation, where)
 
 
 @contextmanager
-def map_errors(operation: str, where: str) -> Iterator[None]:
+def map_errors(operation: str, where: str, *, conditional: bool = False) -> Iterator[None]:
     """Re-raise SDK errors as `failover.errors` (``raise ... from exc``); others pass through.
 
-    ``where`` names the bucket/key for the message; the target name is filled in by the
-    router (`failover.errors.classify`), which knows it.
+    Every AWS adapter's one boundary.  ``where`` names the bucket/key, zone or instance for
+    the message; the target name is filled in by the router (`failover.errors.classify`),
+    which knows it.
     """
     try:
         yield
     except (bce.BotoCoreError, bce.ClientError, S3UploadFailedError, RetriesExceededError) as exc:
-        mapped = translate(exc, operation, where)
-        if mapped is None:
-            raise
-        raise mapped from exc
-
-
-# ---------------------------------------------------------------- Route 53
-# Route 53 says "zone missing" and "busy" with codes S3 never uses; they are read first and
-# everything else falls through to `translate`, so the S3 mapping above is unchanged.
-_ROUTE53_THROTTLED = frozenset({"Throttling", "PriorRequestNotComplete"})
-_ROUTE53_INVALID = frozenset({"InvalidChangeBatch", "InvalidInput", "InvalidDomainName"})
-
-
-def translate_route53(exc: BaseException, operation: str, where: str) -> FailoverError | None:
-    """Like `translate`, but a missing hosted zone is a `ConfigError` (the adapter was pointed
-    at a zone that does not exist: no other attempt will find it), and Route 53's
-    "a change is still in progress" is `Throttled` (it passes; the caller may try again)."""
-    if isinstance(exc, bce.ClientError):
-        code, status = error_code(exc), _status(exc)
-        detail = redact(str(exc.response.get("Error", {}).get("Message", "") or ""))
-        msg = f"{operation} {where}: {code} (HTTP {status or '?'})" + (f": {detail}" if detail else "")
-        if code in ("NoSuchHostedZone", "HostedZoneNotFound"):
-            return ConfigError(msg, operation=operation)
-        if code in _ROUTE53_THROTTLED:
-            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-            return Throttled(msg, operation=operation, retry_after=parse_retry_after(headers.get("retry-after")))
-        if code in _ROUTE53_INVALID:
-            return InvalidRequest(msg, operation=operation)
-    return translate(exc, operation, where)
-
-
-@contextmanager
-def map_route53_errors(operation: str, where: str) -> Iterator[None]:
-    """`map_errors` for Route 53 (see `translate_route53`)."""
-    try:
-        yield
-    except (bce.BotoCoreError, bce.ClientError) as exc:
-        mapped = translate_route53(exc, operation, where)
+        mapped = translate(exc, operation, where, conditional=conditional)
         if mapped is None:
             raise
         raise mapped from exc

@@ -11,7 +11,6 @@ States: ``shutting-down`` is reported as TERMINATED, since it only ever leads th
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
@@ -23,7 +22,15 @@ except ImportError as exc:
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.errors import ConfigError, InvalidInput, NotFound, PreconditionFailed
-from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout, safe_url
+from failover.providers._common import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_instance_id,
+    check_timeout,
+    copy_tags,
+    safe_url,
+    timestamp,
+)
 from failover.providers.aws._client import make_client, map_errors
 
 NAME_TAG = "Name"
@@ -40,20 +47,11 @@ _STATES: Mapping[str, InstanceState] = {
 
 def check_tags(tags: Mapping[str, str] | None, what: str = "tags") -> dict[str, str]:
     """A private copy of ``tags``; `InvalidInput` unless it maps non-empty str to str."""
-    if tags is None:
-        return {}
-    if not isinstance(tags, Mapping):
-        raise InvalidInput(f"{what} must be a mapping of str to str, not {type(tags).__name__}")
-    copied = dict(tags)
+    copied = copy_tags(tags, what)
     for key, value in copied.items():
         if not isinstance(key, str) or not key or not isinstance(value, str):
             raise InvalidInput(f"{what} must map non-empty str to str, got {key!r}: {value!r}")
     return copied
-
-
-def _check_id(instance_id: str) -> None:
-    if not isinstance(instance_id, str) or not instance_id:
-        raise InvalidInput(f"instance id must be a non-empty str, not {instance_id!r}")
 
 
 class EC2Compute:
@@ -130,7 +128,7 @@ class EC2Compute:
                 page = next(rest, None)
 
     def describe_instance(self, instance_id: str) -> Instance:
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         with map_errors("describe_instance", self._where(instance_id)):
             response = self._client.describe_instances(InstanceIds=[instance_id])
         for reservation in response.get("Reservations", []):
@@ -168,7 +166,7 @@ class EC2Compute:
 
     def terminate_instance(self, instance_id: str) -> None:
         """Idempotent for an instance that exists or recently did; an unknown id is `NotFound`."""
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         with map_errors("terminate_instance", self._where(instance_id)):
             self._client.terminate_instances(InstanceIds=[instance_id])
 
@@ -211,8 +209,6 @@ class EC2Compute:
         addresses = tuple(
             a for a in (raw.get("PrivateIpAddress"), raw.get("PublicIpAddress"), raw.get("Ipv6Address")) if a
         )
-        launched = raw.get("LaunchTime")
-        created = launched.timestamp() if isinstance(launched, datetime) else None
         state_name = str((raw.get("State") or {}).get("Name", ""))
         return Instance(
             id=str(raw["InstanceId"]),
@@ -223,5 +219,5 @@ class EC2Compute:
             image=str(raw.get("ImageId", "")),
             tags=tags,
             addresses=addresses,
-            created=created,
+            created=timestamp(raw.get("LaunchTime")),
         )

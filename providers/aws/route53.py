@@ -42,7 +42,7 @@ from failover.providers._dns_names import (
     normalize_zone,
 )
 from failover.providers._dns_txt import txt_from_presentation, txt_presentation
-from failover.providers.aws._client import make_client, map_route53_errors
+from failover.providers.aws._client import make_client, map_errors
 
 # A DELETE must name the record set exactly as it is; if it changed between our read and
 # the DELETE, Route 53 refuses the batch and we read it again, this many times at most.
@@ -110,7 +110,7 @@ class Route53Zone:
         return self._hosted_zone_id
 
     def _find_zone_id(self) -> str:
-        with map_route53_errors("find_zone", self._zone):
+        with map_errors("find_zone", self._zone):
             # Zones are listed in name order from DNSName: the matches, if any, come first.
             found = self._client.list_hosted_zones_by_name(DNSName=self._zone, MaxItems="10")
         ids = [
@@ -135,7 +135,7 @@ class Route53Zone:
         Route 53's order (names compared label by label from the right)."""
         pages = iter(self._client.get_paginator("list_resource_record_sets").paginate(HostedZoneId=self.hosted_zone_id))
         while True:
-            with map_route53_errors("list_records", self._zone):
+            with map_errors("list_records", self._zone):
                 page = next(pages, None)
             if page is None:
                 return
@@ -150,7 +150,7 @@ class Route53Zone:
         return self._to_record(rrset)
 
     def _find_rrset(self, fqdn: str, rtype: str, operation: str) -> dict[str, Any]:
-        with map_route53_errors(operation, f"{self._zone} {fqdn} {rtype}"):
+        with map_errors(operation, f"{self._zone} {fqdn} {rtype}"):
             page = self._client.list_resource_record_sets(
                 HostedZoneId=self.hosted_zone_id, StartRecordName=fqdn, StartRecordType=rtype, MaxItems="1"
             )
@@ -203,14 +203,14 @@ class Route53Zone:
     def _change(self, action: str, rrset: dict[str, Any], operation: str) -> None:
         change = {"Action": action, "ResourceRecordSet": rrset}
         batch = {"Comment": f"multicloud-failover {operation}", "Changes": [change]}
-        with map_route53_errors(operation, f"{self._zone} {rrset['Name']} {rrset['Type']}"):
+        with map_errors(operation, f"{self._zone} {rrset['Name']} {rrset['Type']}"):
             self._client.change_resource_record_sets(HostedZoneId=self.hosted_zone_id, ChangeBatch=batch)
 
     # ------------------------------------------------------------ health
 
     def probe(self) -> None:
         """One cheap read of the hosted zone; raises like any operation when it fails."""
-        with map_route53_errors("probe", self._zone):
+        with map_errors("probe", self._zone):
             self._client.get_hosted_zone(Id=self.hosted_zone_id)
 
     def __repr__(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any, BinaryIO
 
 from failover.providers._sdk import missing_sdk
@@ -17,25 +16,22 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "s3", exc) from exc
 
-from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
-from failover.errors import ConfigError, PreconditionFailed, Unsupported
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
+from failover.errors import ConfigError, Unsupported
 from failover.portable import VERSION_KEY
 from failover.providers._common import (
     CHECKSUM_META_KEY,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
-    check_put,
     check_range,
     check_timeout,
-    checksum_of,
-    metadata_to_store,
-    prepare_body,
+    prepare_write,
     remaining_timeout,
     safe_url,
     stored_digest,
-    stored_version,
-    user_metadata,
+    stored_info,
+    timestamp,
     verified_chunks,
     verify,
 )
@@ -147,12 +143,9 @@ class S3Store:
         """A conditional put (``if_match`` → ``IfMatch``, ``if_absent`` → ``IfNoneMatch='*'``)
         is always one PutObject, so at most `MAX_SINGLE_PUT` bytes: boto3's managed upload
         does not pass the conditions on to CompleteMultipartUpload."""
-        checked = check_put(key, content_type, metadata)
-        check_condition(if_match, if_absent)
-        body = prepare_body(data)
-        stored = metadata_to_store(checked.metadata, body.sha256, limit=("S3", 2048))
-        content_type = checked.content_type
-        extra: dict[str, Any] = {"Metadata": stored, "ContentType": content_type}
+        write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("S3", 2048))
+        body = write.body
+        extra: dict[str, Any] = {"Metadata": write.stored, "ContentType": write.content_type}
         if if_match is not None:
             extra["IfMatch"] = if_match
         if if_absent:
@@ -164,36 +157,16 @@ class S3Store:
                 f"at most {MAX_SINGLE_PUT} bytes; this body is {body.size}",
                 operation="put",
             )
-        etag: str | None = None
         client = self._now("put")
-        with map_errors("put", self._where(key)):
+        etag: str | None = None
+        with map_errors("put", self._where(key), conditional=conditional):
             if body.size <= MULTIPART_THRESHOLD or conditional:
-                try:
-                    resp = client.put_object(Bucket=self.bucket, Key=key, Body=body.stream, **extra)
-                except ClientError as exc:
-                    # S3 answers If-Match on a missing key with NoSuchKey: the condition failed.
-                    if if_match is not None and error_code(exc) == "NoSuchKey":
-                        raise PreconditionFailed(
-                            f"put {self._where(key)} if_match={if_match}: the object does not exist",
-                            operation="put",
-                        ) from exc
-                    raise
-                etag = _etag(resp.get("ETag"))
+                etag = _etag(client.put_object(Bucket=self.bucket, Key=key, Body=body.stream, **extra).get("ETag"))
             else:
                 # Multipart, parallel, streamed from the (seekable) body; the ETag of a
                 # multipart object is not an MD5, so it is read back with a head.
                 client.upload_fileobj(body.stream, self.bucket, key, ExtraArgs=extra, Config=self._transfer)
-        if etag is None:
-            return self._head(key, "put")
-        return ObjectInfo(
-            key=key,
-            size=body.size,
-            etag=etag,
-            checksum=checksum_of(body.sha256),
-            content_type=content_type,
-            metadata=user_metadata(stored),
-            version=stored_version(stored),
-        )
+        return write.info(key, etag) if etag is not None else self._head(key, "put")
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -255,7 +228,7 @@ class S3Store:
                         key=obj["Key"],
                         size=int(obj.get("Size", 0)),
                         etag=_etag(obj.get("ETag")),
-                        modified=_timestamp(obj.get("LastModified")),
+                        modified=timestamp(obj.get("LastModified")),
                     )
 
     def delete(self, key: str) -> None:
@@ -285,7 +258,7 @@ class S3Store:
                     checksum=source.checksum,
                     content_type=source.content_type,
                     metadata=source.metadata,
-                    modified=_timestamp(result.get("LastModified")),
+                    modified=timestamp(result.get("LastModified")),
                     version=source.version,
                 )
             # A multipart copy does not carry metadata by itself: pass it explicitly.
@@ -325,19 +298,12 @@ def _etag(value: object) -> str | None:
     return str(value) if value else None
 
 
-def _timestamp(value: object) -> float | None:
-    return value.timestamp() if isinstance(value, datetime) else None
-
-
 def _info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
-    meta = resp.get("Metadata") or {}
-    return ObjectInfo(
-        key=key,
+    return stored_info(
+        key,
         size=int(resp.get("ContentLength", 0)),
         etag=_etag(resp.get("ETag")),
-        checksum=checksum_of(stored_digest(meta)),
         content_type=resp.get("ContentType"),
-        metadata=user_metadata(meta),
-        modified=_timestamp(resp.get("LastModified")),
-        version=stored_version(meta),
+        modified=resp.get("LastModified"),
+        metadata=resp.get("Metadata"),
     )

@@ -1,4 +1,5 @@
-"""azure-storage-blob client creation and the one boundary where Azure errors become `failover.errors`.
+"""azure-storage-blob client creation, and the one boundary where every Azure adapter's errors
+become `failover.errors` (`TABLE`, read as providers/_errors.py says).
 
 Why the client is configured as it is (measured; see docs/providers.md): the SDK's default
 ExponentialRetry waits 15 s, then 18 s, then 24 s... and took 81 s to report a refused port;
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
@@ -36,26 +38,59 @@ except ImportError as exc:
 from failover.errors import (
     AlreadyExists,
     ConfigError,
-    InvalidRequest,
+    FailoverError,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
-    ProviderError,
-    Throttled,
     Timeout,
     Unavailable,
 )
 from failover.providers._common import parse_retry_after, redact
+from failover.providers._errors import Answer, ErrorTable, by_code
 
 DEFAULT_RETRY_TOTAL = 0
 # Between the SDK's own retries, if any are allowed: short, because every second spent
 # here is a second the caller is not served by a healthy target.
 RETRY_BACKOFF = 0.5
 
-# BlobAlreadyExists is not here: it is the answer to a put's failed If-None-Match: *, so
-# PreconditionFailed, as a failed If-Match is.
-_ALREADY_EXISTS = frozenset({"ContainerAlreadyExists"})
-_TIMED_OUT = frozenset({"OperationTimedOut"})
+# Azure's codes: Blob Storage's x-ms-error-code and ARM's error.code (DNS, compute).
+TABLE = ErrorTable(
+    cloud="Azure",
+    codes=by_code(
+        {
+            AlreadyExists: ("ContainerAlreadyExists",),
+            # 409s that are a conflict with the resource's state, whatever the request.
+            # BlobAlreadyExists is the refusal of a put's If-None-Match: *, a failed condition
+            # as on S3 and GCS (their 412).
+            PreconditionFailed: (
+                "BlobAlreadyExists",
+                "ContainerBeingDeleted",
+                "LeaseIdMissing",
+                "LeaseAlreadyPresent",
+                "LeaseIdMismatchWithBlobOperation",
+                "PendingCopyOperation",
+            ),
+            Timeout: ("OperationTimedOut",),  # a 500: the server gave up on its own work
+        }
+    ),
+    # azure-core raises one class per meaning, sometimes with a status that says otherwise
+    # (InvalidAuthenticationInfo is a 400) or none at all (azure-identity's
+    # CredentialUnavailableError): the class decides where no code or create rule does.
+    answers=(
+        (ResourceNotFoundError, NotFound),
+        (ClientAuthenticationError, PermissionDenied),
+        ((ResourceModifiedError, ResourceExistsError), PreconditionFailed),
+    ),
+    exceptions=(
+        ((ServiceRequestTimeoutError, ServiceResponseTimeoutError), Timeout),
+        # Refused, reset before sending, DNS resolution failure: the request never arrived.
+        (ServiceRequestError, Unavailable),
+        ((ServiceResponseError, DecodeError), Unavailable),
+    ),
+    hints=MappingProxyType(
+        {"InvalidResourceName": "container names: 3-63 lowercase letters, digits and single hyphens"}
+    ),
+)
 
 
 def make_service_client(
@@ -98,66 +133,51 @@ def make_service_client(
         raise ConfigError(f"invalid Azure account URL or credential: {redact(str(exc))}") from exc
 
 
-def default_credential() -> Any:
-    """DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI..."""
+def default_credential(extra: str = "azure") -> Any:
+    """DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI...
+    ``extra`` is the one to name if azure-identity is missing (every Azure extra has it)."""
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError as exc:
-        raise missing_sdk("an Azure client without a credential", "azure", exc) from exc
+        raise missing_sdk("an Azure client without a credential", extra, exc) from exc
     return DefaultAzureCredential()
 
 
 def error_code(exc: BaseException) -> str:
-    code = getattr(exc, "error_code", None)  # a StorageErrorCode (str enum) or a plain str
+    """Blob Storage's code (``error_code``, a StorageErrorCode str enum), else ARM's (``error.code``)."""
+    code = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None)
     return str(getattr(code, "value", code) or "")
 
 
-def _summary(exc: HttpResponseError) -> str:
+def _answer(exc: HttpResponseError) -> Answer:
+    code = error_code(exc)
     # The SDK message is "<reason>\nRequestId:...\nErrorCode:...\nContent: <xml>": the first
     # line says enough.
     first = (exc.message or str(exc)).strip().splitlines()
-    return redact(first[0]) if first else ""
+    headers = getattr(exc.response, "headers", None) or {}
+    return Answer(
+        int(exc.status_code or 0),
+        code,
+        label=code or exc.reason or "",
+        detail=redact(first[0]) if first else "",
+        retry_after=parse_retry_after(headers.get("Retry-After")),
+    )
 
 
-def translate(exc: AzureError, operation: str, where: str) -> ProviderError:
+def translate(exc: AzureError, operation: str, where: str) -> FailoverError:
     """The `failover.errors` equivalent of an azure-core exception."""
-    if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
-        return Timeout(f"{operation} {where}: timed out: {redact(str(exc))}", operation=operation)
-    if isinstance(exc, ServiceRequestError):
-        # Refused, reset before sending, DNS resolution failure: the request never arrived.
-        return Unavailable(f"{operation} {where}: cannot connect: {redact(str(exc))}", operation=operation)
-    if isinstance(exc, (ServiceResponseError, DecodeError)):
-        return Unavailable(f"{operation} {where}: response failed: {redact(str(exc))}", operation=operation)
-    if not isinstance(exc, HttpResponseError):
-        msg = f"{operation} {where}: {type(exc).__name__}: {redact(str(exc))}"
-        return Unavailable(msg, operation=operation)
-
-    status = int(exc.status_code or 0)
-    code = error_code(exc)
-    msg = f"{operation} {where}: {code or exc.reason or 'error'} (HTTP {status or '?'}): {_summary(exc)}"
-    if isinstance(exc, ResourceNotFoundError) or status == 404:
-        return NotFound(msg, operation=operation)
-    if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
-        return PermissionDenied(msg, operation=operation)
-    if code in _ALREADY_EXISTS:
-        return AlreadyExists(msg, operation=operation)
-    if isinstance(exc, (ResourceModifiedError, ResourceExistsError)) or status in (409, 412):
-        return PreconditionFailed(msg, operation=operation)
-    if status in (429, 503):  # ServerBusy, IngressOverAccountLimit, TooManyRequests...
-        headers = getattr(exc.response, "headers", None) or {}
-        return Throttled(msg, operation=operation, retry_after=parse_retry_after(headers.get("Retry-After")))
-    if code in _TIMED_OUT or status == 408:
-        return Timeout(msg, operation=operation)
-    if status >= 500 or status == 0:
-        return Unavailable(msg, operation=operation)
-    if code == "InvalidResourceName":
-        msg += " (container names: 3-63 lowercase letters, digits and single hyphens)"
-    return InvalidRequest(msg, operation=operation)
+    if isinstance(exc, HttpResponseError):
+        return TABLE.from_answer(_answer(exc), operation, where, exc=exc)
+    mapped = TABLE.from_exception(exc, operation, where)
+    if mapped is None:  # any other AzureError: the call did not get through
+        mapped = Unavailable(f"{operation} {where}: {type(exc).__name__}: {redact(str(exc))}", operation=operation)
+    return mapped
 
 
 @contextmanager
 def map_errors(operation: str, where: str) -> Iterator[None]:
-    """Re-raise azure-core errors as `failover.errors` (``raise ... from exc``)."""
+    """Re-raise azure-core errors as `failover.errors` (``raise ... from exc``): every Azure
+    adapter's one boundary."""
     try:
         yield
     except AzureError as exc:

@@ -6,7 +6,6 @@ import math
 import re
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any, BinaryIO
 
 from failover.providers._sdk import missing_sdk
@@ -18,24 +17,20 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "azure-blob", exc) from exc
 
-from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.deadline import time_left
 from failover.errors import ConfigError, Timeout
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
-    check_put,
     check_range,
     check_timeout,
-    checksum_of,
-    metadata_to_store,
-    prepare_body,
+    prepare_write,
     remaining_timeout,
     safe_url,
     stored_digest,
-    stored_version,
-    user_metadata,
+    stored_info,
     verified_chunks,
     verify,
 )
@@ -43,6 +38,8 @@ from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, error_code, ma
 
 # Azure metadata names must be C# identifiers: no '-', so the shared key is spelled with '_'.
 CHECKSUM_KEY = "failover_sha256"
+# Azure's cap on the UTF-8 bytes of all metadata names and values.
+METADATA_LIMIT = ("Azure Blob", 8192)
 # A same-account copy is normally done when start_copy_from_url returns; a pending one is
 # polled this long before giving up.
 COPY_WAIT = 60.0
@@ -143,11 +140,9 @@ class BlobStore:
     ) -> ObjectInfo:
         """``if_match`` → ``If-Match`` (412 ConditionNotMet), ``if_absent`` → ``If-None-Match: *``
         (409 BlobAlreadyExists); on a block upload they go with the Put Block List."""
-        checked = check_put(key, content_type, metadata)
-        check_condition(if_match, if_absent)
-        content_type = checked.content_type
-        body = prepare_body(data)
-        stored = metadata_to_store(checked.metadata, body.sha256, CHECKSUM_KEY, limit=("Azure Blob", 8192))
+        write = prepare_write(
+            key, data, content_type, metadata, if_match, if_absent, limit=METADATA_LIMIT, internal_key=CHECKSUM_KEY
+        )
         condition: dict[str, Any] = {}
         if if_match is not None:
             condition = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
@@ -155,24 +150,15 @@ class BlobStore:
             # Streams in blocks above the SDK's single-put size (64 MiB by default).
             # overwrite=False is how the SDK sends If-None-Match: *.
             resp = self._container.get_blob_client(key).upload_blob(
-                body.stream,
-                length=body.size,
+                write.body.stream,
+                length=write.body.size,
                 overwrite=not if_absent,
-                metadata=stored,
-                content_settings=ContentSettings(content_type=content_type),
+                metadata=write.stored,
+                content_settings=ContentSettings(content_type=write.content_type),
                 **condition,
                 **self._now("put"),
             )
-        return ObjectInfo(
-            key=key,
-            size=body.size,
-            etag=resp.get("etag"),
-            checksum=checksum_of(body.sha256),
-            content_type=content_type,
-            metadata=user_metadata(stored, CHECKSUM_KEY),
-            modified=_timestamp(resp.get("last_modified")),
-            version=stored_version(stored),
-        )
+        return write.info(key, resp.get("etag"), resp.get("last_modified"))
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -302,10 +288,6 @@ class BlobStore:
             next(iter(pages), None)
 
 
-def _timestamp(value: object) -> float | None:
-    return value.timestamp() if isinstance(value, datetime) else None
-
-
 def _quoted(etag: str | None) -> str | None:
     # Get Blob Properties sends the ETag quoted, List Blobs does not: one form, as in HTTP.
     if not etag:
@@ -314,15 +296,13 @@ def _quoted(etag: str | None) -> str | None:
 
 
 def _info(props: BlobProperties) -> ObjectInfo:
-    meta = props.metadata or {}
     settings = props.content_settings
-    return ObjectInfo(
-        key=props.name,
+    return stored_info(
+        props.name,
         size=int(props.size or 0),
         etag=_quoted(props.etag),
-        checksum=checksum_of(stored_digest(meta, CHECKSUM_KEY)),
         content_type=settings.content_type if settings is not None else None,
-        metadata=user_metadata(meta, CHECKSUM_KEY),
-        modified=_timestamp(props.last_modified),
-        version=stored_version(meta),
+        modified=props.last_modified,
+        metadata=props.metadata,
+        internal_key=CHECKSUM_KEY,
     )

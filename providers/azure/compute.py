@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
@@ -37,8 +36,15 @@ except ImportError as exc:
     raise missing_sdk(__name__, "azure-compute", exc) from exc
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
-from failover.errors import ConfigError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed
-from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, check_timeout
+from failover.errors import ConfigError, InvalidInput, NotFound, PreconditionFailed
+from failover.providers._common import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_instance_id,
+    check_timeout,
+    copy_tags,
+    timestamp,
+)
 from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, default_credential, map_errors
 
 INSTANCE_VIEW = "instanceView"
@@ -56,11 +62,7 @@ _BAD_TAG_CHARS = re.compile(r"[<>%&\\?/]")
 
 def check_tags(tags: Mapping[str, str] | None, what: str = "tags") -> dict[str, str]:
     """A copy of ``tags``; `InvalidInput` unless Azure accepts them (names without <>%&\\?/)."""
-    if tags is None:
-        return {}
-    if not isinstance(tags, Mapping):
-        raise InvalidInput(f"{what} must be a mapping of str to str, not {type(tags).__name__}")
-    copied = dict(tags)
+    copied = copy_tags(tags, what)
     for key, value in copied.items():
         if not isinstance(key, str) or not key or len(key) > 512 or _BAD_TAG_CHARS.search(key):
             raise InvalidInput(f"Azure tag name {key!r} invalid: 1-512 characters, none of <>%&\\?/")
@@ -76,11 +78,6 @@ def image_reference(image: str) -> dict[str, str]:
     if len(parts) != 4 or not all(parts):
         raise InvalidInput(f"image {image!r} invalid: use 'publisher:offer:sku:version' or an image resource id")
     return dict(zip(("publisher", "offer", "sku", "version"), parts, strict=True))
-
-
-def _check_id(instance_id: str) -> None:
-    if not isinstance(instance_id, str) or not instance_id:
-        raise InvalidInput(f"instance id must be a non-empty str, not {instance_id!r}")
 
 
 class AzureCompute:
@@ -170,7 +167,7 @@ class AzureCompute:
                 page = next(pages, None)
 
     def describe_instance(self, instance_id: str) -> Instance:
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         with map_errors("describe_instance", self._where(instance_id)):
             vm = self._vms.get(self.resource_group, instance_id, expand=INSTANCE_VIEW)
         return self._instance(vm.as_dict())
@@ -202,7 +199,7 @@ class AzureCompute:
 
     def terminate_instance(self, instance_id: str) -> None:
         """Delete the VM (its OS disk and NIC too); deleting one that is gone succeeds."""
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         try:
             with map_errors("terminate_instance", self._where(instance_id)):
                 self._vms.begin_delete(self.resource_group, instance_id)
@@ -212,12 +209,9 @@ class AzureCompute:
     def create_instance(self, spec: InstanceSpec) -> Instance:
         body = self._create_body(spec)
         what = f"{spec.name} (size {spec.instance_type!r}, image {spec.image!r})"
-        try:
-            with map_errors("create_instance", self._where(what)):
-                self._vms.begin_create_or_update(self.resource_group, spec.name, VirtualMachine(body))
-        except NotFound as exc:
-            # ARM answers 404 for an image that does not exist: the request is wrong.
-            raise InvalidRequest(exc.message, operation="create_instance") from exc
+        # ARM's 404 for an image that does not exist is InvalidRequest here (providers/_errors.py).
+        with map_errors("create_instance", self._where(what)):
+            self._vms.begin_create_or_update(self.resource_group, spec.name, VirtualMachine(body))
         return self.describe_instance(spec.name)
 
     def _create_body(self, spec: InstanceSpec) -> dict[str, Any]:
@@ -283,7 +277,7 @@ class AzureCompute:
             image=image if reference else "",
             tags=dict(raw.get("tags") or {}),
             addresses=(),
-            created=_timestamp(props.get("timeCreated")),
+            created=timestamp(props.get("timeCreated")),
         )
 
 
@@ -298,13 +292,3 @@ def _state(props: Mapping[str, Any]) -> InstanceState:
             return state
     return InstanceState.PENDING  # no power state yet: still being created
 
-
-def _timestamp(value: object) -> float | None:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
 
 try:
-    from azure.core.exceptions import AzureError, HttpResponseError
+    from azure.core.exceptions import HttpResponseError
     from azure.mgmt.dns import DnsManagementClient
     from azure.mgmt.dns import models as az
 except ImportError as exc:
@@ -42,7 +41,7 @@ from failover.providers._dns_names import (
     normalize_zone,
 )
 from failover.providers._dns_txt import txt_chunks, txt_join
-from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, translate
+from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, default_credential, error_code, map_errors
 
 # A 404 with one of these codes means the zone (or its resource group) is missing, not the
 # record set: delete_record must report it instead of treating it as "already deleted".
@@ -50,20 +49,6 @@ _MISSING_PARENT = frozenset({"ParentResourceNotFound", "ResourceGroupNotFound", 
 _ESCAPED = re.compile(r"\\(.)")
 # Record-set types whose values list_records can show; SOA and PTR are read-only here.
 _READABLE = ("A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA", "PTR", "SOA")
-
-
-def _arm_code(exc: HttpResponseError) -> str:
-    error = getattr(exc, "error", None)  # ODataV4Format parsed from {"error": {"code", "message"}}
-    return str(getattr(error, "code", "") or "")
-
-
-@contextmanager
-def _errors(operation: str, where: str) -> Iterator[None]:
-    """The module's one boundary: azure-core errors become `failover.errors`."""
-    try:
-        yield
-    except AzureError as exc:
-        raise translate(exc, operation, where) from exc
 
 
 # ---------------------------------------------------------------- value translation
@@ -191,7 +176,7 @@ class AzureDnsZone:
             }
             if transport is not None:
                 kwargs["transport"] = transport
-            credential = credential if credential is not None else _default_credential()
+            credential = credential if credential is not None else default_credential("azure-dns")
             client = DnsManagementClient(credential, subscription_id, **kwargs)
         self._client = client
 
@@ -221,7 +206,7 @@ class AzureDnsZone:
 
     def list_records(self) -> Iterator[Record]:
         """Every record set, SOA and apex NS included, fetched page by page as iteration goes."""
-        with _errors("list_records", self._zone):
+        with map_errors("list_records", self._zone):
             pages = self._client.record_sets.list_by_dns_zone(self.resource_group, self._azure_zone)
             for rs in pages:
                 record = self._to_record(rs)
@@ -230,14 +215,14 @@ class AzureDnsZone:
 
     def get_record(self, name: str, type: str) -> Record:
         relative, rtype = self._relative(name), normalize_type(type)
-        with _errors("get_record", f"{self._zone} {relative} {rtype}"):
+        with map_errors("get_record", f"{self._zone} {relative} {rtype}"):
             rs = self._client.record_sets.get(self.resource_group, self._azure_zone, relative, rtype)
         return self._to_record(rs)
 
     def upsert_record(self, record: Record) -> Record:
         normal = normalize_record(record, self._zone)
         relative = self._relative(normal.name)
-        with _errors("upsert_record", f"{self._zone} {relative} {normal.type}"):
+        with map_errors("upsert_record", f"{self._zone} {relative} {normal.type}"):
             rs = self._client.record_sets.create_or_update(
                 self.resource_group, self._azure_zone, relative, normal.type, _to_azure(normal)
             )
@@ -247,24 +232,17 @@ class AzureDnsZone:
     def delete_record(self, name: str, type: str) -> None:
         relative, rtype = self._relative(name), normalize_type(type)
         where = f"{self._zone} {relative} {rtype}"
-        with _errors("delete_record", where):
+        with map_errors("delete_record", where):
             # Azure answers 204 for a missing record set; a 404 from a proxy or an older API
             # version means the same, unless it names the zone as what is missing.
             try:
                 self._client.record_sets.delete(self.resource_group, self._azure_zone, relative, rtype)
             except HttpResponseError as exc:
-                if exc.status_code != 404 or _arm_code(exc) in _MISSING_PARENT:
+                if exc.status_code != 404 or error_code(exc) in _MISSING_PARENT:
                     raise
 
     def probe(self) -> None:
         """Health check: the zone can be read (credentials, network and the zone itself)."""
-        with _errors("probe", self._zone):
+        with map_errors("probe", self._zone):
             self._client.zones.get(self.resource_group, self._azure_zone)
 
-
-def _default_credential() -> Any:
-    try:
-        from azure.identity import DefaultAzureCredential
-    except ImportError as exc:
-        raise missing_sdk("AzureDnsZone without a credential", "azure-dns", exc) from exc
-    return DefaultAzureCredential()

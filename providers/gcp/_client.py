@@ -1,4 +1,5 @@
-"""google-cloud-storage client creation and the one boundary where its errors become `failover.errors`.
+"""google-cloud-storage client creation, and the one boundary where every Google Cloud adapter's
+errors become `failover.errors` (`TABLE`, read as providers/_errors.py says).
 
 Why per-call ``timeout`` and ``retry`` (measured; see docs/providers.md): google-cloud-storage
 retries idempotent calls under an api-core Retry whose deadline is 120 s, so a refused port
@@ -9,7 +10,7 @@ retries on another target instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,20 +26,42 @@ except ImportError as exc:
     raise missing_sdk(__name__, "gcs", exc) from exc
 
 from failover.errors import (
+    AlreadyExists,
     ConfigError,
+    FailoverError,
     IntegrityError,
-    InvalidRequest,
-    NotFound,
     PermissionDenied,
-    PreconditionFailed,
-    ProviderError,
     Throttled,
     Timeout,
     Unavailable,
 )
 from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, parse_retry_after, redact
+from failover.providers._errors import Answer, ErrorTable, by_code
 
 DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
+
+# Google's codes are the reasons in a JSON error (``errors[0].reason``), shared by GCS, GCE
+# and Cloud DNS.  GCS says "conflict" both to a taken bucket name and to a concurrent
+# change, so that 409 is told apart by the request (providers/_errors.ON_CREATE).
+TABLE = ErrorTable(
+    cloud="Google Cloud",
+    codes=by_code(
+        {
+            # GCE's insert of a taken name; a Cloud DNS change adding a set that exists.
+            AlreadyExists: ("alreadyExists",),
+            # GCE answers its API rate limits with a 403: back off, not a refused credential.
+            Throttled: ("rateLimitExceeded", "userRateLimitExceeded"),
+        }
+    ),
+    exceptions=(
+        (DataCorruption, IntegrityError),  # the SDK's own crc32c/md5 check failed
+        (gexc.RetryError, Timeout),  # a caller-supplied Retry ran out of time
+        (requests.Timeout, Timeout),  # ConnectTimeout and ReadTimeout
+        # Refused, reset, DNS resolution failure, token endpoint unreachable.
+        ((requests.RequestException, auth_exc.TransportError), Unavailable),
+        (auth_exc.RefreshError, PermissionDenied),
+    ),
+)
 
 
 def make_client(project: str | None = None) -> Any:
@@ -72,55 +95,39 @@ def _status(exc: BaseException) -> int:
     return int(getattr(response, "status_code", 0) or 0)
 
 
-def _from_api_error(exc: gexc.GoogleAPICallError, operation: str, where: str) -> ProviderError:
-    status = _status(exc)
-    msg = f"{operation} {where}: {type(exc).__name__} (HTTP {status or '?'}): {redact(str(exc.message))}"
-    if isinstance(exc, gexc.NotFound) or status == 404:
-        return NotFound(msg, operation=operation)
-    if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized)) or status in (401, 403):
-        return PermissionDenied(msg, operation=operation)
-    if isinstance(exc, (gexc.PreconditionFailed, gexc.Conflict)) or status in (409, 412):
-        return PreconditionFailed(msg, operation=operation)
-    # 503 is Google's "back off" as much as 429 is (as on S3 and Azure): same class, same hint.
-    if isinstance(exc, (gexc.TooManyRequests, gexc.ServiceUnavailable)) or status in (429, 503):
-        headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-        return Throttled(msg, operation=operation, retry_after=parse_retry_after(headers.get("Retry-After")))
-    if status == 408:
-        return Timeout(msg, operation=operation)
-    if status >= 500 or status == 0:
-        return Unavailable(msg, operation=operation)
-    return InvalidRequest(msg, operation=operation)
+def _reason(exc: gexc.GoogleAPICallError) -> str:
+    first = exc.errors[0] if exc.errors else None
+    if isinstance(first, Mapping):
+        return str(first.get("reason") or "")
+    return str(getattr(exc, "reason", None) or "")  # the ErrorInfo of newer APIs
 
 
-def translate(exc: BaseException, operation: str, where: str) -> ProviderError | None:
-    """The `failover.errors` equivalent of a google-cloud-storage exception, or None."""
+def _answer(exc: BaseException, reason: str, detail: str) -> Answer:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    return Answer(
+        _status(exc),
+        reason,
+        label=type(exc).__name__,
+        detail=redact(detail),
+        retry_after=parse_retry_after(headers.get("Retry-After")),
+    )
+
+
+def translate(exc: BaseException, operation: str, where: str) -> FailoverError | None:
+    """The `failover.errors` equivalent of a Google SDK exception, or None if not one."""
     if isinstance(exc, gexc.GoogleAPICallError):
-        return _from_api_error(exc, operation, where)
-    msg = f"{operation} {where}: {type(exc).__name__}: {redact(str(exc))}"
-    if isinstance(exc, DataCorruption):  # the SDK's own crc32c/md5 check failed
-        return IntegrityError(msg, operation=operation)
-    if isinstance(exc, gexc.RetryError):  # a caller-supplied Retry ran out of time
-        return Timeout(msg, operation=operation)
-    if isinstance(exc, requests.Timeout):  # ConnectTimeout and ReadTimeout
-        return Timeout(msg, operation=operation)
-    if isinstance(exc, (requests.ConnectionError, requests.RequestException, auth_exc.TransportError)):
-        # Refused, reset, DNS resolution failure, token endpoint unreachable.
-        return Unavailable(msg, operation=operation)
-    if isinstance(exc, auth_exc.RefreshError):
-        return PermissionDenied(msg, operation=operation)
+        return TABLE.from_answer(_answer(exc, _reason(exc), str(exc.message)), operation, where)
     if isinstance(exc, InvalidResponse):
-        status = _status(exc)
-        if status == 404:
-            return NotFound(msg, operation=operation)
-        if status == 416:
-            return InvalidRequest(msg, operation=operation)
-        return Unavailable(msg, operation=operation)
-    return None
+        # A media request's answer that the SDK did not rewrap: its status means what it
+        # means in any other answer.
+        return TABLE.from_answer(_answer(exc, "", str(exc)), operation, where)
+    return TABLE.from_exception(exc, operation, where)
 
 
 @contextmanager
 def map_errors(operation: str, where: str) -> Iterator[None]:
-    """Re-raise google-cloud-storage errors as `failover.errors` (``raise ... from exc``)."""
+    """Re-raise Google SDK errors as `failover.errors` (``raise ... from exc``): every Google
+    Cloud adapter's one boundary."""
     try:
         yield
     except (

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
@@ -36,8 +35,8 @@ except ImportError as exc:
     raise missing_sdk(__name__, "gce", exc) from exc
 
 from failover.capabilities import Instance, InstanceSpec, InstanceState
-from failover.errors import AlreadyExists, ConfigError, InvalidInput, InvalidRequest, NotFound
-from failover.providers._common import check_timeout
+from failover.errors import ConfigError, InvalidInput, NotFound
+from failover.providers._common import check_instance_id, check_timeout, copy_tags, timestamp
 from failover.providers.gcp._client import map_errors, translate
 
 IMAGE_METADATA_KEY = "failover-image"
@@ -62,22 +61,13 @@ _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 
 def check_labels(tags: Mapping[str, str] | None, what: str = "tags") -> dict[str, str]:
     """A copy of ``tags``, refused with `InvalidInput` unless GCE accepts them as labels."""
-    if tags is None:
-        return {}
-    if not isinstance(tags, Mapping):
-        raise InvalidInput(f"{what} must be a mapping of str to str, not {type(tags).__name__}")
-    copied = dict(tags)
+    copied = copy_tags(tags, what)
     for key, value in copied.items():
         if not isinstance(key, str) or not _LABEL_KEY.match(key) or not isinstance(value, str):
             raise InvalidInput(f"GCE label key {key!r} invalid: lowercase letters, digits, '_', '-', letter first")
         if not _LABEL_VALUE.match(value):
             raise InvalidInput(f"GCE label value {value!r} (key {key!r}) invalid: lowercase letters, digits, '_', '-'")
     return copied
-
-
-def _check_id(instance_id: str) -> None:
-    if not isinstance(instance_id, str) or not instance_id:
-        raise InvalidInput(f"instance id must be a non-empty str, not {instance_id!r}")
 
 
 class GceCompute:
@@ -156,7 +146,7 @@ class GceCompute:
                 yield self._instance(raw)
 
     def describe_instance(self, instance_id: str) -> Instance:
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         with map_errors("describe_instance", self._where(instance_id)):
             raw = self._client.get(instance=instance_id, **self._call())
         return self._instance(raw)
@@ -170,18 +160,18 @@ class GceCompute:
     # ------------------------------------------------------------ writes
 
     def start_instance(self, instance_id: str) -> Instance:
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         self._operation("start_instance", instance_id, self._client.start_unary, instance=instance_id)
         return self.describe_instance(instance_id)
 
     def stop_instance(self, instance_id: str) -> Instance:
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         self._operation("stop_instance", instance_id, self._client.stop_unary, instance=instance_id)
         return self.describe_instance(instance_id)
 
     def terminate_instance(self, instance_id: str) -> None:
         """Delete the instance; deleting one that is already gone succeeds."""
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         try:
             self._operation("terminate_instance", instance_id, self._client.delete_unary, instance=instance_id)
         except NotFound:
@@ -216,21 +206,15 @@ class GceCompute:
             network_interfaces=[interface],
         )
         what = f"{spec.name} (type {spec.instance_type!r}, image {spec.image!r})"
-        try:
-            self._operation("create_instance", what, self._client.insert_unary, instance_resource=resource)
-        except NotFound as exc:
-            # GCE answers 404 for an unknown image or machine type: the request is wrong,
-            # not the instance missing.
-            raise InvalidRequest(str(exc.message), operation="create_instance") from exc
+        # GCE's 404 for an unknown image or machine type is InvalidRequest, its 409 for a
+        # taken name AlreadyExists (providers/_errors.py).
+        self._operation("create_instance", what, self._client.insert_unary, instance_resource=resource)
         return self.describe_instance(spec.name)
 
     def _operation(self, operation: str, name: str, send: Any, **request: Any) -> None:
         """Send one mutating request; raise what the returned Operation already reports."""
         with map_errors(operation, self._where(name)):
-            try:
-                op = send(**request, **self._call())
-            except gexc.Conflict as exc:
-                raise AlreadyExists(f"{operation} {self._where(name)}: already exists", operation=operation) from exc
+            op = send(**request, **self._call())
         errors = list(op.error.errors) if op.error else []
         if errors:
             status = int(op.http_error_status_code or 400)
@@ -256,12 +240,6 @@ class GceCompute:
             image=image,
             tags=dict(raw.labels),
             addresses=tuple(addresses),
-            created=_timestamp(raw.creation_timestamp),
+            created=timestamp(raw.creation_timestamp),
         )
 
-
-def _timestamp(value: str) -> float | None:
-    try:
-        return datetime.fromisoformat(value).timestamp() if value else None
-    except ValueError:
-        return None

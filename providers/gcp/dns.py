@@ -6,7 +6,8 @@ same as `Record`, so only TXT values are translated: one logical string in `Reco
 every write is a *change* (deletions + additions, applied atomically), and a deletion must
 match the current record set exactly (else 412 conditionNotMet; an addition that exists is
 409 alreadyExists).  So `upsert_record` reads the current set and replaces it in one change,
-and re-reads and tries again (a few times) when a concurrent writer got there first.
+and re-reads and tries again (a few times) when a concurrent writer got there first; a write
+that lost every round is `PreconditionFailed`.
 
 Why the HTTP session is wrapped: google-cloud-dns never passes a timeout, so google-cloud-core
 sends its default of 60 s on every request; `_TimedSession` replaces it with ``timeout``
@@ -18,21 +19,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
 
 try:
-    import google.api_core.exceptions as gexc
     import google.cloud.dns as dns
-    import requests
     from google.auth import exceptions as auth_exc
 except ImportError as exc:
     raise missing_sdk(__name__, "cloud-dns", exc) from exc
 
 from failover.capabilities import Record
-from failover.errors import ConfigError, NotFound, PreconditionFailed
+from failover.errors import AlreadyExists, ConfigError, NotFound, PreconditionFailed
+from failover.providers._common import check_timeout_pair
 from failover.providers._dns_names import (
     check_seconds,
     normalize_name,
@@ -41,24 +40,11 @@ from failover.providers._dns_names import (
     normalize_zone,
 )
 from failover.providers._dns_txt import txt_from_presentation, txt_presentation
-from failover.providers.gcp._client import DEFAULT_TIMEOUT, translate
+from failover.providers.gcp._client import DEFAULT_TIMEOUT, map_errors
 
 # Read-modify-write rounds before a write gives up to a concurrent writer.
 WRITE_ATTEMPTS = 3
 _MANAGED_ZONE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-@contextmanager
-def _errors(operation: str, where: str) -> Iterator[None]:
-    """The module's one boundary: google-api-core, google-auth and requests errors become
-    `failover.errors`."""
-    try:
-        yield
-    except (gexc.GoogleAPIError, requests.RequestException, auth_exc.GoogleAuthError) as exc:
-        mapped = translate(exc, operation, where)
-        if mapped is None:
-            raise
-        raise mapped from exc
 
 
 class _TimedSession:
@@ -77,16 +63,6 @@ class _TimedSession:
 
     def __repr__(self) -> str:
         return f"_TimedSession(timeout={self._timeout!r})"
-
-
-def _check_timeout(timeout: float | tuple[float, float]) -> None:
-    if isinstance(timeout, tuple):
-        if len(timeout) != 2:
-            raise ConfigError(f"timeout must be seconds or (connect, read), not {timeout!r}")
-        check_seconds("connect timeout", timeout[0])
-        check_seconds("read timeout", timeout[1])
-    else:
-        check_seconds("timeout", timeout)
 
 
 class CloudDnsZone:
@@ -118,7 +94,7 @@ class CloudDnsZone:
             )
         if not isinstance(project, str) or not project.strip():
             raise ConfigError("CloudDnsZone needs a non-empty project")
-        _check_timeout(timeout)
+        check_timeout_pair(timeout, check_seconds)
         self.managed_zone = managed_zone
         self.project = project
         if client is None:
@@ -143,7 +119,7 @@ class CloudDnsZone:
         # The API filters by name and type (documented for rrsets.list); the SDK has no
         # arguments for them, but its iterator sends extra_params as query parameters.
         pages.extra_params = {"name": name, "type": rtype}
-        with _errors(operation, self._where(name, rtype)):
+        with map_errors(operation, self._where(name, rtype)):
             for rrs in pages:
                 if rrs.name.lower() == name and rrs.record_type.upper() == rtype:
                     return rrs
@@ -163,7 +139,7 @@ class CloudDnsZone:
 
     def list_records(self) -> Iterator[Record]:
         """Every record set, SOA and apex NS included, fetched page by page as iteration goes."""
-        with _errors("list_records", self._where()):
+        with map_errors("list_records", self._where()):
             for rrs in self._mz.list_resource_record_sets():
                 yield self._to_record(rrs)
 
@@ -186,13 +162,16 @@ class CloudDnsZone:
                 change.delete_record_set(current)
             change.add_record_set(self._rrset(normal))
             try:
-                with _errors("upsert_record", where):
+                with map_errors("upsert_record", where):
                     change.create()
                 return normal
-            except (PreconditionFailed, NotFound):
-                # 412/409: someone changed the set since we read it; 404: someone deleted it.
+            except (PreconditionFailed, AlreadyExists, NotFound) as exc:
+                # Since we read the set, someone changed it (412), added it (409) or deleted it (404).
                 if attempt == WRITE_ATTEMPTS:
-                    raise
+                    raise PreconditionFailed(
+                        f"upsert_record {where}: another writer changed the set in each of {attempt} rounds",
+                        operation="upsert_record",
+                    ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def delete_record(self, name: str, type: str) -> None:
@@ -204,7 +183,7 @@ class CloudDnsZone:
             change = self._mz.changes()
             change.delete_record_set(current)
             try:
-                with _errors("delete_record", self._where(absolute, rtype)):
+                with map_errors("delete_record", self._where(absolute, rtype)):
                     change.create()
                 return
             except NotFound:
@@ -215,7 +194,7 @@ class CloudDnsZone:
 
     def probe(self) -> None:
         """Health check: the managed zone can be read, and it serves the zone we were given."""
-        with _errors("probe", self._where()):
+        with map_errors("probe", self._where()):
             zone = self._client.zone(self.managed_zone)
             zone.reload()
         served = (zone.dns_name or "").lower()

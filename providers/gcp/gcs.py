@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any, BinaryIO
 
 from failover.providers._sdk import missing_sdk
@@ -14,20 +13,16 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "gcs", exc) from exc
 
-from failover.capabilities import ObjectInfo, check_condition, validate_chunk_size, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError, InvalidInput, PreconditionFailed, Unavailable
 from failover.providers._common import (
     check_prefix,
-    check_put,
     check_range,
-    check_timeout,
-    checksum_of,
-    metadata_to_store,
-    prepare_body,
+    check_timeout_pair,
+    prepare_write,
     remaining_timeout,
     stored_digest,
-    stored_version,
-    user_metadata,
+    stored_info,
     verified_chunks,
     verify,
 )
@@ -87,14 +82,7 @@ class GCSStore:
         retry: Any = None,
     ) -> None:
         self.bucket_name = validate_bucket_name(bucket)
-        if isinstance(timeout, tuple):
-            if len(timeout) != 2:
-                raise ConfigError(f"timeout must be seconds or (connect, read), not {timeout!r}")
-            check_timeout("connect timeout", timeout[0])
-            check_timeout("read timeout", timeout[1])
-        else:
-            check_timeout("timeout", timeout)
-        self._timeout: tuple[float, float] = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self._timeout = check_timeout_pair(timeout)
         # For requests made as the caller iterates, outside any attempt: the full timeouts.
         self._call: dict[str, Any] = {"timeout": timeout, "retry": retry}
         self._client = client if client is not None else make_client(project)
@@ -128,21 +116,22 @@ class GCSStore:
     ) -> ObjectInfo:
         """``etag`` here is the object's generation, so ``if_match`` → ``ifGenerationMatch=<it>``
         and ``if_absent`` → ``ifGenerationMatch=0`` (412 when either fails)."""
-        checked = check_put(key, content_type, metadata)
-        check_condition(if_match, if_absent)
+        write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("GCS", 8192))
         condition: dict[str, Any] = {}
         if if_match is not None:
             condition["if_generation_match"] = _generation(if_match)
         elif if_absent:
             condition["if_generation_match"] = 0
-        content_type = checked.content_type
-        body = prepare_body(data)
         blob = self._bucket.blob(key)
-        blob.metadata = metadata_to_store(checked.metadata, body.sha256, limit=("GCS", 8192))
+        blob.metadata = write.stored
         with map_errors("put", self._where(key)):
             # One multipart request up to 8 MiB, a resumable session above: streamed either way.
             blob.upload_from_file(
-                body.stream, size=body.size, content_type=content_type, **condition, **self._now("put")
+                write.body.stream,
+                size=write.body.size,
+                content_type=write.content_type,
+                **condition,
+                **self._now("put"),
             )
         return _info(blob)
 
@@ -328,19 +317,12 @@ def _etag(blob: Any) -> str | None:
     return str(generation) if generation is not None else None
 
 
-def _timestamp(value: object) -> float | None:
-    return value.timestamp() if isinstance(value, datetime) else None
-
-
 def _info(blob: Any) -> ObjectInfo:
-    meta = blob.metadata or {}
-    return ObjectInfo(
-        key=blob.name,
+    return stored_info(
+        blob.name,
         size=int(blob.size or 0),
         etag=_etag(blob),
-        checksum=checksum_of(stored_digest(meta)),
         content_type=blob.content_type,
-        metadata=user_metadata(meta),
-        modified=_timestamp(blob.updated),
-        version=stored_version(meta),
+        modified=blob.updated,
+        metadata=blob.metadata,
     )
