@@ -6,10 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic
-
-# TypeVar's ``default`` (PEP 696) is in `typing` from Python 3.13 only.
-from typing_extensions import TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from failover.errors import ConfigError
 
@@ -18,7 +15,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(:[A-Za-z0-9_.-]+)?$")
 # The provider's type.  Defaulting to Any keeps a bare ``Target`` meaning what it always
 # did; covariant since a target never changes its provider, so a ``Target[S3Store]`` is a
 # ``Target[ObjectStore]`` wherever the store satisfies the protocol.
-P_co = TypeVar("P_co", covariant=True, default=Any)
+# The default (PEP 696) is only for type checkers: `typing` has it from Python 3.13, and
+# at run time a plain TypeVar behaves the same, so the core needs no typing_extensions.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    P_co = DefaultedTypeVar("P_co", covariant=True, default=Any)
+else:
+    P_co = TypeVar("P_co", covariant=True)
 
 
 @dataclass(frozen=True, eq=False)

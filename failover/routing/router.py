@@ -22,9 +22,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic
-
-from typing_extensions import TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from failover.breaker.circuit import BreakerState, CircuitBreaker
 from failover.errors import ConfigError
@@ -38,7 +36,13 @@ _FORCED_CLOSED = BreakerState.FORCED_CLOSED
 _FORCED_OPEN = BreakerState.FORCED_OPEN
 _OPEN = BreakerState.OPEN
 
-P = TypeVar("P", default=Any)  # the provider's type, as in `Target`
+# The provider's type, defaulting to Any for type checkers only, as in `failover.target`.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    P = DefaultedTypeVar("P", default=Any)
+else:
+    P = TypeVar("P")
 
 
 class Member(Generic[P]):

@@ -270,8 +270,8 @@ def test_cloud_dns_probe_checks_the_zone_served() -> None:
 @pytest.mark.parametrize(
     ("module", "missing", "extra"),
     [
-        ("failover.providers.azure.dns", "azure.mgmt.dns", "[azure]"),
-        ("failover.providers.gcp.dns", "google.cloud.dns", "[gcp]"),
+        ("failover.providers.azure.dns", "azure.mgmt.dns", "[azure-dns]"),
+        ("failover.providers.gcp.dns", "google.cloud.dns", "[cloud-dns]"),
     ],
 )
 def test_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch, module: str, missing: str, extra: str) -> None:
