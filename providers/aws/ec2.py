@@ -221,3 +221,6 @@ class EC2Compute:
             addresses=addresses,
             created=timestamp(raw.get("LaunchTime")),
         )
+
+
+__all__ = ["NAME_TAG", "EC2Compute", "check_tags"]

@@ -239,3 +239,6 @@ def _refuse_special(rrset: dict[str, Any], operation: str) -> None:
             "cannot hold; manage it with Route 53's own tools",
             operation=operation,
         )
+
+
+__all__ = ["Route53Zone"]

@@ -307,3 +307,6 @@ def _info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
         modified=resp.get("LastModified"),
         metadata=resp.get("Metadata"),
     )
+
+
+__all__ = ["MAX_SINGLE_COPY", "MAX_SINGLE_PUT", "MULTIPART_THRESHOLD", "S3Store", "validate_bucket_name"]

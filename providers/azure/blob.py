@@ -306,3 +306,6 @@ def _info(props: BlobProperties) -> ObjectInfo:
         metadata=props.metadata,
         internal_key=CHECKSUM_KEY,
     )
+
+
+__all__ = ["CHECKSUM_KEY", "BlobStore", "validate_container_name"]

@@ -292,3 +292,5 @@ def _state(props: Mapping[str, Any]) -> InstanceState:
             return state
     return InstanceState.PENDING  # no power state yet: still being created
 
+
+__all__ = ["AzureCompute", "check_tags", "image_reference"]

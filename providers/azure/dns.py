@@ -246,3 +246,5 @@ class AzureDnsZone:
         with map_errors("probe", self._zone):
             self._client.zones.get(self.resource_group, self._azure_zone)
 
+
+__all__ = ["AzureDnsZone"]

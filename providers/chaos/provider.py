@@ -368,3 +368,5 @@ def _make_error(cls: type[Exception], operation: str) -> Exception:
         return cls(message, operation=operation)
     return cls(message)
 
+
+__all__ = ["ChaosProvider"]

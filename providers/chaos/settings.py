@@ -101,3 +101,6 @@ class Outage:
 
     def covers(self, now: float) -> bool:
         return self.start <= now < self.end
+
+
+__all__ = ["FAULT_KINDS", "OUTAGE_KINDS", "ChaosSettings", "Outage", "OutageKind", "check_rate", "check_seconds"]

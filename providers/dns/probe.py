@@ -114,3 +114,6 @@ class DnsProbe:
 
 def _show(values: frozenset[dns.rdata.Rdata]) -> str:
     return "[" + ", ".join(sorted(v.to_text() for v in values)) + "]"
+
+
+__all__ = ["DnsProbe"]

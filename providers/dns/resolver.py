@@ -362,3 +362,18 @@ def _count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an int >= {minimum}, not {value!r}")
     return value
+
+
+__all__ = [
+    "DEFAULT_BREAKER",
+    "Answer",
+    "NameserverStatus",
+    "Reply",
+    "ResilientResolver",
+    "ResolverStatus",
+    "address_label",
+    "parse_name",
+    "parse_nameserver",
+    "parse_type",
+    "query_nameserver",
+]

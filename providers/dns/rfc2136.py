@@ -382,3 +382,6 @@ def _record(name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> Record:
         ttl=int(rdataset.ttl),
         values=values,
     )
+
+
+__all__ = ["TSIG_ALGORITHMS", "Rfc2136Zone"]

@@ -243,3 +243,5 @@ class GceCompute:
             created=timestamp(raw.creation_timestamp),
         )
 
+
+__all__ = ["IMAGE_METADATA_KEY", "GceCompute", "check_labels"]

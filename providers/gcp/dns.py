@@ -216,3 +216,6 @@ def _authorized_session(credentials: Any) -> Any:
                 "'gcloud auth application-default login', or pass credentials="
             ) from exc
     return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+
+
+__all__ = ["CloudDnsZone"]

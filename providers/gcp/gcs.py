@@ -326,3 +326,6 @@ def _info(blob: Any) -> ObjectInfo:
         modified=blob.updated,
         metadata=blob.metadata,
     )
+
+
+__all__ = ["GCSStore", "validate_bucket_name"]

@@ -180,3 +180,6 @@ def _check_id(instance_id: str) -> None:
 def _fresh(instance: Instance) -> Instance:
     # Instance is frozen but its tags dict is not: hand each caller its own copy.
     return replace(instance, tags=dict(instance.tags))
+
+
+__all__ = ["DEFAULT_IMAGES", "DEFAULT_INSTANCE_TYPES", "MemoryCompute"]

@@ -220,3 +220,6 @@ def _md5_of(etag: str | None) -> str:
 def _fresh(info: ObjectInfo) -> ObjectInfo:
     # ObjectInfo is frozen but its metadata dict is not: hand each caller its own copy.
     return replace(info, metadata=dict(info.metadata))
+
+
+__all__ = ["DEFAULT_CONTENT_TYPE", "MemoryObjectStore", "read_payload"]

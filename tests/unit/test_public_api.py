@@ -45,29 +45,6 @@ EXPORTED = [
     "replication",
 ]
 
-# Public modules that declare no ``__all__`` (a test checks that they still do not, so that
-# one that gains it leaves this list and is held to the rules of the others).
-WITHOUT_ALL = {
-    "failover.providers",
-    "failover.providers.aws.ec2",
-    "failover.providers.aws.route53",
-    "failover.providers.aws.s3",
-    "failover.providers.azure.blob",
-    "failover.providers.azure.compute",
-    "failover.providers.azure.dns",
-    "failover.providers.chaos.provider",
-    "failover.providers.chaos.settings",
-    "failover.providers.dns.probe",
-    "failover.providers.dns.resolver",
-    "failover.providers.dns.rfc2136",
-    "failover.providers.gcp.compute",
-    "failover.providers.gcp.dns",
-    "failover.providers.gcp.gcs",
-    "failover.providers.memory.compute",
-    "failover.providers.memory.storage",
-}
-
-
 def public_module_names() -> list[str]:
     """Every module of the package (adapters included) with no ``_``-prefixed part."""
     found = pkgutil.walk_packages(failover.__path__, "failover.")
@@ -76,7 +53,7 @@ def public_module_names() -> list[str]:
 
 
 PUBLIC_MODULES = public_module_names()
-DECLARING = [name for name in PUBLIC_MODULES if name not in WITHOUT_ALL]
+DECLARING = PUBLIC_MODULES  # every public module declares __all__
 
 
 def load(name: str) -> ModuleType:
@@ -115,12 +92,6 @@ def test_a_star_import_of_failover_gives_exactly_its_exports() -> None:
     namespace.pop("__builtins__")
     assert sorted(namespace) == sorted(EXPORTED)
     assert all(namespace[name] is getattr(failover, name) for name in EXPORTED)
-
-
-def test_the_modules_listed_without_all_exist_and_have_none() -> None:
-    assert sorted(WITHOUT_ALL - set(PUBLIC_MODULES)) == []
-    declaring = sorted(name for name in WITHOUT_ALL if hasattr(load(name), "__all__"))
-    assert declaring == [], "these now declare __all__: take them out of WITHOUT_ALL"
 
 
 @pytest.mark.parametrize("name", DECLARING)
