@@ -20,18 +20,20 @@ from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError, Unsupported
 from failover.portable import VERSION_KEY
 from failover.providers._common import (
-    CHECKSUM_META_KEY,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
     check_range,
     check_timeout,
-    prepare_write,
     remaining_timeout,
     safe_url,
+    timestamp,
+)
+from failover.providers._objects import (
+    CHECKSUM_META_KEY,
+    prepare_write,
     stored_digest,
     stored_info,
-    timestamp,
     verified_chunks,
     verify,
 )

@@ -26,14 +26,10 @@ from failover.providers._common import (
     check_prefix,
     check_range,
     check_timeout,
-    prepare_write,
     remaining_timeout,
     safe_url,
-    stored_digest,
-    stored_info,
-    verified_chunks,
-    verify,
 )
+from failover.providers._objects import prepare_write, stored_digest, stored_info, verified_chunks, verify
 from failover.providers.azure._client import DEFAULT_RETRY_TOTAL, error_code, make_service_client, map_errors
 
 # Azure metadata names must be C# identifiers: no '-', so the shared key is spelled with '_'.

@@ -15,17 +15,8 @@ except ImportError as exc:
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.errors import ConfigError, InvalidInput, PreconditionFailed, Unavailable
-from failover.providers._common import (
-    check_prefix,
-    check_range,
-    check_timeout_pair,
-    prepare_write,
-    remaining_timeout,
-    stored_digest,
-    stored_info,
-    verified_chunks,
-    verify,
-)
+from failover.providers._common import check_prefix, check_range, check_timeout_pair, remaining_timeout
+from failover.providers._objects import prepare_write, stored_digest, stored_info, verified_chunks, verify
 from failover.providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
 
 # get() reads the metadata, then the bytes of that same generation; if the object is

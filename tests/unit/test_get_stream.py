@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from failover.errors import IntegrityError, InvalidInput, NotFound
-from failover.providers._common import sha256_hex, verified_chunks
+from failover.providers._objects import sha256_hex, verified_chunks
 from failover.providers.memory import MemoryObjectStore
 from failover.providers.memory.storage import _Object
 from tests.unit.pools import make_rig
