@@ -124,6 +124,9 @@ def safe_url(url: str | None) -> str | None:
     if url is None:
         return None
     parts = urlsplit(url)
+    if not parts.netloc and "@" in url:
+        # No "//": urlsplit reads "user:pw@host" as scheme "user", path "pw@host".
+        parts = urlsplit("//" + url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 

@@ -16,6 +16,7 @@ from failover.execution.pool import ProbeConfig
 from failover.health.checker import HealthChecker
 from failover.health.probes import CallableProbe
 from failover.health.target_health import HealthConfig
+from failover.providers._common import safe_url
 from failover.providers.memory import MemoryObjectStore
 from failover.redact import RedactingFilter, redact
 
@@ -179,3 +180,17 @@ def test_an_invalid_s3_endpoint_with_credentials_is_a_config_error_that_does_not
     with pytest.raises(ConfigError, match="endpoint_url") as caught:
         S3Store("bucket", region="us-east-1", endpoint_url="minio:hunter2@localhost:9000")
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:secret@host:1/x?sig=abc", "http://host:1/x"),
+        ("user:secret@host:1", "//host:1"),
+        ("user:secret@host:1/path", "//host:1/path"),
+        ("host:10000", "host:10000"),
+    ],
+)
+def test_a_url_shown_in_a_repr_never_carries_its_password(url: str, shown: str) -> None:
+    assert safe_url(url) == shown
+    assert "secret" not in (safe_url(url) or "")
