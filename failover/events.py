@@ -56,7 +56,23 @@ class PanicMode:
     entered: bool
 
 
-Event = BreakerTransition | HealthChanged | FailedOver | FailedBack | PanicMode
+@dataclass(frozen=True, slots=True)
+class RepairQuarantined:
+    """``target`` refused the repair of ``key`` at ``version`` permanently (a bad request,
+    invalid input): the row stays owed but is no longer retried.  A newer write of the
+    key is tried afresh."""
+
+    target: str
+    key: str
+    version: str
+    op: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"repair of {self.key!r} on {self.target} quarantined ({self.op} {self.version}): {self.error}"
+
+
+Event = BreakerTransition | HealthChanged | FailedOver | FailedBack | PanicMode | RepairQuarantined
 
 
 class Listener(Protocol):
@@ -120,4 +136,5 @@ __all__ = [
     "Listener",
     "LoggingListener",
     "PanicMode",
+    "RepairQuarantined",
 ]

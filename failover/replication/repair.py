@@ -33,11 +33,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from failover.breaker.circuit import BreakerState
 from failover.capabilities import ObjectInfo
 from failover.errors import FailoverError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed
+from failover.events import RepairQuarantined
 from failover.execution.pool import WRITE
 from failover.replication.conditional import condition_on, takes_conditions
 from failover.replication.journal import Owed
@@ -69,22 +70,6 @@ class DrainReport:
     quarantined: int = 0
     deferred: int = 0
     stopped: str | None = None  # "budget" or "closing" when the pass ended early
-
-
-@dataclass(frozen=True, slots=True)
-class RepairQuarantined:
-    """``target`` refused the repair of ``key`` at ``version`` permanently (a bad request,
-    invalid input): the row stays owed but is no longer retried.  A newer write of the
-    key is tried afresh."""
-
-    target: str
-    key: str
-    version: str
-    op: str
-    error: str
-
-    def __str__(self) -> str:
-        return f"repair of {self.key!r} on {self.target} quarantined ({self.op} {self.version}): {self.error}"
 
 
 def refused(exc: FailoverError) -> bool:
@@ -249,7 +234,7 @@ class Repairer:
                 self._journal.quarantine(owed, error)
                 logger.warning("repair of %s on %s refused; quarantined: %s", owed.key, owed.target, exc)
                 event = RepairQuarantined(owed.target, owed.key, owed.version, owed.op, error)
-                cast("Callable[[object], None]", self._r.pool.emitter.emit)(event)
+                self._r.pool.emitter.emit(event)
                 return "quarantined"
             self._journal.note_failure(owed, error)
             logger.debug("repair of %s on %s failed: %s", owed.key, owed.target, exc)
@@ -359,4 +344,4 @@ class Repairer:
 
 
 
-__all__ = ["DrainReport", "RepairQuarantined", "Repairer", "refused"]
+__all__ = ["DrainReport", "Repairer", "refused"]

@@ -12,12 +12,12 @@ import pytest
 
 from failover import FakeClock, replication
 from failover.errors import ConfigError, InvalidRequest
+from failover.events import RepairQuarantined
 from failover.facades.storage import FailoverStorage
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
 from failover.replication.anti_entropy import MARKER_PREFIX
 from failover.replication.modes import KeyLocks
-from failover.replication.repair import RepairQuarantined
 from tests.unit.replicas import NAMES, build, make_replicas
 
 C = NAMES[2]
