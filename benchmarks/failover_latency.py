@@ -33,12 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # the server harness lives in tests/, which is not installed
+from failover.testing import servers
+from failover.testing.proxy import TcpProxy
 
-from tests.integration import servers  # noqa: E402
-from tests.integration.proxy import TcpProxy  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 KEYS = [f"bench/{i:02d}" for i in range(16)]
 PAYLOAD = b"x" * 4096

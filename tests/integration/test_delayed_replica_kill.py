@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
+from failover.testing.proxy import TcpProxy
 from tests.integration import servers
-from tests.integration.proxy import TcpProxy
 from tests.integration.servers import LocalServer
 
 pytestmark = pytest.mark.integration

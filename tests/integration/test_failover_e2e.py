@@ -29,8 +29,8 @@ from failover.events import BreakerTransition, Event, FailedBack, FailedOver
 from failover.providers.aws import S3Store
 from failover.providers.azure import BlobStore
 from failover.providers.gcp import GCSStore, emulator_client
+from failover.testing.proxy import TcpProxy
 from tests.integration import servers
-from tests.integration.proxy import TcpProxy
 from tests.integration.servers import LocalServer, ServerError
 
 pytestmark = pytest.mark.integration

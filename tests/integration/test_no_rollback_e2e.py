@@ -16,8 +16,8 @@ from typing import Any
 
 from failover import BreakerConfig, ExecutionConfig, FailoverStorage, Target, replication
 from failover.errors import FailoverError
+from failover.testing.proxy import TcpProxy
 from tests.integration import servers
-from tests.integration.proxy import TcpProxy
 from tests.integration.servers import LocalServer
 
 AZURE = "azure:westeurope"

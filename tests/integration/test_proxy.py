@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.integration.proxy import Mode, TcpProxy
+from failover.testing.proxy import Mode, TcpProxy
 from tests.integration.servers import closed_port
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ CORE = REPO / "failover"
 # The rooms of the engine, lowest first; the modules directly in failover/ are the shared
 # vocabulary (errors, clock, events, capabilities, targets...) that every room uses.
 TIERS = ("breaker", "health", "routing", "layers", "execution", "replication", "facades", "fleet", "controllers")
-EDGE = ("config", "cli")  # build facades from files and flags; may load adapters by name
+EDGE = ("config", "cli", "testing")  # files, flags and local servers; may load adapters by name
 
 
 def python_files(*roots: Path) -> Iterator[Path]:
