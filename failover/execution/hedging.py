@@ -196,9 +196,12 @@ class _Race(Generic[R]):
         try:
             done = [self.finished.get(timeout=timeout)]
         except Empty:
-            return []
+            done = []
         while not self.finished.empty():
             done.append(self.finished.get_nowait())
+        # Finished, but its done callbacks (which announce it) are still running: it is
+        # finished all the same, and must not be taken for a straggler.
+        done += [future for future in self.in_flight if future.done() and future not in done]
         return done
 
     def settle(self, attempt: Raced, exc: BaseException, more: bool) -> bool:
@@ -242,7 +245,7 @@ class _Race(Generic[R]):
         now = self.executor.clock.monotonic()
         timed_out = False
         for future, attempt in list(self.in_flight.items()):
-            if now - attempt.started >= timeout:
+            if now - attempt.started >= timeout and not future.done():
                 self.errors.append(attempt.timed_out(timeout))
                 del self.in_flight[future]
                 timed_out = True

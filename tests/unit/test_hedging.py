@@ -118,3 +118,58 @@ def test_writes_are_never_hedged_even_with_enforced_timeouts() -> None:
         store.put("k", b"v")
     assert slow.get("k") == b"v"
     assert list(other.list()) == [], "a write raced to a second target would land twice"
+
+
+def test_an_attempt_that_finished_as_its_time_ran_out_is_not_taken_for_a_straggler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The write finishes just as its attempt timeout passes, and the race looks before the
+    # attempt's done callbacks have announced it: the write is done, so it must be the
+    # answer, not timed out and written again to the next target.
+    from failover.clock import FakeClock
+    from failover.execution import hedging
+
+    clock = FakeClock()
+    waiting = threading.Event()  # the race is waiting for its attempts
+    announced = threading.Event()
+    original_finished = hedging.Raced.finished
+    original_stragglers = hedging._Race.time_out_stragglers
+    original_done = hedging._Race.done
+
+    def late_announcement(self: hedging.Raced, future: object) -> None:
+        announced.wait(5.0)  # held until the race is looking for stragglers
+        original_finished(self, future)  # type: ignore[arg-type]
+
+    def looking(self: hedging._Race[object]) -> bool:
+        announced.set()
+        return original_stragglers(self)
+
+    def waits(self: hedging._Race[object], timeout: float) -> list[object]:
+        waiting.set()
+        return original_done(self, timeout)  # type: ignore[return-value]
+
+    monkeypatch.setattr(hedging.Raced, "finished", late_announcement)
+    monkeypatch.setattr(hedging._Race, "time_out_stragglers", looking)
+    monkeypatch.setattr(hedging._Race, "done", waits)
+
+    class JustInTime(MemoryObjectStore):
+        def put(self, key: str, data: object, **options: object) -> object:
+            waiting.wait(5.0)  # finish only once the race waits, callbacks in place
+            result = super().put(key, data, **options)  # type: ignore[arg-type]
+            clock.advance(0.2)  # the attempt took its whole timeout
+            return result
+
+    first, second = JustInTime(clock=clock), MemoryObjectStore(clock=clock)
+    store = FailoverStorage(
+        [Target("memory:a", first), Target("memory:b", second, priority=1)],
+        execution=ExecutionConfig(attempt_timeout=0.1, enforce_timeouts=True),
+        clock=clock,
+    )
+    try:
+        store.put("k", b"v")
+        assert [info.key for info in second.list()] == [], "the write was made twice"
+        assert first.get("k") == b"v"
+    finally:
+        waiting.set()
+        announced.set()
+        store.close()
