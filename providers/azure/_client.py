@@ -1,4 +1,4 @@
-"""azure-storage-blob client creation, and the one boundary where every Azure adapter's errors
+"""Blob service client creation, and the one boundary where every Azure adapter's errors
 become `failover.errors` (`TABLE`, read as providers/_errors.py says).
 
 Why the client is configured as it is (measured; see docs/providers.md): the SDK's default
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from failover.providers._sdk import missing_sdk
 
@@ -31,7 +31,6 @@ try:
         ServiceResponseError,
         ServiceResponseTimeoutError,
     )
-    from azure.storage.blob import BlobServiceClient, LinearRetry
 except ImportError as exc:
     raise missing_sdk(__name__, "azure-blob", exc) from exc
 
@@ -47,6 +46,9 @@ from failover.errors import (
 )
 from failover.providers._common import parse_retry_after, redact
 from failover.providers._errors import Answer, ErrorTable, by_code
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient
 
 DEFAULT_RETRY_TOTAL = 0
 # Between the SDK's own retries, if any are allowed: short, because every second spent
@@ -103,6 +105,11 @@ def make_service_client(
     read_timeout: float,
     retry_total: int,
 ) -> BlobServiceClient:
+    # Imported here: the DNS and compute adapters share this module, not the storage SDK.
+    try:
+        from azure.storage.blob import BlobServiceClient, LinearRetry
+    except ImportError as exc:
+        raise missing_sdk("failover.providers.azure.blob", "azure-blob", exc) from exc
     kwargs: dict[str, Any] = {
         "connection_timeout": connect_timeout,
         "read_timeout": read_timeout,

@@ -18,10 +18,8 @@ from failover.providers._sdk import missing_sdk
 
 try:
     import google.api_core.exceptions as gexc
-    import google.cloud.storage as storage
     import requests
     from google.auth import exceptions as auth_exc
-    from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 except ImportError as exc:
     raise missing_sdk(__name__, "gcs", exc) from exc
 
@@ -37,6 +35,27 @@ from failover.errors import (
 )
 from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, parse_retry_after, redact
 from failover.providers._errors import Answer, ErrorTable, by_code
+
+
+def _storage_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """The storage SDK's (data corruption, invalid response) classes; none where it is not
+    installed (a DNS- or compute-only install, where nothing can raise them)."""
+    try:
+        from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+    except ImportError:
+        return (), ()
+    return (DataCorruption,), (InvalidResponse,)
+
+
+_CORRUPTION, _INVALID_RESPONSE = _storage_exceptions()
+# What `map_errors` catches: every Google SDK error, the storage SDK's where it is installed.
+_MAPPED: tuple[type[BaseException], ...] = (
+    gexc.GoogleAPIError,
+    requests.RequestException,
+    auth_exc.GoogleAuthError,
+    *_CORRUPTION,
+    *_INVALID_RESPONSE,
+)
 
 DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 
@@ -54,7 +73,7 @@ TABLE = ErrorTable(
         }
     ),
     exceptions=(
-        (DataCorruption, IntegrityError),  # the SDK's own crc32c/md5 check failed
+        (_CORRUPTION, IntegrityError),  # the SDK's own crc32c/md5 check failed
         (gexc.RetryError, Timeout),  # a caller-supplied Retry ran out of time
         (requests.Timeout, Timeout),  # ConnectTimeout and ReadTimeout
         # Refused, reset, DNS resolution failure, token endpoint unreachable.
@@ -64,8 +83,18 @@ TABLE = ErrorTable(
 )
 
 
+def _storage() -> Any:
+    # Imported on use: the DNS and compute adapters share this module, not the storage SDK.
+    try:
+        import google.cloud.storage as storage
+    except ImportError as exc:
+        raise missing_sdk("failover.providers.gcp.gcs", "gcs", exc) from exc
+    return storage
+
+
 def make_client(project: str | None = None) -> Any:
     """A client with application default credentials (ADC)."""
+    storage = _storage()
     try:
         return storage.Client(project=project)
     except auth_exc.DefaultCredentialsError as exc:
@@ -80,7 +109,7 @@ def emulator_client(endpoint: str, project: str = "test") -> Any:
     client itself (not through the process-wide STORAGE_EMULATOR_HOST variable)."""
     from google.auth.credentials import AnonymousCredentials
 
-    return storage.Client(
+    return _storage().Client(
         project=project,
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": endpoint},
@@ -117,7 +146,7 @@ def translate(exc: BaseException, operation: str, where: str) -> FailoverError |
     """The `failover.errors` equivalent of a Google SDK exception, or None if not one."""
     if isinstance(exc, gexc.GoogleAPICallError):
         return TABLE.from_answer(_answer(exc, _reason(exc), str(exc.message)), operation, where)
-    if isinstance(exc, InvalidResponse):
+    if isinstance(exc, _INVALID_RESPONSE):
         # A media request's answer that the SDK did not rewrap: its status means what it
         # means in any other answer.
         return TABLE.from_answer(_answer(exc, "", str(exc)), operation, where)
@@ -130,13 +159,7 @@ def map_errors(operation: str, where: str) -> Iterator[None]:
     Cloud adapter's one boundary."""
     try:
         yield
-    except (
-        gexc.GoogleAPIError,
-        requests.RequestException,
-        auth_exc.GoogleAuthError,
-        DataCorruption,
-        InvalidResponse,
-    ) as exc:
+    except _MAPPED as exc:
         mapped = translate(exc, operation, where)
         if mapped is None:
             raise

@@ -10,6 +10,7 @@ from failover.providers._sdk import missing_sdk
 
 try:
     import google.api_core.exceptions as gexc
+    import google.cloud.storage  # noqa: F401  # the client is made in _client; fail here, naming the extra
 except ImportError as exc:
     raise missing_sdk(__name__, "gcs", exc) from exc
 
