@@ -10,6 +10,7 @@ retries on another target instead.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -34,28 +35,29 @@ from failover.errors import (
     Unavailable,
 )
 from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, parse_retry_after, redact
-from failover.providers._errors import Answer, ErrorTable, by_code
+from failover.providers._errors import Answer, ErrorTable, build, by_code
 
-
-def _storage_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """The storage SDK's (data corruption, invalid response) classes; none where it is not
-    installed (a DNS- or compute-only install, where nothing can raise them)."""
-    try:
-        from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
-    except ImportError:
-        return (), ()
-    return (DataCorruption,), (InvalidResponse,)
-
-
-_CORRUPTION, _INVALID_RESPONSE = _storage_exceptions()
-# What `map_errors` catches: every Google SDK error, the storage SDK's where it is installed.
-_MAPPED: tuple[type[BaseException], ...] = (
+_GOOGLE_ERRORS: tuple[type[BaseException], ...] = (
     gexc.GoogleAPIError,
     requests.RequestException,
     auth_exc.GoogleAuthError,
-    *_CORRUPTION,
-    *_INVALID_RESPONSE,
 )
+
+
+def _storage_errors() -> tuple[type[BaseException], type[BaseException]] | None:
+    """The storage SDK's (data corruption, invalid response) classes, if the storage SDK is
+    loaded: asked only when an error is being mapped, so the DNS and compute adapters never
+    load it (and where it is not loaded, nothing can have raised them)."""
+    module = sys.modules.get("google.cloud.storage.exceptions")
+    if module is None:
+        return None
+    return module.DataCorruption, module.InvalidResponse
+
+
+def _mapped() -> tuple[type[BaseException], ...]:
+    """What `map_errors` catches: every Google SDK error, the storage SDK's once loaded."""
+    storage = _storage_errors()
+    return _GOOGLE_ERRORS if storage is None else (*_GOOGLE_ERRORS, *storage)
 
 DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 
@@ -73,7 +75,6 @@ TABLE = ErrorTable(
         }
     ),
     exceptions=(
-        (_CORRUPTION, IntegrityError),  # the SDK's own crc32c/md5 check failed
         (gexc.RetryError, Timeout),  # a caller-supplied Retry ran out of time
         (requests.Timeout, Timeout),  # ConnectTimeout and ReadTimeout
         # Refused, reset, DNS resolution failure, token endpoint unreachable.
@@ -146,7 +147,10 @@ def translate(exc: BaseException, operation: str, where: str) -> FailoverError |
     """The `failover.errors` equivalent of a Google SDK exception, or None if not one."""
     if isinstance(exc, gexc.GoogleAPICallError):
         return TABLE.from_answer(_answer(exc, _reason(exc), str(exc.message)), operation, where)
-    if isinstance(exc, _INVALID_RESPONSE):
+    storage = _storage_errors()
+    if storage is not None and isinstance(exc, storage[0]):  # the SDK's own crc32c/md5 check failed
+        return build(IntegrityError, f"{operation} {where}: {type(exc).__name__}: {redact(str(exc))}", operation)
+    if storage is not None and isinstance(exc, storage[1]):
         # A media request's answer that the SDK did not rewrap: its status means what it
         # means in any other answer.
         return TABLE.from_answer(_answer(exc, "", str(exc)), operation, where)
@@ -159,7 +163,7 @@ def map_errors(operation: str, where: str) -> Iterator[None]:
     Cloud adapter's one boundary."""
     try:
         yield
-    except _MAPPED as exc:
+    except _mapped() as exc:
         mapped = translate(exc, operation, where)
         if mapped is None:
             raise

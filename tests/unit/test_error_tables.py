@@ -25,6 +25,7 @@ from failover.errors import (
     AlreadyExists,
     ConfigError,
     FailoverError,
+    IntegrityError,
     InvalidRequest,
     NotFound,
     PermissionDenied,
@@ -288,6 +289,13 @@ def test_a_status_means_the_same_whichever_google_exception_carries_it(
     raw = _raised(gcp_errors, "get_stream", InvalidResponse(response, "unexpected status"))
     wrapped = _raised(gcp_errors, "get_stream", gexc.from_http_status(status, "unexpected status"))
     assert (type(raw), type(wrapped)) == (expected, expected)
+
+
+def test_the_storage_sdks_own_checksum_failure_is_an_integrity_error() -> None:
+    from google.cloud.storage.exceptions import DataCorruption
+
+    mapped = _raised(gcp_errors, "get", DataCorruption(SimpleNamespace(status_code=200, headers={}), "crc32c mismatch"))
+    assert isinstance(mapped, IntegrityError) and mapped.fails_over
 
 
 def test_the_same_google_reason_means_the_same_on_every_google_service() -> None:

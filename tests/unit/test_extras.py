@@ -131,6 +131,12 @@ def test_gcs_does_not_load_the_compute_sdk_nor_blob_the_azure_compute_one() -> N
     assert "azure.mgmt.compute" not in loaded_sdks("from failover.providers.azure import BlobStore")
 
 
+@pytest.mark.parametrize("adapter", ["azure_dns", "azure_compute", "cloud_dns", "gce"])
+def test_a_clouds_dns_and_compute_adapters_leave_its_storage_sdk_unloaded(adapter: str) -> None:
+    # Installed or not, the storage SDK is not theirs to load (it costs time and memory).
+    assert not loaded_sdks(import_statement(adapter)) & {"azure.storage.blob", "google.cloud.storage"}
+
+
 def test_import_failover_and_the_bare_cloud_packages_load_no_sdk() -> None:
     packages = "\n".join(f"import failover.providers.{name}" for name in LAZY_PACKAGES)
     assert loaded_sdks(f"import failover\n{packages}") == set()
