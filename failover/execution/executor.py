@@ -32,7 +32,6 @@ from typing import TypeVar
 from failover.breaker.circuit import PASS, BreakerState, Permit
 from failover.classification import Classifier, Verdict, judge
 from failover.clock import Clock
-from failover.counter import AtomicCounter
 from failover.errors import (
     AllTargetsFailed,
     ConfigError,
@@ -41,6 +40,7 @@ from failover.errors import (
     RetryBudgetExhausted,
     Unsupported,
 )
+from failover.execution.budget import RetryBudget
 from failover.execution.hedging import run_hedged
 from failover.execution.lookup import Lookup
 from failover.layers.base import Attempt, Layer, Skip, check_layers, compose
@@ -96,46 +96,6 @@ class ExecutionConfig:
             raise ConfigError("ExecutionConfig: need retry_floor_per_second >= 0 and retry_burst >= 1")
         if self.classifier is not None and not isinstance(self.classifier, Classifier):
             raise ConfigError(f"ExecutionConfig: classifier must be a Classifier, got {self.classifier!r}")
-
-
-class RetryBudget:
-    """Retries may be at most ``ratio`` of calls, plus ``floor_per_second``, in bursts of ``burst``.
-
-    A token bucket: each call deposits ``ratio`` tokens, time deposits the floor, a
-    retry withdraws one.  Deposits are counted with an atomic counter and folded
-    into the bucket only when a retry asks, so calls that need no retry pay one
-    C-level increment.  The bucket starts full.
-    """
-
-    def __init__(self, ratio: float, floor_per_second: float, burst: float, clock: Clock) -> None:
-        self.ratio = ratio
-        self.floor_per_second = floor_per_second
-        self.burst = burst
-        self._clock = clock
-        self._calls = AtomicCounter()
-        self.record_call = self._calls.increment
-        self._lock = threading.Lock()
-        self._tokens = burst
-        self._calls_seen = 0
-        self._last_refill = clock.monotonic()
-        self.spent = 0
-        self.refused = 0
-
-    def try_spend(self) -> bool:
-        with self._lock:
-            now = self._clock.monotonic()
-            calls = self._calls.value
-            earned = (calls - self._calls_seen) * self.ratio
-            earned += (now - self._last_refill) * self.floor_per_second
-            self._calls_seen = calls
-            self._last_refill = now
-            self._tokens = min(self.burst, self._tokens + earned)
-            if self._tokens >= 1:
-                self._tokens -= 1
-                self.spent += 1
-                return True
-            self.refused += 1
-            return False
 
 
 class Executor:
@@ -413,4 +373,4 @@ class Executor:
         )
 
 
-__all__ = ["DEFAULT_LAYERS", "ExecutionConfig", "Executor", "RetryBudget"]
+__all__ = ["DEFAULT_LAYERS", "ExecutionConfig", "Executor"]
