@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, BinaryIO
 
 import pytest
 
@@ -19,6 +18,7 @@ from failover.errors import InvalidInput, InvalidRequest
 from failover.providers.memory import MemoryObjectStore
 from failover.replication.reconcile import reconcile
 from failover.replication.versioning import VERSION_KEY
+from tests.unit.stores import PutHook
 
 V1 = "00000000000000000001-w"
 
@@ -131,15 +131,8 @@ def test_reconcile_never_copies_a_phantom_key(verify: bool) -> None:
     assert "not readable under that name" in report.skipped[0][1]
 
 
-class Refusing(MemoryObjectStore):
-    def put(
-        self,
-        key: str,
-        data: bytes | BinaryIO,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> Any:
+class Refusing(PutHook):
+    def before_put(self, key: str) -> None:
         raise InvalidRequest(f"400 for {key!r}")
 
 

@@ -4,9 +4,8 @@ budget and `close()`; a repair holds a key's lock only around its write."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 
@@ -19,11 +18,12 @@ from failover.providers.memory import MemoryObjectStore
 from failover.replication.anti_entropy import MARKER_PREFIX
 from failover.replication.modes import KeyLocks
 from tests.unit.replicas import NAMES, build, make_replicas
+from tests.unit.stores import PutHook
 
 C = NAMES[2]
 
 
-class Refusing(MemoryObjectStore):
+class Refusing(PutHook):
     """Answers 400 to any put of a key in ``refuse``."""
 
     def __init__(self, clock: FakeClock, refuse: set[str]) -> None:
@@ -31,21 +31,13 @@ class Refusing(MemoryObjectStore):
         self.refuse = refuse
         self.puts: list[str] = []
 
-    def put(
-        self,
-        key: str,
-        data: bytes | BinaryIO,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> Any:
+    def before_put(self, key: str) -> None:
         self.puts.append(key)
         if key in self.refuse:
             raise InvalidRequest(f"400 InvalidRequest for {key!r}")
-        return super().put(key, data, content_type=content_type, metadata=metadata)
 
 
-class Gated(MemoryObjectStore):
+class Gated(PutHook):
     """A ``head`` or ``put`` (``gate_on``) of a user's key waits for ``release`` and says so on
     ``entered``; ``calls`` records those calls (the library's marker object is left alone)."""
 
@@ -68,16 +60,8 @@ class Gated(MemoryObjectStore):
         self._gate("head", key)
         return super().head(key)
 
-    def put(
-        self,
-        key: str,
-        data: bytes | BinaryIO,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> Any:
+    def before_put(self, key: str) -> None:
         self._gate("put", key)
-        return super().put(key, data, content_type=content_type, metadata=metadata)
 
 
 class Heard:

@@ -3,9 +3,7 @@ exception no adapter mapped (an SDK's own) never leaves a half-write unjournaled
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
 
 import pytest
 
@@ -16,26 +14,19 @@ from failover.providers.memory import MemoryObjectStore
 from failover.replication.anti_entropy import MARKER_PREFIX
 from failover.replication.modes import WriteMode
 from tests.unit.replicas import NAMES, build
+from tests.unit.stores import PutHook
 
 
-class Encoding(MemoryObjectStore):
+class Encoding(PutHook):
     """Raises what an SDK raises for a header it cannot encode, as no adapter maps it."""
 
     def __init__(self, clock: FakeClock) -> None:
         super().__init__(clock=clock)
         self.broken = True
 
-    def put(
-        self,
-        key: str,
-        data: bytes | BinaryIO,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> Any:
+    def before_put(self, key: str) -> None:
         if self.broken and not key.startswith(MARKER_PREFIX):
             raise UnicodeEncodeError("latin-1", "\u2603", 0, 1, "ordinal not in range(256)")
-        return super().put(key, data, content_type=content_type, metadata=metadata)
 
 
 def storage_with(tmp_path: Path, mode: str, broken: list[int]) -> tuple[FailoverStorage, list[MemoryObjectStore]]:
