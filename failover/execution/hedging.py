@@ -91,11 +91,7 @@ def run_hedged(
     ``left_out()`` names the targets the plan left out, asked only by a call that fails
     or hears a `NotFound`, so a hedged success never pays for it."""
     fresh = lookup.for_call() if lookup is not None else None
-    race: _Race[R] = _Race(executor, threads, operation, call, candidates, overall, fresh)
-    if skipped is not None:
-        race.skipped = skipped
-    if left_out is not None:
-        race.left_out = left_out
+    race: _Race[R] = _Race(executor, threads, operation, call, candidates, overall, fresh, skipped, left_out)
     return race.run()
 
 
@@ -111,6 +107,8 @@ class _Race(Generic[R]):
         candidates: Iterator[tuple[Member, Permit]],
         overall: float,
         lookup: Lookup | None,
+        skipped: list[str] | None,
+        left_out: Callable[[], list[str]] | None,
     ) -> None:
         config = executor.config
         self.executor = executor
@@ -133,8 +131,8 @@ class _Race(Generic[R]):
         # A permanent answer (bad request, not found) waits here while an attempt in
         # flight, or one still allowed, could do better; the earliest launched wins.
         self.answer: tuple[int, FailoverError, BaseException] | None = None
-        self.skipped: list[str] = []
-        self.left_out: Callable[[], list[str]] = list
+        self.skipped: list[str] = [] if skipped is None else skipped
+        self.left_out: Callable[[], list[str]] = list if left_out is None else left_out
         self.launched = 0
         self.drained = False  # every candidate has been launched
 
