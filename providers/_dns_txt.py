@@ -21,19 +21,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from failover.providers._sdk import missing_sdk
-
-try:
-    import dns.exception
-    import dns.rdata
-    import dns.rdataclass
-    import dns.rdatatype
-    from dns.rdtypes.ANY.TXT import TXT
-except ImportError as exc:
-    raise missing_sdk(__name__, "dns", exc) from exc
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from failover.errors import InvalidInput
+from failover.providers._sdk import missing_sdk
+
+if TYPE_CHECKING:
+    from dns.rdtypes.ANY.TXT import TXT
 
 MAX_TXT_STRING = 255  # bytes in one character-string (RFC 1035 section 3.3)
 # Bytes in one value.  Azure DNS takes at most 1,024 characters in one TXT value; Route 53
@@ -72,8 +67,25 @@ def txt_join(strings: Iterable[bytes | str]) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _dnspython() -> ModuleType:
+    """dnspython, imported on first use: the checks above need none of it, and the
+    in-memory zone, which uses only them, must work on the base install."""
+    try:
+        import dns.exception
+        import dns.rdata
+        import dns.rdataclass
+        import dns.rdatatype
+        import dns.rdtypes.ANY.TXT
+    except ImportError as exc:
+        raise missing_sdk(__name__, "dns", exc) from exc
+    return dns
+
+
 def txt_rdata(value: str) -> TXT:
-    return TXT(dns.rdataclass.IN, dns.rdatatype.TXT, txt_chunks(value))
+    dns = _dnspython()
+    from dns.rdtypes.ANY.TXT import TXT as TxtRdata
+
+    return TxtRdata(dns.rdataclass.IN, dns.rdatatype.TXT, txt_chunks(value))
 
 
 def txt_presentation(value: str) -> str:
@@ -86,9 +98,10 @@ def txt_from_presentation(text: str) -> str:
 
     Text that is not valid presentation form (written by another tool) comes back as it is.
     """
+    dns = _dnspython()
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)
     except (dns.exception.DNSException, ValueError):
         return text
-    assert isinstance(rdata, TXT)
+    assert isinstance(rdata, dns.rdtypes.ANY.TXT.TXT)
     return txt_join(rdata.strings)

@@ -137,6 +137,28 @@ def test_a_clouds_dns_and_compute_adapters_leave_its_storage_sdk_unloaded(adapte
     assert not loaded_sdks(import_statement(adapter)) & {"azure.storage.blob", "google.cloud.storage"}
 
 
+def test_the_memory_and_chaos_providers_need_no_sdk_at_all() -> None:
+    # They are the base install's clouds: the drill and every unit test run on them.
+    code = """
+        from failover.providers.chaos import ChaosProvider
+        from failover.providers.memory import MemoryCompute, MemoryDnsZone, MemoryObjectStore
+        from failover.capabilities import Record
+        zone = MemoryDnsZone("example.test.")
+        zone.upsert_record(Record("txt", "TXT", 60, ("v=1",)))
+        print(ChaosProvider(MemoryObjectStore()).put("k", b"v").key, MemoryCompute().__class__.__name__)
+    """
+    done = python(code, blocked=tuple(MODULES.values()))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["k", "MemoryCompute"]
+
+
+def test_the_drill_runs_with_nothing_but_the_cli_extra() -> None:
+    cli = {"rich", "pydantic"}
+    code = "from failover.cli import main\nsys.exit(main(['demo', '--duration', '5']))"
+    done = python(code, blocked=tuple(m for m in MODULES.values() if m not in cli))
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_import_failover_and_the_bare_cloud_packages_load_no_sdk() -> None:
     packages = "\n".join(f"import failover.providers.{name}" for name in LAZY_PACKAGES)
     assert loaded_sdks(f"import failover\n{packages}") == set()
