@@ -27,6 +27,7 @@ from failover.providers._sdk import missing_sdk
 
 try:
     import boto3
+    import dns.rdata  # noqa: F401  # TXT values are converted with dnspython (providers/_dns_txt.py)
 except ImportError as exc:
     raise missing_sdk(__name__, "route53", exc) from exc
 

@@ -24,6 +24,7 @@ from typing import Any
 from failover.providers._sdk import missing_sdk
 
 try:
+    import dns.rdata as _dnspython  # noqa: F401  # TXT values are converted with it (providers/_dns_txt.py)
     import google.cloud.dns as dns
     from google.auth import exceptions as auth_exc
 except ImportError as exc:
