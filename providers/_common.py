@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from failover.capabilities import validate_range
 from failover.deadline import time_left
 from failover.errors import ConfigError, InvalidInput, Timeout
 from failover.redact import redact as redact_secrets
@@ -20,11 +19,6 @@ DEFAULT_CONNECT_TIMEOUT = 2.0
 
 
 DEFAULT_READ_TIMEOUT = 5.0
-
-
-def check_range(start: int, end: int) -> None:
-    # A float, bool or str offset is a caller bug, not something to round or parse.
-    validate_range(start, end)
 
 
 def check_prefix(prefix: str) -> str:

@@ -16,14 +16,13 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "s3", exc) from exc
 
-from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, Unsupported
 from failover.portable import VERSION_KEY
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
-    check_range,
     check_timeout,
     remaining_timeout,
     safe_url,
@@ -191,7 +190,7 @@ class S3Store:
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)
-        check_range(start, end)
+        validate_range(start, end)
         if start == end:
             self._head(key, "get_range")  # an empty range of a missing object is still NotFound
             return b""

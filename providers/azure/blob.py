@@ -17,14 +17,13 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "azure-blob", exc) from exc
 
-from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.deadline import time_left
 from failover.errors import ConfigError, Timeout
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
-    check_range,
     check_timeout,
     remaining_timeout,
     safe_url,
@@ -202,7 +201,7 @@ class BlobStore:
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)
-        check_range(start, end)
+        validate_range(start, end)
         if start == end:
             self._head(key, "get_range")  # an empty range of a missing blob is still NotFound
             return b""

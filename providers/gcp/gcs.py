@@ -14,9 +14,9 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "gcs", exc) from exc
 
-from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, InvalidInput, PreconditionFailed, Unavailable
-from failover.providers._common import check_prefix, check_range, check_timeout_pair, remaining_timeout
+from failover.providers._common import check_prefix, check_timeout_pair, remaining_timeout
 from failover.providers._objects import prepare_write, stored_digest, stored_info, verified_chunks, verify
 from failover.providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
 
@@ -177,7 +177,7 @@ class GCSStore:
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)
-        check_range(start, end)
+        validate_range(start, end)
         if start == end:
             self._head(key, "get_range")  # an empty range of a missing object is still NotFound
             return b""

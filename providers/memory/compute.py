@@ -9,6 +9,7 @@ from dataclasses import replace
 from failover.capabilities import Instance, InstanceSpec, InstanceState
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError, InvalidInput, NotFound, PreconditionFailed
+from failover.providers._common import check_instance_id
 
 DEFAULT_INSTANCE_TYPES: frozenset[str] = frozenset({"small", "medium", "large"})
 DEFAULT_IMAGES: frozenset[str] = frozenset({"debian-12"})
@@ -116,7 +117,7 @@ class MemoryCompute:
         return _fresh(instance)
 
     def describe_instance(self, instance_id: str) -> Instance:
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         with self._lock:
             instance = self._instances.get(instance_id)
         if instance is None:
@@ -147,7 +148,7 @@ class MemoryCompute:
         self._transition(instance_id, "terminate_instance", InstanceState.TERMINATED)
 
     def _transition(self, instance_id: str, operation: str, state: InstanceState) -> Instance:
-        _check_id(instance_id)
+        check_instance_id(instance_id)
         with self._lock:
             instance = self._instances.get(instance_id)
             if instance is None:
@@ -170,11 +171,6 @@ class MemoryCompute:
 
     def __repr__(self) -> str:
         return f"MemoryCompute(region={self._region!r}, instances={len(self._instances)})"
-
-
-def _check_id(instance_id: str) -> None:
-    if not isinstance(instance_id, str) or not instance_id:
-        raise InvalidInput(f"instance id must be a non-empty str, not {instance_id!r}")
 
 
 def _fresh(instance: Instance) -> Instance:

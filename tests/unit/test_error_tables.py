@@ -30,6 +30,7 @@ from failover.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    ProviderError,
     Throttled,
     Timeout,
     Unavailable,
@@ -149,8 +150,7 @@ def test_a_code_the_cloud_names_beats_its_status(
 def test_every_code_maps_to_a_provider_error_or_a_configuration_error(table: _errors.ErrorTable) -> None:
     assert table.codes
     for code, error_type in table.codes.items():
-        error = table.from_answer(_errors.Answer(400, code), "get", "b/k")
-        assert isinstance(error, error_type) and error.kind != "failover", code
+        assert issubclass(error_type, (ProviderError, ConfigError)), code
 
 
 def test_a_conditional_write_reads_s3s_no_such_key_as_a_failed_condition() -> None:
