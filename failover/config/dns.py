@@ -61,14 +61,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from failover.config._toml import named, read_toml
 from failover.controllers.dns_controller import DnsController, Endpoint
 from failover.errors import ConfigError, InvalidInput
 from failover.fleet.leader import FileLeaderLock, LeaderLock
@@ -76,13 +75,6 @@ from failover.health.probes import HttpProbe, Probe, TcpProbe
 from failover.health.target_health import HealthConfig
 from failover.registry import Registry
 from failover.target import Target
-
-T = TypeVar("T")
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 
 class _Strict(BaseModel):
@@ -281,8 +273,8 @@ class ControllerConfig(_Strict):
         return DnsController(
             self.record.name,
             self.record.type,
-            [Endpoint(e.value, _named(f"endpoints[{i}]", e.probe), e.priority) for i, e in enumerate(self.endpoints)],
-            [_named(f"providers[{i}] ({p.name})", partial(p.build, env)) for i, p in enumerate(self.providers)],
+            [Endpoint(e.value, named(f"endpoints[{i}]", e.probe), e.priority) for i, e in enumerate(self.endpoints)],
+            [named(f"providers[{i}] ({p.name})", partial(p.build, env)) for i, p in enumerate(self.providers)],
             mode=self.record.mode,
             ttl=self.record.ttl,
             min_ttl=self.record.min_ttl,
@@ -291,7 +283,7 @@ class ControllerConfig(_Strict):
             timeout=self.health.timeout,
             jitter=self.health.jitter,
             health=health,
-            lock=_named("lock", self._lock),
+            lock=named("lock", self._lock),
             **overrides,
         )
 
@@ -308,20 +300,9 @@ def _leader_lock(spec: str, record: str) -> LeaderLock:
 def load(path: str | os.PathLike[str]) -> ControllerConfig:
     """Read and validate a controller config; every problem is one `ConfigError` line
     naming the file and, where there is one, the field."""
-    file = Path(path)
+    file, data = read_toml(path)
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{file}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
-    try:
-        return ControllerConfig.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        return ControllerConfig.model_validate(data)
     except RecursionError:
         raise ConfigError(f"{file}: tables or arrays nested too deeply") from None
     except ValidationError as exc:
@@ -332,16 +313,6 @@ def _problem(error: Any) -> str:
     where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
-
-
-def _named(where: str, make: Callable[[], T]) -> T:
-    """``make()``, with any bad-input error it raises turned into a `ConfigError` naming ``where``."""
-    try:
-        return make()
-    except InvalidInput as exc:  # ConfigError included
-        raise ConfigError(f"{where}: {exc.message}") from None
-    except ValueError as exc:  # an SDK's own check of a value from the file
-        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _address_problem(type: str, value: str) -> str | None:
