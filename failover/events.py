@@ -1,22 +1,43 @@
 """Events: what the library tells the application about state changes.
 
 A listener is any object with ``on_event(event)``; `LoggingListener` writes each event
-to the ``failover`` logger.  Listeners run on the thread that caused the event, after
-every lock is released, and an exception from a listener is logged, never raised into
-the call that triggered it.  `LoggingListener` redacts credentials from what it writes
-(`failover.redact`).
+to the ``failover`` logger, once, at the event's ``level``.  Listeners run on the
+thread that caused the event, after every lock is released, and an exception from a
+listener is logged, never raised into the call that triggered it.
+
+Every event names its ``target`` and carries ``at``, the wall-clock time it happened
+(``time.time()``: for logs, dashboards and timelines; no decision of the library reads
+it).  ``str(event)`` is a one-line description; `LoggingListener` redacts credentials
+from it (`failover.redact`).
+
+State changes (a breaker opening, a failover, a quarantined repair) are logged at INFO
+and above.  What happens on individual calls (a hedge, a retry, a retry refused by the
+budget) is logged at DEBUG: during an outage it happens on every call, and metrics
+count it better than logs do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from failover.redact import redact
 
 logger = logging.getLogger("failover")
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _stamp() -> Any:
+    """The ``at`` field: stamped at creation, ignored by equality (two events saying the
+    same thing compare equal).  A fresh field per class: dataclasses fill fields in."""
+    return field(default_factory=_now, compare=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +46,14 @@ class BreakerTransition:
     old: str
     new: str
     reason: str
+    at: float = _stamp()
+
+    @property
+    def level(self) -> int:
+        return logging.WARNING if self.new in ("open", "forced_open") else logging.INFO
+
+    def __str__(self) -> str:
+        return f"breaker {self.target}: {self.old} -> {self.new} ({self.reason})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +61,33 @@ class HealthChanged:
     target: str
     healthy: bool
     reason: str
+    at: float = _stamp()
+
+    @property
+    def level(self) -> int:
+        return logging.INFO if self.healthy else logging.WARNING
+
+    def __str__(self) -> str:
+        return f"target {self.target} is {'healthy' if self.healthy else 'unhealthy'} ({self.reason})"
 
 
 @dataclass(frozen=True, slots=True)
 class FailedOver:
-    """Traffic left its preferred target for another one."""
+    """Traffic left its preferred target ``from_target`` for ``target``."""
 
     from_target: str
-    to_target: str
+    target: str
     reason: str
+    at: float = _stamp()
+
+    level = logging.WARNING
+
+    @property
+    def to_target(self) -> str:
+        return self.target
+
+    def __str__(self) -> str:
+        return f"traffic failed over from {self.from_target} to {self.target} ({self.reason})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +96,91 @@ class FailedBack:
 
     target: str
     away_seconds: float
+    at: float = _stamp()
+
+    level = logging.INFO
+
+    def __str__(self) -> str:
+        return f"traffic failed back to {self.target} after {self.away_seconds:.1f}s away"
 
 
 @dataclass(frozen=True, slots=True)
 class PanicMode:
+    """Every target looks down (``entered``), so calls try all of them; or one is up again.
+    ``target`` is ``"*"``: the event concerns every target of the facade."""
+
     entered: bool
+    target: str = "*"
+    at: float = _stamp()
+
+    @property
+    def level(self) -> int:
+        return logging.ERROR if self.entered else logging.INFO
+
+    def __str__(self) -> str:
+        if self.entered:
+            return "panic mode entered: every target looks down, trying all of them"
+        return "panic mode left: a target is up again, routing as usual"
+
+
+@dataclass(frozen=True, slots=True)
+class Hedged:
+    """A read on ``after`` was slow, so ``target`` was asked too (``waited`` seconds in)."""
+
+    target: str
+    operation: str
+    after: str
+    waited: float
+    at: float = _stamp()
+
+    level = logging.DEBUG
+
+    def __str__(self) -> str:
+        return f"{self.operation}: hedged on {self.target} after {self.waited * 1000:.0f} ms on {self.after}"
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeWon:
+    """A hedge (not the call's first attempt) returned the answer of ``operation``."""
+
+    target: str
+    operation: str
+    at: float = _stamp()
+
+    level = logging.DEBUG
+
+    def __str__(self) -> str:
+        return f"{self.operation}: the hedge on {self.target} answered first"
+
+
+@dataclass(frozen=True, slots=True)
+class Retried:
+    """``operation`` failed on ``after`` (an error of ``kind``) and is tried on ``target``."""
+
+    target: str
+    operation: str
+    after: str
+    kind: str
+    at: float = _stamp()
+
+    level = logging.DEBUG
+
+    def __str__(self) -> str:
+        return f"{self.operation}: retrying on {self.target} after {self.kind} on {self.after}"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRefused:
+    """The retry budget refused to retry ``operation`` after it failed on ``target``."""
+
+    target: str
+    operation: str
+    at: float = _stamp()
+
+    level = logging.DEBUG
+
+    def __str__(self) -> str:
+        return f"{self.operation}: retry budget exhausted, not retrying after {self.target}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +194,62 @@ class RepairQuarantined:
     version: str
     op: str
     error: str
+    at: float = _stamp()
+
+    level = logging.ERROR
 
     def __str__(self) -> str:
         return f"repair of {self.key!r} on {self.target} quarantined ({self.op} {self.version}): {self.error}"
 
 
-Event = BreakerTransition | HealthChanged | FailedOver | FailedBack | PanicMode | RepairQuarantined
+@dataclass(frozen=True, slots=True)
+class BacklogChanged:
+    """``target`` fell behind (``rows`` writes owed to it while it is down) or caught up
+    (``rows == 0``: every write owed to it is repaired)."""
+
+    target: str
+    rows: int
+    at: float = _stamp()
+
+    @property
+    def level(self) -> int:
+        return logging.WARNING if self.rows else logging.INFO
+
+    def __str__(self) -> str:
+        if self.rows:
+            return f"{self.target} is down and owes {self.rows} write(s); they wait in the repair journal"
+        return f"{self.target} caught up: every write it owed is repaired"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsPublished:
+    """``record`` (name and type) now answers ``values`` on DNS provider ``target``."""
+
+    target: str
+    record: str
+    values: tuple[str, ...]
+    at: float = _stamp()
+
+    level = logging.INFO
+
+    def __str__(self) -> str:
+        return f"dns {self.record} -> {','.join(self.values)} on {self.target}"
+
+
+Event = (
+    BreakerTransition
+    | HealthChanged
+    | FailedOver
+    | FailedBack
+    | PanicMode
+    | Hedged
+    | HedgeWon
+    | Retried
+    | RetryRefused
+    | RepairQuarantined
+    | BacklogChanged
+    | DnsPublished
+)
 
 
 class Listener(Protocol):
@@ -80,34 +257,37 @@ class Listener(Protocol):
 
 
 class LoggingListener:
-    """Logs transitions at WARNING (something broke) or INFO (something recovered)."""
+    """Logs each event once, at its ``level``, with its fields in ``extra=``.
+
+    The record's ``failover_event`` is the event's type name, ``failover_target`` its
+    target and ``failover_fields`` a dict of its other fields (strings redacted), so a
+    structured log handler can index them.  Events of other components (standby pools)
+    follow the same convention; one without a ``level`` is logged at INFO.
+    """
 
     def __init__(self, log: logging.Logger = logger) -> None:
         self._log = log
 
     def on_event(self, event: object) -> None:
-        if isinstance(event, BreakerTransition):
-            level = logging.WARNING if event.new == "open" else logging.INFO
-            self._log.log(
-                level, "breaker %s: %s -> %s (%s)", event.target, event.old, event.new, redact(event.reason)
-            )
-        elif isinstance(event, HealthChanged):
-            level = logging.INFO if event.healthy else logging.WARNING
-            state = "healthy" if event.healthy else "unhealthy"
-            self._log.log(level, "target %s is %s (%s)", event.target, state, redact(event.reason))
-        elif isinstance(event, FailedOver):
-            self._log.warning(
-                "traffic failed over from %s to %s (%s)", event.from_target, event.to_target, redact(event.reason)
-            )
-        elif isinstance(event, FailedBack):
-            self._log.info("traffic failed back to %s after %.1fs away", event.target, event.away_seconds)
-        elif isinstance(event, PanicMode):
-            if event.entered:
-                self._log.error("panic mode entered: every target looks down, trying all of them")
-            else:
-                self._log.info("panic mode left: a target is up again, routing as usual")
-        else:  # events of other components (standby pools...) describe themselves
-            self._log.info("%s", redact(str(event)))
+        level = getattr(event, "level", logging.INFO)
+        if not self._log.isEnabledFor(level):
+            return
+        extra = {
+            "failover_event": type(event).__name__,
+            "failover_target": getattr(event, "target", ""),
+            "failover_fields": _fields(event),
+        }
+        self._log.log(level, "%s", redact(str(event)), extra=extra)
+
+
+def _fields(event: object) -> dict[str, Any]:
+    if not dataclasses.is_dataclass(event):
+        return {}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        out[f.name] = redact(value) if isinstance(value, str) else value
+    return out
 
 
 class Emitter:
@@ -127,14 +307,20 @@ class Emitter:
 
 
 __all__ = [
+    "BacklogChanged",
     "BreakerTransition",
+    "DnsPublished",
     "Emitter",
     "Event",
     "FailedBack",
     "FailedOver",
     "HealthChanged",
+    "HedgeWon",
+    "Hedged",
     "Listener",
     "LoggingListener",
     "PanicMode",
     "RepairQuarantined",
+    "Retried",
+    "RetryRefused",
 ]

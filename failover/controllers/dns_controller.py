@@ -39,14 +39,14 @@ from failover.breaker.circuit import BreakerConfig, CircuitBreaker
 from failover.capabilities import Record
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError, FailoverError, NotFound
-from failover.events import Emitter, Listener
+from failover.events import DnsPublished, Emitter, Listener
 from failover.fleet.leader import LeaderLock
 from failover.health.checker import Check, HealthChecker
 from failover.health.probes import Probe
 from failover.health.target_health import HealthConfig, TargetHealth
 from failover.target import Target
 
-logger = logging.getLogger("failover.facades.dns")
+logger = logging.getLogger(__name__)
 
 Mode = Literal["failover", "multivalue"]
 
@@ -260,7 +260,7 @@ class DnsController:
             return False
         target.provider.upsert_record(record)
         self._copies[target.name] = wanted
-        logger.info("dns %s %s -> %s on %s", self.name, self.type, ",".join(record.values), target.name)
+        self._emitter.emit(DnsPublished(target.name, f"{self.name} {self.type}", tuple(record.values)))
         return True
 
     def _copy_of(self, target: Target) -> tuple[str, ...] | None:

@@ -21,8 +21,9 @@ outlives one pass.  The pool never stops or terminates an instance without its
 owner tag.  Tag keys and values use only ``[a-z0-9_-]``, which every cloud accepts
 (GCE labels are the strictest).
 
-Every action is logged on the ``failover.controllers.standby`` logger and emitted to
-``listeners`` as a `StandbyAction` / `StandbyActionFailed` event.
+Every action is emitted to ``listeners`` as a `StandbyAction` / `StandbyActionFailed`
+event, once; add a `failover.events.LoggingListener` to log them (an action at INFO, a
+failure at WARNING when temporary, ERROR when not).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import math
 import random
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
@@ -68,6 +70,12 @@ class StandbyAction:
     action: Action
     instance_id: str
     reason: str
+    at: float = field(default_factory=time.time, compare=False, kw_only=True)
+
+    level = logging.INFO  # the pool doing its job, at start-up as after a failure
+
+    def __str__(self) -> str:
+        return f"standby pool {self.pool}: {self.action} {self.instance_id} on {self.target} ({self.reason})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,14 @@ class StandbyActionFailed:
     kind: str
     message: str
     temporary: bool
+    at: float = field(default_factory=time.time, compare=False, kw_only=True)
+
+    @property
+    def level(self) -> int:
+        return logging.WARNING if self.temporary else logging.ERROR
+
+    def __str__(self) -> str:
+        return f"standby pool {self.pool}: {self.action} on {self.target} failed: {self.message}"
 
 
 StandbyEvent = StandbyAction | StandbyActionFailed
@@ -327,14 +343,12 @@ class StandbyPool:
         instance_id = instance.id if instance is not None else str(what)
         event = StandbyAction(self.pool_id, name, action, instance_id, why)
         work.actions.append(event)
-        logger.warning("standby pool %s: %s %s on %s (%s)", self.pool_id, action, instance_id, name, why)
         self._emit(event)
         return instance if instance is not None else _gone(instance_id, name)
 
     def _failed(self, work: _Pass, name: str, action: str, exc: FailoverError) -> None:
         event = StandbyActionFailed(self.pool_id, name, action, exc.kind, str(exc), exc.temporary)
         work.errors.append(event)
-        logger.error("standby pool %s: %s on %s failed: %s", self.pool_id, action, name, exc)
         self._emit(event)
 
     def _emit(self, event: StandbyEvent) -> None:

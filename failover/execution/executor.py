@@ -40,6 +40,7 @@ from failover.errors import (
     RetryBudgetExhausted,
     Unsupported,
 )
+from failover.events import Emitter, Retried, RetryRefused
 from failover.execution.budget import RetryBudget
 from failover.execution.hedging import run_hedged
 from failover.execution.lookup import Lookup
@@ -102,9 +103,17 @@ class Executor:
     """Runs calls for one facade: plan, permit, attempt, record, fail over."""
 
     def __init__(
-        self, router: Router, config: ExecutionConfig, clock: Clock, hedgeable: frozenset[str] = frozenset()
+        self,
+        router: Router,
+        config: ExecutionConfig,
+        clock: Clock,
+        hedgeable: frozenset[str] = frozenset(),
+        emitter: Emitter | None = None,
     ) -> None:
         self.router = router
+        # Hedges, retries and refused retries are told only to listeners that exist:
+        # None spares a healthy call even the check of an empty tuple.
+        self.emit = emitter.emit if emitter is not None and emitter.listeners else None
         self.hedgeable = hedgeable
         self.config = config
         self.clock = clock
@@ -160,6 +169,7 @@ class Executor:
             )
         errors: list[FailoverError] | None = None  # allocated on the first failure only
         skipped: list[str] | None = None  # behind an open breaker, or passed by a layer
+        tried = 0  # attempts made so far: the next one's `Attempt.order`
         for member in members:
             if operation not in member.operations:
                 continue
@@ -177,6 +187,9 @@ class Executor:
                 except BaseException:
                     breaker.release(permit)  # taken for an attempt that will not be made
                     raise
+                if self.emit is not None:
+                    last = errors[-1]
+                    self.emit(Retried(member.name, operation, last.target or "", last.kind))
             # The first attempt reuses the call's start: one clock read less per call.
             attempt_start = monotonic() if errors or (lookup and lookup.first) else started
             stack = member.stack
@@ -185,14 +198,14 @@ class Executor:
                     result = call(member)
                 else:
                     end = attempt_start + self._attempt_timeout
-                    result = stack(
-                        Attempt(member, operation, call, attempt_start, end if end < overall else overall, monotonic)
-                    )
+                    deadline = end if end < overall else overall
+                    result = stack(Attempt(member, operation, call, attempt_start, deadline, monotonic, tried))
             except Skip:
                 breaker.release(permit)  # passed by, not tried: nothing to record
                 skipped = [member.name] if skipped is None else [*skipped, member.name]
                 continue
             except Exception as exc:
+                tried += 1
                 error = self.record_error(member, permit, operation, exc, monotonic() - attempt_start)
                 if error is None:
                     raise
@@ -297,6 +310,8 @@ class Executor:
                 operation=operation,
             ) from last
         if not self.budget.try_spend():
+            if self.emit is not None:
+                self.emit(RetryRefused(last.target or "", operation))
             raise RetryBudgetExhausted(
                 f"{operation}: retry budget exhausted ({self.budget.ratio:.0%} of calls); "
                 f"not retrying after {last.target}: {last.kind}",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from failover.breaker.circuit import Permit
 from failover.classification import Verdict, judge
 from failover.errors import DeadlineExceeded, FailoverError, NotFound, RetryBudgetExhausted, Timeout
+from failover.events import Event, Hedged, HedgeWon, Retried, RetryRefused
 from failover.layers.base import Attempt, Skip, call_provider
 
 if TYPE_CHECKING:
@@ -41,12 +42,13 @@ class Raced(Attempt):
     """An attempt of a hedged call, run on a worker thread: its outcome is recorded exactly
     once, by whoever settles first (the attempt finishing, or the race timing it out)."""
 
-    __slots__ = ("_settled", "executor", "permit")
+    __slots__ = ("_settled", "executor", "hedge", "permit")
 
-    def __init__(self, executor: Executor, permit: Permit, *args: Any) -> None:
+    def __init__(self, executor: Executor, permit: Permit, *args: Any, hedge: bool = False) -> None:
         super().__init__(*args)
         self.executor = executor
         self.permit = permit
+        self.hedge = hedge  # launched beside a slow attempt still in flight, not after a failure
         self._settled = threading.Lock()
 
     def claim(self) -> bool:
@@ -142,9 +144,21 @@ class _Race(Generic[R]):
             now = monotonic()
             timeout = self.attempt_timeout
             limit = min(now + timeout, self.overall) if timeout else self.overall
+            hedge = bool(self.in_flight)
             attempt = Raced(
-                self.executor, permit, member, self.operation, self.call, now, limit, monotonic, self.launched
+                self.executor,
+                permit,
+                member,
+                self.operation,
+                self.call,
+                now,
+                limit,
+                monotonic,
+                self.launched,
+                hedge=hedge,
             )
+            if self.launched and self.executor.emit is not None:
+                self.announce(self.executor.emit, member.name, now, hedge)
             stack = member.stack or call_provider
             try:
                 future = self.threads.submit(stack, attempt)
@@ -177,6 +191,8 @@ class _Race(Generic[R]):
                     continue  # timed out already: its late outcome was recorded, not awaited
                 exc = future.exception()
                 if exc is None:
+                    if attempt.hedge and executor.emit is not None:
+                        executor.emit(HedgeWon(attempt.member.name, operation))
                     return future.result()
                 more = self.settle(attempt, exc, more)
             if self.time_out_stragglers():
@@ -230,6 +246,15 @@ class _Race(Generic[R]):
         # fails, the read goes on (`reopened`) and the answer says who was unreachable.
         return False
 
+    def announce(self, emit: Callable[[Event], None], target: str, now: float, hedge: bool) -> None:
+        """Tell listeners about an attempt after the first: a hedge, or a retry."""
+        if hedge:
+            first = min(self.in_flight.values(), key=lambda a: a.started)
+            emit(Hedged(target, self.operation, first.member.name, now - first.started))
+        elif self.errors:
+            last = self.errors[-1]
+            emit(Retried(target, self.operation, last.target or "", last.kind))
+
     def reopened(self, more: bool) -> bool:
         """After a failure: a NotFound heard so far is no longer authoritative, so ask the rest."""
         if self.lookup is not None and self.lookup.first is not None and self.answer is None:
@@ -258,6 +283,10 @@ class _Race(Generic[R]):
             return True
         if self.executor.budget.try_spend():
             return self.launch()
+        if self.executor.emit is not None:
+            # Refused after the target still in flight (no hedge), or the last that failed.
+            after = [a.member.name for a in self.in_flight.values()] or [e.target or "" for e in self.errors]
+            self.executor.emit(RetryRefused(after[-1] if after else "", self.operation))
         if not self.in_flight:
             raise RetryBudgetExhausted(
                 f"{self.operation}: retry budget exhausted after {len(self.errors)} failed attempt(s)",

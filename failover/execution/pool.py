@@ -148,7 +148,7 @@ class Pool:
             routers.append(router)
             hedgeable = read_operations if hedged_operations is None else hedged_operations
             self.executors[op_class] = _PoolExecutor(
-                router, execution, self.clock, hedgeable=hedgeable, names=names
+                router, execution, self.clock, hedgeable=hedgeable, emitter=self.emitter, names=names
             )
         self.split = breaker_per == "operation_class"
         self.targets = tuple(targets)

@@ -109,6 +109,20 @@ class Prior:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """What one target owes: ``rows`` (keys), the ``bytes`` of the payloads the journal
+    holds for them (a payload over the inline limit is copied from another target at
+    repair time and not counted), ``oldest``, the lowest version owed (its timestamp is
+    when that write was made: `failover.replication.versioning.timestamp_of`), and how
+    many rows are ``quarantined``."""
+
+    rows: int
+    bytes: int
+    oldest: str
+    quarantined: int
+
+
+@dataclass(frozen=True, slots=True)
 class Payload:
     data: bytes | None  # None: too large to keep here; copy it from a target that has it
     content_type: str | None
@@ -317,6 +331,15 @@ class Journal:
             rows = self._db.execute("SELECT target, COUNT(*) FROM pending GROUP BY target").fetchall()
         return {str(t): int(n) for t, n in rows}
 
+    def backlog(self) -> dict[str, Backlog]:
+        """Per target that owes anything: rows, bytes, oldest version, quarantined rows."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.target, COUNT(*), COALESCE(SUM(LENGTH(l.data)), 0), MIN(p.version), SUM(p.quarantined) "
+                "FROM pending p LEFT JOIN payloads l ON l.key = p.key AND l.version = p.version GROUP BY p.target"
+            ).fetchall()
+        return {str(t): Backlog(int(n), int(b), str(v), int(q)) for t, n, b, v, q in rows}
+
     def failed(self) -> list[Failed]:
         """The quarantined rows, oldest first: what each target refused, and why."""
         with self._lock:
@@ -398,4 +421,4 @@ def _create(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
-__all__ = ["Failed", "Journal", "Owed", "Payload", "Prior", "Sync"]
+__all__ = ["Backlog", "Failed", "Journal", "Owed", "Payload", "Prior", "Sync"]

@@ -36,6 +36,7 @@ from failover.errors import (
     InvalidInput,
     QuorumNotReached,
 )
+from failover.events import BacklogChanged
 from failover.replication.inflight import InFlight
 from failover.replication.journal import Failed, Journal, Payload, Sync
 from failover.replication.refusal import refusal
@@ -211,6 +212,7 @@ class Replication:
         self.guard = RestoreGuard(self, check_every=mode.restore_check) if mode.restore_check else None
         self.anti_entropy = AntiEntropy(self, mode.anti_entropy) if mode.anti_entropy else None
         self.drainer: Drainer = Drainer(self.maintenance_pass, mode.drain_interval)
+        self._behind: set[str] = set()  # targets announced as falling behind, not yet caught up
 
     def _write_finished(self, target: str, key: str) -> None:
         # The last outstanding write of key to target has finished: if the target still
@@ -226,7 +228,24 @@ class Replication:
             self.guard.check_all(now)
         if self.anti_entropy is not None:
             self.anti_entropy.run_if_due(now)
-        return self.repairer.drain(stop)
+        report = self.repairer.drain(stop)
+        if report.skipped or report.failing or self._behind:
+            self._watch_backlog((*report.skipped, *report.failing))
+        return report
+
+    def _watch_backlog(self, down: tuple[str, ...]) -> None:
+        """`BacklogChanged` when a target falls behind (a pass found it owing writes and
+        down, or failing their repairs) or catches up (a pass ended with it owing nothing).  Writes owed for a
+        moment while a healthy target is repaired are not news."""
+        counts = self.journal.counts()
+        changes = [BacklogChanged(t, counts[t]) for t in down if t not in self._behind and counts.get(t)]
+        changes += [BacklogChanged(t, 0) for t in self._behind if not counts.get(t)]
+        for change in changes:
+            if change.rows:
+                self._behind.add(change.target)
+            else:
+                self._behind.discard(change.target)
+            self.pool.emitter.emit(change)
 
     def reconcile_into(self, target: str) -> ReconcileReport:
         """Make every target agree (a restored ``target`` above all), with the journal's deletes."""

@@ -70,6 +70,7 @@ class DrainReport:
     quarantined: int = 0
     deferred: int = 0
     stopped: str | None = None  # "budget" or "closing" when the pass ended early
+    failing: tuple[str, ...] = ()  # targets on which a repair failed (still owed)
 
 
 def refused(exc: FailoverError) -> bool:
@@ -102,6 +103,7 @@ class Repairer:
         upto = self._journal.seq
         counts: dict[str, int] = {}
         skipped: list[str] = []
+        failing: list[str] = []
         stopped: str | None = None
         owing = self._journal.counts()
 
@@ -135,6 +137,8 @@ class Repairer:
                     stopped = "closing"  # repairs cancelled before they started
                 if "deferred" in outcomes and stopped is None and target not in skipped:
                     skipped.append(target)  # it went down during the pass
+                if "failed" in outcomes:
+                    failing.append(target)
                 if "failed" in outcomes or "deferred" in outcomes:
                     break  # struggling or down: leave it to its breaker until the next pass
         return DrainReport(
@@ -146,6 +150,7 @@ class Repairer:
             counts.get("quarantined", 0),
             counts.get("deferred", 0),
             stopped,
+            tuple(failing),
         )
 
     def drain_all(self, max_passes: int = 100) -> DrainReport:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from failover import Record
+from failover.events import DnsPublished
 from failover.fleet.leader import FileLeaderLock
 from tests.unit.test_dns_failover import NAME, Rig, make, settle
 
@@ -124,8 +125,8 @@ def test_run_until_decided_on_a_standby_returns_at_once(tmp_path: Path) -> None:
     holder.release()
 
 
-def test_logs_leader_standby_and_every_publish(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="failover.facades.dns")
+def test_logs_leader_and_standby_and_emits_every_publish(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="failover.controllers.dns_controller")
     path = tmp_path / "leader.lock"
     leader, follower = make(lock=FileLeaderLock(path)), make(lock=FileLeaderLock(path))
     settle(leader)
@@ -133,7 +134,10 @@ def test_logs_leader_standby_and_every_publish(tmp_path: Path, caplog: pytest.Lo
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.endswith(": leader") for m in messages)
     assert any("standby" in m for m in messages)
-    assert sum(f"-> {P} on" in m for m in messages) == 2, "one line per provider written"
+    published = [e for e in leader.recorder.events if isinstance(e, DnsPublished)]
+    assert sorted(e.target for e in published) == ["bind:primary", "route53:global"], "one per provider written"
+    assert {e.values for e in published} == {(P,)} and {e.record for e in published} == {f"{NAME} A"}
+    assert not any(isinstance(e, DnsPublished) for e in follower.recorder.events)
 
 
 def test_serve_runs_the_next_pass_when_the_next_probe_is_due() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from failover.controllers.standby import (
     StandbyPool,
 )
 from failover.errors import ConfigError, InvalidInput, PermissionDenied, Unavailable
+from failover.events import LoggingListener
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryCompute
 
@@ -302,3 +304,25 @@ def test_a_broken_listener_does_not_break_the_pass() -> None:
     rig = make_rig()
     pool = StandbyPool(rig.compute, "web", SPEC, desired=1, mode="warm_standby", failback_after=0, listeners=[Broken()])
     assert pool.reconcile().short == 0
+
+
+def test_each_action_is_logged_once_and_routine_start_up_is_not_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = make_rig()
+    pool = StandbyPool(
+        rig.compute, "web", SPEC, desired=2, mode="warm_standby", listeners=[LoggingListener()], failback_after=FAILBACK
+    )
+    with caplog.at_level(logging.DEBUG, logger="failover"):
+        report = pool.reconcile()
+    created = [r for r in caplog.records if " create " in r.getMessage()]
+    assert len(report.actions) == 2 and len(created) == 2, [r.getMessage() for r in caplog.records]
+    assert {r.levelno for r in created} == {logging.INFO}
+    assert {r.failover_target for r in created} == {"memory:a"}  # type: ignore[attr-defined]
+
+
+def test_a_failed_action_is_a_warning_when_temporary() -> None:
+    event = StandbyActionFailed("web", "memory:a", "create", "unavailable", "down", temporary=True)
+    assert event.level == logging.WARNING
+    refused = StandbyActionFailed("web", "memory:a", "create", "invalid_input", "bad", temporary=False)
+    assert refused.level == logging.ERROR
