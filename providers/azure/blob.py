@@ -54,6 +54,25 @@ def validate_container_name(container: str) -> str:
     )
 
 
+def _check_plain_http(account_url: str | None, credential: Any, connection_string: str | None) -> None:
+    """An ``http://`` account URL (an emulator such as Azurite) cannot take an Entra ID
+    credential: the SDK sends tokens over HTTPS only, and refuses the client with a message
+    that names neither the argument nor the fix.  With no credential at all the adapter
+    would pick DefaultAzureCredential, so that case is caught here too, before it is made."""
+    if connection_string is not None or not isinstance(account_url, str):
+        return
+    if not account_url.lower().startswith("http://") or "sig=" in account_url.partition("?")[2].lower():
+        return  # HTTPS, or a SAS in the URL's query (its own credential)
+    if credential is None or callable(getattr(credential, "get_token", None)):
+        given = type(credential).__name__ if credential is not None else "none (DefaultAzureCredential)"
+        # Worded without "credential: value", which failover.redact would mask.
+        raise ConfigError(
+            f"the credential argument does not work with an http:// account_url, given {given}: Azure sends "
+            "Entra ID tokens over HTTPS only. For an emulator such as Azurite, pass the account key as the "
+            "credential argument (or a dict with account_name and account_key), or pass connection_string"
+        )
+
+
 class BlobStore:
     """Blobs in one container.
 
@@ -90,6 +109,7 @@ class BlobStore:
         if isinstance(retry_total, bool) or not isinstance(retry_total, int) or retry_total < 0:
             raise ConfigError(f"retry_total must be an int >= 0, not {retry_total!r}")
         if service_client is None:
+            _check_plain_http(account_url, credential, connection_string)
             service_client = make_service_client(
                 account_url,
                 credential=credential,
