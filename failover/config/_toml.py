@@ -156,9 +156,10 @@ def reject_inline_secrets(data: Any, source: str, path: tuple[str | int, ...] = 
             here = (*path, str(key))
             name = str(key).lower()
             if not name.endswith("_env") and any(word in name for word in SECRET_WORDS):
+                # Worded without "KEY: value", which failover.redact would mask.
                 raise ConfigError(
-                    f"{source}: {where(here)}: secrets never go in the file; name an environment "
-                    f"variable that holds it with {key}_env = \"VARIABLE\""
+                    f"{source}: {where(path) or 'top level'}: the key {where(here)!r} would put a secret in "
+                    f"the file; name an environment variable that holds it, with {key}_env = \"VARIABLE\""
                 )
             reject_inline_secrets(value, source, here)
     elif isinstance(data, list):
@@ -171,6 +172,8 @@ def named(where: str, make: Callable[[], T]) -> T:
     try:
         return make()
     except InvalidInput as exc:  # ConfigError included
+        if exc.message.startswith(where):
+            raise  # it names this place already, or a place inside it
         raise ConfigError(f"{where}: {exc.message}") from None
     except ValueError as exc:  # an SDK's own check of a value from the file
         raise ConfigError(f"{where}: {redact(str(exc))}") from None

@@ -161,6 +161,25 @@ def build(config: SetupConfig, options: Options) -> Setup:
     return setup
 
 
+def check(config: SetupConfig, options: Options) -> None:
+    """Build every provider and settings object the file names, but no facade: nothing
+    starts, no journal is opened, no cloud is called.  What `load` would refuse, this does."""
+    sections: list[tuple[FacadeName, FacadeSection | None]] = [
+        ("storage", config.storage),
+        ("dns", config.dns),
+        ("compute", config.compute),
+    ]
+    for facade, section in sections:
+        if section is None:
+            continue
+        targets = _targets(facade, section, options)
+        _facade_keywords(facade, section, options)
+        replication = getattr(section, "replication", None)
+        if replication is not None:
+            mode = _write_mode(replication, len(targets), options)
+            named(f"{options.source}: {facade}.replication", lambda: mode.validate(len(targets)))  # noqa: B023
+
+
 def _storage(section: StorageSection, options: Options) -> FailoverStorage:
     targets = _targets("storage", section, options)
     writes = None if section.replication is None else _write_mode(section.replication, len(targets), options)
@@ -283,4 +302,4 @@ def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
-__all__ = ["Options", "Setup", "build", "load", "parse", "read"]
+__all__ = ["Options", "Setup", "build", "check", "load", "parse", "read"]
