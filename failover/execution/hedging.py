@@ -17,6 +17,7 @@ load on a fleet that is slow everywhere.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -161,7 +162,9 @@ class _Race(Generic[R]):
                 self.announce(self.executor.emit, member.name, now, hedge)
             stack = member.stack or call_provider
             try:
-                future = self.threads.submit(stack, attempt)
+                # The caller's context variables (a trace's current span, a request id
+                # for logs) go with the attempt to the worker thread.
+                future = self.threads.submit(contextvars.copy_context().run, stack, attempt)
             except BaseException:
                 member.breaker.release(permit)  # never started: give the permit back
                 raise

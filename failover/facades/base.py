@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
-from failover.capabilities import Capability
+from failover.capabilities import OPERATIONS, Capability
 from failover.execution.pool import READ, WRITE, Pool
 from failover.execution.status import PoolStatus
+from failover.layers.base import check_instruments
 from failover.routing.router import Member
 from failover.target import Target
 
@@ -56,8 +58,12 @@ class Facade(Generic[P]):
       ``breaker_store``: where breaker state is shared (a fleet's Redis, say);
     * ``health``: passive health (`HealthConfig`); ``health_checks``: active probes (`ProbeConfig`);
     * ``execution``: timeouts, retries and hedging (`ExecutionConfig`);
-    * ``clock``, ``listeners`` (event listeners) and ``rng``.
+    * ``clock``, ``listeners`` (event listeners) and ``rng``;
+    * ``instruments``: telemetry attached in one piece (`failover.layers.check_instruments`:
+      Prometheus metrics, OpenTelemetry traces, or the application's own).
     """
+
+    kind: str  # "storage", "dns" or "compute": how instruments name the facade
 
     capability: Capability
     read_operations: frozenset[str]
@@ -80,7 +86,11 @@ class Facade(Generic[P]):
         clock: Clock | None = None,
         listeners: Iterable[Listener] = (),
         rng: random.Random | None = None,
+        instruments: Iterable[object] = (),
     ) -> None:
+        found = check_instruments(instruments)
+        if found:
+            execution, listeners = _with_instruments(found, execution, listeners)
         self.pool = Pool(
             targets,
             self.capability,
@@ -101,6 +111,25 @@ class Facade(Generic[P]):
         # Bound once: each call goes straight to its executor, with no dispatch per call.
         self._read: _Run[P] = self.pool.routed_run(READ)
         self._write: _Run[P] = self.pool.routed_run(WRITE)
+        self.instruments = found
+        if found:
+            self._instrument_calls(found)
+
+    def _instrument_calls(self, instruments: tuple[Any, ...]) -> None:
+        """Wrap each operation the instruments ask for, as an attribute of this facade
+        (so a facade without instruments runs its methods unwrapped), then attach them."""
+        for instrument in instruments:
+            wrap_call = getattr(instrument, "wrap_call", None)
+            if not callable(wrap_call):
+                continue
+            for operation in sorted(OPERATIONS[self.capability]):
+                wrapped = wrap_call(self.kind, operation, getattr(self, operation))
+                if wrapped is not None:
+                    setattr(self, operation, wrapped)
+        for instrument in instruments:
+            attach = getattr(instrument, "attach", None)
+            if callable(attach):
+                attach(self)
 
     def _pinned(self, target: str, operation: str, call: Callable[[Member[P]], R], *, idempotent: bool = True) -> R:
         """Run on one named target only: its resources (instances, say) live nowhere else."""
@@ -130,6 +159,23 @@ class Facade(Generic[P]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(t.name for t in self.pool.targets)})"
+
+
+def _with_instruments(
+    instruments: tuple[Any, ...], execution: ExecutionConfig | None, listeners: Iterable[Listener]
+) -> tuple[ExecutionConfig, tuple[Listener, ...]]:
+    """The execution config with the instruments' layers outermost, and the listeners
+    with the instruments that listen."""
+    from failover.execution.executor import ExecutionConfig
+
+    config = execution if execution is not None else ExecutionConfig()
+    if not isinstance(config, ExecutionConfig):
+        return config, tuple(listeners)  # the pool names the bad argument
+    layers = tuple(i for i in instruments if callable(getattr(i, "wrap", None)))
+    if layers:
+        config = dataclasses.replace(config, layers=(*layers, *config.layers))
+    heard = tuple(i for i in instruments if callable(getattr(i, "on_event", None)))
+    return config, (*listeners, *heard)
 
 
 __all__ = ["Facade"]

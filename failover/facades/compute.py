@@ -18,6 +18,7 @@ class FailoverCompute(Facade[Compute]):
     target and is never retried elsewhere: a blind retry could start two machines.
     """
 
+    kind = "compute"
     capability = Capability.COMPUTE
     read_operations = frozenset({"list_instances", "describe_instance"})
 

@@ -50,6 +50,7 @@ class FailoverDNS(Facade[DnsZone]):
     ``"one"``; the module docstring says exactly what each does when a zone fails.
     """
 
+    kind = "dns"
     capability = Capability.DNS_ZONE
     read_operations = frozenset({"list_records", "get_record"})
 
@@ -69,6 +70,7 @@ class FailoverDNS(Facade[DnsZone]):
         clock: Clock | None = None,
         listeners: Iterable[Listener] = (),
         rng: random.Random | None = None,
+        instruments: Iterable[object] = (),
     ) -> None:
         """``writes`` as above; every other keyword configures the pool (see `Facade`)."""
         if writes not in ("all", "one"):
@@ -86,6 +88,7 @@ class FailoverDNS(Facade[DnsZone]):
             clock=clock,
             listeners=listeners,
             rng=rng,
+            instruments=instruments,
         )
         self.writes: Writes = writes
 

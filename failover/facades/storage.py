@@ -64,6 +64,7 @@ class FailoverStorage(Facade[ObjectStore]):
     lacking an object another one holds journals a repair for it (read repair).
     """
 
+    kind = "storage"
     capability = Capability.OBJECT_STORE
     read_operations = READ_OPERATIONS
     hedged_operations = frozenset({"get", "get_range", "head"})
@@ -84,6 +85,7 @@ class FailoverStorage(Facade[ObjectStore]):
         clock: Clock | None = None,
         listeners: Iterable[Listener] = (),
         rng: random.Random | None = None,
+        instruments: Iterable[object] = (),
     ) -> None:
         """``writes``: a write mode, as above; every other keyword configures the pool (see `Facade`)."""
         super().__init__(
@@ -99,6 +101,7 @@ class FailoverStorage(Facade[ObjectStore]):
             clock=clock,
             listeners=listeners,
             rng=rng,
+            instruments=instruments,
         )
         self.replication: Replication | None = None
         # Keys some target still owes; the read path checks this dict, never SQLite.

@@ -39,9 +39,26 @@ limiter or bulkhead that is full)::
             return invoke
 
     FailoverStorage(targets, execution=ExecutionConfig(layers=(ConcurrencyLimit(32), AttemptTimeout())))
+
+Telemetry attaches in one piece as an *instrument* (``FailoverStorage(targets,
+instruments=[...])``, see `check_instruments`): an object with any of ``wrap`` (a layer,
+put outermost, above ``ExecutionConfig.layers``, so it sees whole attempts),
+``wrap_call`` (a `CallLayer` around each facade call: a trace's span), ``on_event``
+(a listener: counters of failovers) and ``attach(facade)`` (read the facade's status
+when scraped).  Without instruments a call pays nothing for them.
 """
 
-from failover.layers.base import Attempt, Invoke, Layer, Skip, compose
+from failover.layers.base import Attempt, CallLayer, Invoke, Layer, Skip, check_instruments, compose
 from failover.layers.builtin import AttemptTimeout, Observe
 
-__all__ = ["Attempt", "AttemptTimeout", "Invoke", "Layer", "Observe", "Skip", "compose"]
+__all__ = [
+    "Attempt",
+    "AttemptTimeout",
+    "CallLayer",
+    "Invoke",
+    "Layer",
+    "Observe",
+    "Skip",
+    "check_instruments",
+    "compose",
+]

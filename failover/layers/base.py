@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from failover.errors import ConfigError
@@ -20,10 +20,13 @@ class Attempt:
     ``call(member)`` is what the facade asked for; ``started`` and ``deadline`` are on the
     executor's clock (``now``), ``deadline`` being the end of this attempt: the attempt
     timeout or the call's overall deadline, whichever comes first.  ``order`` is the
-    attempt's place among those of its call (0 for the first).
+    attempt's place among those of its call (0 for the first).  ``hedge`` is True for an
+    attempt launched beside a slow one still in flight; an attempt with ``order > 0``
+    that is not a hedge is a retry after a failure.
     """
 
     __slots__ = ("call", "deadline", "member", "now", "operation", "order", "started")
+    hedge = False  # a hedged call's attempts say otherwise (`failover.execution.hedging.Raced`)
 
     def __init__(
         self,
@@ -78,6 +81,33 @@ def compose(layers: Sequence[Layer], member: Member) -> Invoke | None:
     return None if invoke is call_provider else invoke
 
 
+class CallLayer(Protocol):
+    def wrap_call(self, facade: str, operation: str, call: Callable[..., Any]) -> Callable[..., Any] | None:
+        """The function that runs the facade's ``operation`` around ``call`` (the facade's
+        own bound method, with its arguments), or None to leave that operation alone.
+        ``facade`` names the facade's kind: ``"storage"``, ``"dns"`` or ``"compute"``."""
+        ...
+
+
+INSTRUMENT_HOOKS = ("wrap", "wrap_call", "on_event", "attach")
+
+
+def check_instruments(instruments: object) -> tuple[Any, ...]:
+    """``instruments`` as a tuple, or a `ConfigError` naming the entry with no hook.
+
+    An instrument is telemetry attached to a facade in one piece: it has any of
+    ``wrap`` (a `Layer`, placed outermost in every target's stack), ``wrap_call`` (a
+    `CallLayer` around each of the facade's calls), ``on_event`` (a listener) and
+    ``attach(facade)`` (called once the facade is built)."""
+    if isinstance(instruments, (str, bytes)) or not isinstance(instruments, Iterable):
+        raise ConfigError(f"instruments must be a sequence of instruments, not {instruments!r}")
+    found = tuple(instruments)
+    for i, instrument in enumerate(found):
+        if not any(callable(getattr(instrument, hook, None)) for hook in INSTRUMENT_HOOKS):
+            raise ConfigError(f"instruments[{i}] has none of {', '.join(INSTRUMENT_HOOKS)}: {instrument!r}")
+    return found
+
+
 def check_layers(layers: object) -> tuple[Layer, ...]:
     """``layers`` as a tuple, or a `ConfigError` naming the entry that is not a layer."""
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
@@ -88,4 +118,15 @@ def check_layers(layers: object) -> tuple[Layer, ...]:
     return tuple(layers)
 
 
-__all__ = ["Attempt", "Invoke", "Layer", "Skip", "call_provider", "check_layers", "compose"]
+__all__ = [
+    "INSTRUMENT_HOOKS",
+    "Attempt",
+    "CallLayer",
+    "Invoke",
+    "Layer",
+    "Skip",
+    "call_provider",
+    "check_instruments",
+    "check_layers",
+    "compose",
+]

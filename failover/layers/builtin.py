@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from failover.deadline import DEADLINE, Deadline
+from failover.errors import ConfigError
 from failover.layers.base import Attempt, Invoke
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class Observe:
 
     def __init__(self, hook: Callable[[Attempt, float, BaseException | None], None]) -> None:
         if not callable(hook):
-            raise TypeError(f"Observe(hook): hook must be callable, not {hook!r}")
+            raise ConfigError(f"Observe(hook): hook must be callable, not {hook!r}")
         self.hook = hook
 
     def wrap(self, member: Member, inner: Invoke) -> Invoke:

@@ -49,6 +49,8 @@ MODULES = {
     "rich": "rich",
     "pydantic": "pydantic",
     "tomli": "tomli",
+    "prometheus-client": "prometheus_client",
+    "opentelemetry-api": "opentelemetry",
 }
 # The extra each adapter of failover.registry asks for (and that must install it).
 ADAPTERS = {

@@ -24,7 +24,12 @@ FACADES: dict[type[Facade[Any]], Callable[[], object]] = {
 }
 # Set by each facade itself, never by its caller.
 POOL_INTERNAL = {"targets", "capability", "read_operations", "hedged_operations"}
-OWN = {FailoverStorage: {"writes"}, FailoverDNS: {"writes"}, FailoverCompute: set()}
+# Keywords of the facade itself, not of the pool: a write mode, and telemetry.
+OWN = {
+    FailoverStorage: {"writes", "instruments"},
+    FailoverDNS: {"writes", "instruments"},
+    FailoverCompute: {"instruments"},
+}
 
 
 def keywords(function: Callable[..., object], leave_out: set[str]) -> dict[str, inspect.Parameter]:
