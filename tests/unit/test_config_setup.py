@@ -180,7 +180,8 @@ def test_each_problem_names_the_file_the_field_and_the_value(
 
 def test_constructor_errors_of_the_librarys_config_classes_name_the_file_and_table(tmp_path: Path) -> None:
     text = GOOD.replace("failure_rate = false", "open_base = 10\nopen_max = 5")
-    assert "it.toml: storage.breaker: BreakerConfig: need 0 < open_base <= open_max" in problem_of(text, tmp_path)
+    message = problem_of(text, tmp_path)  # the rule and its wording are BreakerConfig's own
+    assert message.startswith("it.toml: storage.breaker: BreakerConfig: ") and "open_max" in message
 
 
 def test_an_unknown_key_is_named_with_the_keys_that_are_allowed_there(tmp_path: Path) -> None:
