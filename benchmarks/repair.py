@@ -102,7 +102,7 @@ def repair(moto: Any, gcs: Any, objects: int, size: int, tmp: Path, name: str, *
     time.sleep(0.6)  # past the breaker's open time: the drain starts on a trial call, as in production
     began = time.perf_counter()
     while storage.pending():
-        storage.drain()
+        storage.repair()
     elapsed = time.perf_counter() - began
     storage.close()
     return elapsed

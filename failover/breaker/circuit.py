@@ -27,7 +27,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from failover.breaker.store import BreakerStore, StoredState
 from failover.classification import Classifier, judge
@@ -71,30 +71,33 @@ class BreakerConfig:
     jitter: float = 0.2
 
     def __post_init__(self) -> None:
-        _check(self.consecutive_failures >= 0, "consecutive_failures must be >= 0")
-        _check(self.failure_rate is None or 0 < self.failure_rate <= 1, "failure_rate must be in (0, 1]")
-        _check(
-            self.slow_call_duration is None or self.slow_call_duration > 0,
-            "slow_call_duration must be > 0",
-        )
-        _check(0 < self.slow_call_rate <= 1, "slow_call_rate must be in (0, 1]")
-        _check(self.window in ("count", "time"), "window must be 'count' or 'time'")
-        _check(self.window_size >= 1, "window_size must be >= 1")
-        _check(self.minimum_calls >= 1, "minimum_calls must be >= 1")
-        _check(self.half_open_permits >= 1, "half_open_permits must be >= 1")
-        _check(self.half_open_successes >= 1, "half_open_successes must be >= 1")
-        _check(self.permit_timeout > 0, "permit_timeout must be > 0")
-        _check(0 < self.open_base <= self.open_max, "need 0 < open_base <= open_max")
-        _check(self.open_multiplier >= 1, "open_multiplier must be >= 1")
-        _check(0 <= self.jitter < 1, "jitter must be in [0, 1)")
+        number, optional = (int, float), (int, float, type(None))
+        _check(self, "consecutive_failures", int, lambda v: v >= 0, "must be >= 0")
+        _check(self, "failure_rate", optional, lambda v: v is None or 0 < v <= 1, "must be in (0, 1] or None")
+        _check(self, "slow_call_duration", optional, lambda v: v is None or v > 0, "must be > 0 seconds or None")
+        _check(self, "slow_call_rate", number, lambda v: 0 < v <= 1, "must be in (0, 1]")
+        _check(self, "window", str, lambda v: v in ("count", "time"), "must be 'count' or 'time'")
+        _check(self, "window_size", int, lambda v: v >= 1, "must be >= 1")
+        _check(self, "minimum_calls", int, lambda v: v >= 1, "must be >= 1")
+        _check(self, "half_open_permits", int, lambda v: v >= 1, "must be >= 1")
+        _check(self, "half_open_successes", int, lambda v: v >= 1, "must be >= 1")
+        _check(self, "permit_timeout", number, lambda v: v > 0, "must be > 0 seconds")
+        _check(self, "open_base", number, lambda v: v > 0, "must be > 0 seconds")
+        _check(self, "open_max", number, lambda v: v >= self.open_base, f"must be >= open_base ({self.open_base})")
+        _check(self, "open_multiplier", number, lambda v: v >= 1, "must be >= 1")
+        _check(self, "jitter", number, lambda v: 0 <= v < 1, "must be in [0, 1)")
 
     def new_window(self, clock: Clock) -> Window:
         return CountWindow(self.window_size) if self.window == "count" else TimeWindow(self.window_size, clock)
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"BreakerConfig: {message}")
+def _check(
+    config: BreakerConfig, name: str, kind: type | tuple[type, ...], ok: Callable[[Any], bool], rule: str
+) -> None:
+    """A `ConfigError` naming the field, the rule and the value given, for a wrong type too."""
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+        raise ConfigError(f"BreakerConfig: {name} {rule}, got {value!r}")
 
 
 class Permit:

@@ -24,6 +24,9 @@ class StoredState:
 
 
 class BreakerStore(Protocol):
+    """Where breakers share their state.  A store may set ``sync_interval`` (seconds):
+    how often a started facade adopts what other processes saved (default 1 s)."""
+
     def save(self, name: str, state: StoredState) -> None: ...
 
     def load(self, name: str) -> StoredState | None:
@@ -34,8 +37,9 @@ class BreakerStore(Protocol):
 class MemoryBreakerStore:
     """A store shared by breakers of one process (the default is no store at all)."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, sync_interval: float = 1.0) -> None:
         self._clock = clock or SystemClock()
+        self.sync_interval = sync_interval
         self._lock = threading.Lock()
         self._states: dict[str, tuple[StoredState, float]] = {}
 

@@ -15,6 +15,7 @@ only the calls made through `Pool.executor_for`.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from failover.breaker.circuit import BreakerConfig, BreakerState, CircuitBreaker
 from failover.breaker.store import BreakerStore
+from failover.breaker.sync import DEFAULT_SYNC_INTERVAL, StoreSync
 from failover.capabilities import OPERATIONS, Capability, supported_operations
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
@@ -51,12 +53,37 @@ class ProbeConfig:
 
     Each target is probed with its provider's own ``probe()`` unless ``probes`` maps
     its name to another `Probe` (an HTTP check of the service in that region, say).
+    ``timeout`` bounds one probe and must not exceed ``interval``; left out, it is
+    2 s, or ``interval`` when that is shorter.
     """
 
     interval: float = 5.0
-    timeout: float = 2.0
+    timeout: float = None  # type: ignore[assignment]  # set in __post_init__: always a float after
     jitter: float = 0.1
     probes: Mapping[str, Probe] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.timeout is None and isinstance(self.interval, (int, float)) and not isinstance(self.interval, bool):
+            object.__setattr__(self, "timeout", min(2.0, self.interval))  # frozen: settled once, here
+        for name in ("interval", "timeout", "jitter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"ProbeConfig: {name} must be a number of seconds, got {value!r}")
+        if self.interval <= 0:
+            raise ConfigError(f"ProbeConfig: interval must be > 0 seconds, got {self.interval!r}")
+        if not 0 < self.timeout <= self.interval:
+            # A timeout longer than the interval would let probes of one target pile up.
+            raise ConfigError(
+                f"ProbeConfig: timeout must be > 0 and <= interval ({self.interval} s), got {self.timeout!r}; "
+                "a probe must end before the next one starts"
+            )
+        if not 0 <= self.jitter < 1:
+            raise ConfigError(f"ProbeConfig: jitter must be in [0, 1), got {self.jitter!r}")
+        if not isinstance(self.probes, Mapping):
+            raise ConfigError(f"ProbeConfig: probes must map target names to probes, got {self.probes!r}")
+        for name, probe in self.probes.items():
+            if not callable(getattr(probe, "check", None)):
+                raise ConfigError(f"ProbeConfig: probes[{name!r}] has no check(timeout) method: {probe!r}")
 
 
 class _Invalidate:
@@ -125,6 +152,17 @@ class Pool:
         targets = _validate_targets(targets, capability)
         if breaker_per not in ("target", "operation_class"):
             raise ConfigError(f"breaker_per must be 'target' or 'operation_class', not {breaker_per!r}")
+        listeners = _check_arguments(
+            policy=policy,
+            breaker=breaker,
+            breaker_store=breaker_store,
+            health=health,
+            execution=execution,
+            health_checks=health_checks,
+            clock=clock,
+            listeners=listeners,
+            rng=rng,
+        )
         self.capability = capability
         self.clock = clock or SystemClock()
         self._rng = rng or random.Random()
@@ -153,6 +191,7 @@ class Pool:
         self.split = breaker_per == "operation_class"
         self.targets = tuple(targets)
         self.checker = self._checker(health_checks)
+        self.store_sync = self._store_sync(breaker_store)
 
     def _member(
         self, target: Target, op_class: str, config: BreakerConfig | None, store: BreakerStore | None
@@ -170,6 +209,25 @@ class Pool:
         )
         operations = supported_operations(target.provider) & OPERATIONS[self.capability]
         return Member(target, breaker, health, operations)
+
+    def _store_sync(self, store: BreakerStore | None) -> StoreSync | None:
+        """With a shared store, the breakers adopt other processes' transitions on the
+        store's ``sync_interval`` (default `DEFAULT_SYNC_INTERVAL`), once started."""
+        if store is None:
+            return None
+        breakers = [m.breaker for executor in self.executors.values() for m in executor.router.members]
+        return StoreSync(breakers, getattr(store, "sync_interval", DEFAULT_SYNC_INTERVAL))
+
+    def members_of(self, target: str) -> list[tuple[Router, Member]]:
+        """``target``'s members (one, or one per operation class) with their routers."""
+        if not any(t.name == target for t in self.targets):
+            raise _unknown(target, self.targets)
+        return [
+            (executor.router, m)
+            for executor in self.executors.values()
+            for m in executor.router.members
+            if m.target.name == target
+        ]
 
     def _checker(self, config: ProbeConfig | None) -> HealthChecker | None:
         if config is None:
@@ -213,10 +271,14 @@ class Pool:
     def start(self) -> None:
         if self.checker is not None:
             self.checker.start()
+        if self.store_sync is not None:
+            self.store_sync.start()
 
     def close(self) -> None:
         if self.checker is not None:
             self.checker.stop()
+        if self.store_sync is not None:
+            self.store_sync.stop()
         for executor in self.executors.values():
             executor.close()
 
@@ -236,7 +298,7 @@ class Pool:
         for member in executor.router.members:
             if member.name == name:
                 return member
-        raise ConfigError(f"unknown target {name!r}; known: {', '.join(t.name for t in self.targets)}")
+        raise _unknown(name, self.targets)
 
     def status(self) -> PoolStatus:
         now = self.clock.monotonic()
@@ -281,6 +343,10 @@ class Pool:
         return PoolStatus(tuple(rows), panic=panic)
 
 
+def _unknown(name: str, targets: Sequence[Target]) -> ConfigError:
+    return ConfigError(f"unknown target {name!r}; known: {', '.join(t.name for t in targets)}")
+
+
 def _role(name: str, plans: list[tuple[Member, ...]], panic: bool) -> str:
     if panic:
         return "panic"
@@ -292,6 +358,45 @@ def _role(name: str, plans: list[tuple[Member, ...]], panic: bool) -> str:
     if any(m.name == name for plan in plans for m in plan):
         return "standby"
     return "down"
+
+
+# Each keyword's expected type, as the message names it.
+_CONFIG_TYPES: Mapping[str, tuple[type, str]] = {
+    "breaker": (BreakerConfig, "a BreakerConfig"),
+    "health": (HealthConfig, "a HealthConfig"),
+    "execution": (ExecutionConfig, "an ExecutionConfig"),
+    "health_checks": (ProbeConfig, "a ProbeConfig (ProbeConfig() probes every 5 s)"),
+    "rng": (random.Random, "a random.Random"),
+}
+# Keywords taking any object with these methods (protocols, not classes).
+_PROTOCOLS: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "policy": (("order",), "a routing policy (failover.routing.policies)"),
+    "breaker_store": (("save", "load"), "a BreakerStore (save and load)"),
+    "clock": (("monotonic", "sleep"), "a Clock (monotonic and sleep)"),
+}
+
+
+def _check_arguments(*, listeners: Iterable[Listener], **given: object) -> tuple[Listener, ...]:
+    """A `ConfigError` naming the keyword whose value has the wrong type, before anything
+    is built; the listeners as a tuple."""
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name in _CONFIG_TYPES:
+            kind, wanted = _CONFIG_TYPES[name]
+            if not isinstance(value, kind):
+                raise ConfigError(f"{name} must be {wanted} or None, got {value!r}")
+        else:
+            methods, wanted = _PROTOCOLS[name]
+            if not all(callable(getattr(value, m, None)) for m in methods):
+                raise ConfigError(f"{name} must be {wanted} or None, got {value!r}")
+    if isinstance(listeners, (str, bytes)) or not isinstance(listeners, Iterable):
+        raise ConfigError(f"listeners must be a sequence of listeners, got {listeners!r}")
+    found = tuple(listeners)
+    for i, listener in enumerate(found):
+        if not callable(getattr(listener, "on_event", None)):
+            raise ConfigError(f"listeners[{i}] has no on_event(event) method: {listener!r}")
+    return found
 
 
 def _validate_targets(targets: Sequence[Target], capability: Capability) -> list[Target]:

@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
+from failover.breaker.circuit import BreakerState
 from failover.capabilities import OPERATIONS, Capability
+from failover.errors import ConfigError
 from failover.execution.pool import READ, WRITE, Pool
 from failover.execution.status import PoolStatus
 from failover.layers.base import check_instruments
-from failover.routing.router import Member
+from failover.routing.router import Member, Router
 from failover.target import Target
 
 if TYPE_CHECKING:
@@ -136,6 +138,46 @@ class Facade(Generic[P]):
         self.pool.member(target)  # raises ConfigError for an unknown name
         others = frozenset(t.name for t in self.pool.targets if t.name != target)
         return self.pool.executor_for(operation).run(operation, call, idempotent=idempotent, exclude=others)
+
+    # ------------------------------------------------------------ maintenance
+
+    def force_open(self, target: str, reason: str) -> None:
+        """Take ``target`` out of service until `release`: no call reaches it and health
+        checks cannot bring it back.  A replicated `FailoverStorage` journals the writes
+        it misses and repairs them once it is released."""
+        for _, member in self._maintained(target, reason):
+            member.breaker.force_open(reason)
+
+    def force_closed(self, target: str, reason: str) -> None:
+        """Keep ``target``'s breaker closed whatever its errors, until `release` (when
+        the breaker misjudges a target that is known to be fine)."""
+        for _, member in self._maintained(target, reason):
+            member.breaker.force_closed(reason)
+
+    def drain(self, target: str, reason: str) -> None:
+        """Move routed calls off ``target`` while it stays in service, until `release`:
+        calls already on it finish, health checks go on, replicated writes still reach
+        it (so it owes nothing when released), and it is used only when no other target
+        can take a call.  For maintenance that should lose no traffic and no writes."""
+        for router, member in self._maintained(target, reason):
+            router.drain(member, reason)
+
+    def release(self, target: str, reason: str = "released by operator") -> None:
+        """Back to automatic after `force_open`, `force_closed` or `drain`: the breaker
+        of a forced target restarts CLOSED, with empty windows; a breaker that opened by
+        itself keeps its state."""
+        for router, member in self._maintained(target, reason):
+            if member.drained is not None:
+                router.drain(member, None)
+            if member.breaker.state in (BreakerState.FORCED_OPEN, BreakerState.FORCED_CLOSED):
+                member.breaker.reset(reason)
+
+    def _maintained(self, target: str, reason: str) -> list[tuple[Router, Member[P]]]:
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"reason must say why, for the logs and the status: got {reason!r}")
+        if not isinstance(target, str):
+            raise ConfigError(f"target must be a target's name, got {target!r}")
+        return self.pool.members_of(target)
 
     def status(self) -> PoolStatus:
         """Per target: role, health, breaker state, EWMA latency, traffic share, last error."""

@@ -283,7 +283,7 @@ class FailoverStorage(Facade[ObjectStore]):
 
     # ------------------------------------------------------------ replication
 
-    def drain(self) -> DrainReport:
+    def repair(self) -> DrainReport:
         """One repair pass now, on this thread, with the marker checks and anti-entropy
         that are due (the background drainer does the same)."""
         return self._replicated().maintenance_pass()

@@ -119,7 +119,9 @@ class _Outage:
 class RedisBreakerStore:
     """A `BreakerStore` a fleet shares: one Redis hash per breaker name.
 
-    Build the client with `connect` (short timeouts, no retries): `save` runs while a
+    A started facade reads what other processes saved every ``sync_interval`` seconds
+    (`failover.breaker.sync`).  Build the client with `connect` (short timeouts, no
+    retries): `save` runs while a
     breaker changes state, so a Redis that stops answering delays that call by up to the
     client's timeout (with its retries), once per ``retry_after`` seconds while the
     outage lasts.
@@ -131,10 +133,12 @@ class RedisBreakerStore:
         *,
         prefix: str = "failover:breaker:",
         retry_after: float = 1.0,
+        sync_interval: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
+        self.sync_interval = sync_interval  # how often a started facade reads the others' transitions
         self._save_script = client.register_script(_SAVE)
         self._outage = _Outage(describe_client(client), retry_after, clock or SystemClock())
 

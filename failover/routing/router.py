@@ -7,7 +7,9 @@ The `Router` sorts the pool into tiers, then lets a policy order each tier:
    ``failback_after`` seconds (failback hysteresis);
 2. *recovering*: back up, but not for long enough: used only when no ready
    target takes the call;
-3. *panic*: when both tiers are empty, every target in priority order, breakers
+3. *drained*: taken out of rotation by an operator (`Router.drain`), yet healthy:
+   last resort before panic, and still written by replication;
+4. *panic*: when both tiers are empty, every target in priority order, breakers
    bypassed, because trying a target that looks down beats failing with nothing.
 
 The tiers change only on a breaker transition, a health flip or the passing of a
@@ -50,6 +52,7 @@ class Member(Generic[P]):
 
     __slots__ = (
         "breaker",
+        "drained",
         "health",
         "name",
         "operations",
@@ -77,6 +80,9 @@ class Member(Generic[P]):
         # The layers around each attempt on this target (`failover.layers`), set by the
         # executor that owns the member; None: the provider is called directly.
         self.stack: Callable[[Any], Any] | None = None
+        # Why an operator drained the target (`Router.drain`), or None: routed calls go
+        # to it only when no other target can take them.
+        self.drained: str | None = None
 
     def up_since(self) -> float:
         """Since when the target has been continuously usable (-inf: always was)."""
@@ -128,6 +134,11 @@ class Router:
         """Something changed (breaker transition, health flip): recompute on next call."""
         self.epoch += 1
 
+    def drain(self, member: Member, reason: str | None) -> None:
+        """Put ``member`` last in every plan (``reason``), or back in its place (None)."""
+        member.drained = reason
+        self.invalidate()
+
     def plan(self, now: float) -> tuple[Member, ...]:
         """The members to try, in order, for a call made at ``now``."""
         members = self.current(now).members
@@ -152,8 +163,9 @@ class Router:
         events: list[Event] = []
         with self._lock:
             epoch = self.epoch
-            ready, recovering, valid_until = self._tiers(now)
+            ready, recovering, drained, valid_until = self._tiers(now)
             ordered = self.policy.order(ready, self._rng) + self.policy.order(recovering, self._rng)
+            ordered += self.policy.order(drained, self._rng)
             panic = not ordered
             if panic:
                 ordered = self.members
@@ -165,9 +177,10 @@ class Router:
             self._emitter.emit(event)
         return plan
 
-    def _tiers(self, now: float) -> tuple[tuple[Member, ...], tuple[Member, ...], float]:
+    def _tiers(self, now: float) -> tuple[tuple[Member, ...], tuple[Member, ...], tuple[Member, ...], float]:
         ready: list[Member] = []
         recovering: list[Member] = []
+        drained: list[Member] = []
         valid_until = math.inf
         for member in self.members:
             breaker = member.breaker
@@ -178,12 +191,14 @@ class Router:
                 valid_until = min(valid_until, breaker.open_until)
                 continue
             settled_at = member.up_since() + self.failback_after
-            if (state is _CLOSED or state is _FORCED_CLOSED) and now < settled_at:
+            if member.drained is not None:
+                drained.append(member)
+            elif (state is _CLOSED or state is _FORCED_CLOSED) and now < settled_at:
                 recovering.append(member)
                 valid_until = min(valid_until, settled_at)
             else:
                 ready.append(member)
-        return tuple(ready), tuple(recovering), valid_until
+        return tuple(ready), tuple(recovering), tuple(drained), valid_until
 
     def _note_changes(self, plan: Plan, now: float, events: list[Event]) -> None:
         if plan.panic != self.cached.panic:
@@ -191,7 +206,7 @@ class Router:
         # The preferred target is the first one that takes traffic for good: a target
         # only getting a trial call (breaker open or half-open) is not, or every trial
         # during an outage would read as a failback.
-        first = None if plan.panic else next((m for m in plan.members if _closed(m)), None)
+        first = None if plan.panic else next((m for m in plan.members if _closed(m) and m.drained is None), None)
         previous = self._preferred
         if first is None or first is previous:
             return
@@ -212,6 +227,8 @@ def _closed(member: Member) -> bool:
 
 def _why_not(member: Member) -> str:
     """Why traffic left a target, for the `FailedOver` event."""
+    if member.drained is not None:
+        return f"drained: {member.drained}"
     if not member.health.healthy:
         return f"health checks failing: {member.health.last_error or 'probe failed'}"
     breaker = member.breaker

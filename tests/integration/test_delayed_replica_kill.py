@@ -71,7 +71,7 @@ if phase == "write":
 else:
     give_up = time.monotonic() + 60  # bounded: a stuck drain fails the test, it never hangs
     while storage.pending() and time.monotonic() < give_up:
-        storage.drain()
+        storage.repair()
         time.sleep(0.05)
     print("pending", json.dumps(storage.pending()), flush=True)
     storage.close()

@@ -63,7 +63,7 @@ else:
     print("owed at restart", json.dumps(storage.pending()), flush=True)
     give_up = time.monotonic() + 60  # bounded: a stuck drain fails the test, it never hangs
     while storage.pending() and time.monotonic() < give_up:
-        storage.drain()
+        storage.repair()
         time.sleep(0.05)
     storage.close()
     print("drained", flush=True)

@@ -60,7 +60,7 @@ def test_a_delayed_replica_never_ends_older_than_the_newest_acknowledged_write(
             assert replication_ is not None
             _wait(lambda: not replication_.inflight.busy(AZURE, "k"), 15.0, "the delayed write's grace passed")
             for _ in range(20):
-                if not store.drain().remaining:
+                if not store.repair().remaining:
                     break
             assert store.pending() == {}
             azure_bytes = blob_raw.get_blob_client(blob_container, "k").download_blob().readall()

@@ -64,10 +64,10 @@ def drain_until_done(storage: FailoverStorage, limit: float = 20.0) -> Any:
     call through since it healed; the next pass takes them.
     """
     deadline = time.monotonic() + limit
-    report = storage.drain()
+    report = storage.repair()
     while report.remaining and time.monotonic() < deadline:
         time.sleep(0.1)
-        report = storage.drain()
+        report = storage.repair()
     return report
 
 

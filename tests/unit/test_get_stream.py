@@ -143,7 +143,7 @@ def test_a_failure_after_streaming_began_is_raised_and_recorded_not_failed_over(
 def test_read_your_writes_streams_from_a_target_that_holds_the_latest(tmp_path: Path) -> None:
     r = make_replicas(tmp_path)
     r.storage.put("k", b"old")
-    r.storage.drain()
+    r.storage.repair()
     r.chaos[0].down()
     r.storage.put("k", b"new")
     r.heal()

@@ -48,7 +48,7 @@ def test_a_write_that_lands_after_a_newer_one_is_repaired_not_left_behind(tmp_pa
         slow.release.set()
         assert slow.landed.wait(10.0)
         assert slow.get("k") == b"v1"  # the late write landed: the replica went backwards
-        store.drain()
+        store.repair()
         assert slow.get("k") == b"v2" and fast.get("k") == b"v2"
         assert store.pending() == {}
         assert store.get("k") == b"v2"
@@ -113,10 +113,10 @@ def test_a_write_that_timed_out_may_still_land_so_the_newer_one_is_confirmed_lat
         v2 = store.put("k", b"v2")
         assert store.pending() == {NAMES[1]: 1}
         MemoryObjectStore.put(slow, "k", b"v1")  # the timed-out request is applied after all
-        store.drain()
+        store.repair()
         assert slow.get("k") == b"v1" and store.pending() == {NAMES[1]: 1}  # within the grace: wait
         clock.advance(6.0)
-        store.drain()
+        store.repair()
         assert slow.get("k") == b"v2" and slow.head("k").version == v2.version
         assert store.pending() == {}
     finally:
@@ -140,18 +140,18 @@ def test_a_process_that_opens_a_journal_waits_out_writes_a_dead_process_left_on_
     first = facade()
     first.put("k", b"v1")
     with contextlib.suppress(FailoverError):
-        first.drain()  # the replica's copy of v1 times out: it may still be on its way
+        first.repair()  # the replica's copy of v1 times out: it may still be on its way
     v2 = first.put("k", b"v2")  # the replica's breaker is open: it owes v2
     assert first.pending() == {NAMES[1]: 1}
     # The first process dies here, without closing; another opens its journal.
     second = facade()
     try:
-        second.drain()
+        second.repair()
         MemoryObjectStore.put(slow, "k", b"v1")  # the dead process's request arrives after all
-        second.drain()
+        second.repair()
         assert second.pending() == {NAMES[1]: 1}, "repaired while a dead process's write could still land"
         clock.advance(6.0)
-        second.drain()
+        second.repair()
         assert slow.get("k") == b"v2" and slow.head("k").version == v2.version
         assert second.pending() == {}
     finally:

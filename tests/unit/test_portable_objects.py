@@ -124,7 +124,7 @@ def test_head_metadata_round_trips_through_a_replicated_put(tmp_path: Path) -> N
 def test_a_repair_copied_from_another_replica_keeps_the_version(tmp_path: Path) -> None:
     r = make_replicas(tmp_path, inline_limit=0)  # no bytes in the journal: copied from a replica
     put = r.storage.put("k", b"v", metadata={"owner": "me"})
-    r.storage.drain()
+    r.storage.repair()
     for store in r.stores:
         head = store.head("k")
         assert (dict(head.metadata), head.version) == ({"owner": "me"}, put.version)

@@ -89,7 +89,7 @@ def test_a_permanent_refusal_is_quarantined_reported_and_blocks_no_other_row(tmp
     assert storage.replication is not None
     for key in ("bad", "good1", "good2"):
         storage.put(key, b"v")
-    report = storage.drain()
+    report = storage.repair()
     assert (report.quarantined, report.failed) == (1, 0)
     assert refusing.get("good1") == refusing.get("good2") == b"v"  # the refused row blocked nothing
     assert storage.replication.quarantined() == storage.status().quarantined == 1
@@ -101,7 +101,7 @@ def test_a_permanent_refusal_is_quarantined_reported_and_blocks_no_other_row(tmp
     [event] = [e for e in heard.events if isinstance(e, RepairQuarantined)]
     assert (event.target, event.key) == (C, "bad")
     puts = len(refusing.puts)
-    storage.drain()
+    storage.repair()
     assert len(refusing.puts) == puts  # never retried
     # reconcile skips the quarantined copy and says so, instead of failing on it
     result = storage.reconcile(repair=True)
@@ -110,7 +110,7 @@ def test_a_permanent_refusal_is_quarantined_reported_and_blocks_no_other_row(tmp
     # a newer write of the key is tried afresh
     refusing.refuse.clear()
     storage.put("bad", b"v2")
-    storage.drain()
+    storage.repair()
     assert refusing.get("bad") == b"v2" and storage.failed() == [] and storage.pending() == {}
 
 
@@ -120,7 +120,7 @@ def test_a_drain_pass_stops_at_a_breaker_that_opens_during_it(tmp_path: Path) ->
         r.storage.put(f"k{i:03}", b"v")
     r.chaos[2].down()
     calls = r.chaos[2].calls
-    report = r.storage.drain()
+    report = r.storage.repair()
     # The breaker opens after 3 failures; each worker checks it before its next repair.
     assert r.chaos[2].calls - calls <= 3 + 4
     assert report.deferred > 100 and C in report.skipped
@@ -133,10 +133,10 @@ def test_a_drain_pass_stops_at_its_time_budget(tmp_path: Path) -> None:
         r.storage.put(f"k{i:02}", b"v")
     r.chaos[1].configure(latency=0.25)  # head + put: 0.5 s a repair on the fake clock
     r.chaos[2].configure(latency=0.25)
-    report = r.storage.drain()
+    report = r.storage.repair()
     assert report.stopped == "budget"
     assert report.repaired == 6 and report.remaining == 34
-    report = r.storage.drain()  # the next pass goes on from there
+    report = r.storage.repair()  # the next pass goes on from there
     assert report.repaired == 6 and report.remaining == 28
 
 
@@ -176,7 +176,7 @@ def test_a_write_of_the_key_being_repaired_does_not_wait_for_the_repairs_reads(t
     gated = Gated(clock, gate_on="head")
     storage = three(tmp_path, gated, clock)
     storage.put("k", b"old")
-    repairing = threading.Thread(target=storage.drain)
+    repairing = threading.Thread(target=storage.repair)
     repairing.start()
     assert gated.entered.wait(10.0)  # the repair is reading c
     gated.gate_on = ""
@@ -188,7 +188,7 @@ def test_a_write_of_the_key_being_repaired_does_not_wait_for_the_repairs_reads(t
     repairing.join(10.0)
     writing.join(10.0)
     assert done, "the write waited for the repair's read of another target"
-    storage.drain()
+    storage.repair()
     assert gated.get("k") == b"new"  # the repair never wrote the old version over it
     assert storage.pending() == {}
 

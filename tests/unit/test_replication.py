@@ -22,7 +22,7 @@ def test_primary_acknowledges_after_one_target_and_replicates_on_drain(tmp_path:
     assert "k" not in r.contents(1) and "k" not in r.contents(2)
     assert r.storage.pending() == {NAMES[1]: 1, NAMES[2]: 1}
     assert version_of(info) != ""
-    report = r.storage.drain()
+    report = r.storage.repair()
     assert (report.repaired, report.remaining) == (2, 0)
     for store in r.stores:
         head = store.head("k")
@@ -41,14 +41,14 @@ def test_primary_fails_over_and_the_recovered_target_is_repaired(tmp_path: Path)
     r.heal()
     # a is preferred again but lacks the object: the read goes where it exists.
     assert r.storage.get("k") == b"during outage"
-    r.storage.drain()
+    r.storage.repair()
     assert [s.get("k") for s in r.stores] == [b"during outage"] * 3
 
 
 def test_read_your_writes_skips_a_target_holding_an_older_version(tmp_path: Path) -> None:
     r = make_replicas(tmp_path)
     r.storage.put("k", b"old")
-    r.storage.drain()
+    r.storage.repair()
     r.chaos[0].down()
     r.storage.put("k", b"new")
     r.heal()
@@ -61,14 +61,14 @@ def test_read_your_writes_skips_a_target_holding_an_older_version(tmp_path: Path
 def test_a_delete_replicates_as_a_tombstone_and_reads_do_not_see_the_stale_copy(tmp_path: Path) -> None:
     r = make_replicas(tmp_path)
     r.storage.put("k", b"v")
-    r.storage.drain()
+    r.storage.repair()
     r.chaos[0].down()
     r.storage.delete("k")
     r.heal()
     assert r.stores[0].get("k") == b"v"
     with pytest.raises(NotFound):
         r.storage.get("k")
-    r.storage.drain()
+    r.storage.repair()
     assert all("k" not in r.contents(i) for i in range(3))
     assert r.storage.replication.journal.tombstone("k") is not None  # type: ignore[union-attr]
 
@@ -79,7 +79,7 @@ def test_a_late_repair_never_resurrects_a_deleted_object(tmp_path: Path) -> None
     r.storage.put("k", b"v")  # c owes the put...
     r.storage.delete("k")  # ...then the delete, which replaces it
     r.heal()
-    r.storage.drain()
+    r.storage.repair()
     assert all("k" not in r.contents(i) for i in range(3))
 
 
@@ -91,7 +91,7 @@ def test_a_stale_repair_never_overwrites_a_newer_object(tmp_path: Path) -> None:
     newer = Versioner("other", floor=version_of(old)).next()
     r.stores[2].put("k", b"newer", metadata={VERSION_KEY: newer})
     r.heal()
-    r.storage.drain()
+    r.storage.repair()
     assert r.stores[2].get("k") == b"newer"
     assert r.storage.pending() == {}
 
@@ -105,7 +105,7 @@ def test_all_writes_every_healthy_target_and_journals_the_down_one(tmp_path: Pat
     r.storage.put("k2", b"v2")
     assert r.storage.pending() == {NAMES[1]: 1}
     r.heal()
-    r.storage.drain()
+    r.storage.repair()
     assert r.stores[1].get("k2") == b"v2"
 
 
@@ -135,7 +135,7 @@ def test_quorum_not_reached_keeps_the_write_and_converges(tmp_path: Path) -> Non
     assert caught.value.acked == (NAMES[0],)
     assert caught.value.status == "persistent" and caught.value.fails_over
     r.heal()
-    r.storage.drain()
+    r.storage.repair()
     assert [s.get("k") for s in r.stores] == [b"v"] * 3
 
 
@@ -160,7 +160,7 @@ def test_a_failed_write_restores_what_its_intent_replaced(tmp_path: Path) -> Non
         r.storage.put("k", b"v2")
     assert r.storage.pending() == {NAMES[1]: 1, NAMES[2]: 1}
     r.heal()
-    r.storage.drain()
+    r.storage.repair()
     assert [s.get("k") for s in r.stores] == [b"v1"] * 3
 
 
@@ -174,7 +174,7 @@ def test_streams_and_copies_are_replicated(tmp_path: Path) -> None:
     r = make_replicas(tmp_path)
     r.storage.put("src", io.BytesIO(b"streamed"), metadata={"a": "b"})
     r.storage.copy("src", "dst")
-    r.storage.drain()
+    r.storage.repair()
     for store in r.stores:
         assert store.get("dst") == b"streamed"
         assert store.head("dst").metadata["a"] == "b"
@@ -184,7 +184,7 @@ def test_streams_and_copies_are_replicated(tmp_path: Path) -> None:
 def test_reads_of_keys_nobody_owes_never_touch_sqlite(tmp_path: Path) -> None:
     r = make_replicas(tmp_path)
     r.storage.put("k", b"v")
-    r.storage.drain()
+    r.storage.repair()
     journal = r.storage.replication.journal  # type: ignore[union-attr]
 
     class NoSql:
@@ -204,10 +204,10 @@ def test_large_objects_are_copied_from_a_target_that_has_them(tmp_path: Path) ->
     r.storage.put("k", b"big", metadata={"m": "1"})
     assert r.storage.replication.journal.payload("k", version_of(r.stores[0].head("k"))).data is None  # type: ignore[union-attr]
     r.chaos[0].down()
-    report = r.storage.drain()
+    report = r.storage.repair()
     assert report.waiting == 2  # the only copy is on a target that is down
     r.heal()
-    r.storage.drain()
+    r.storage.repair()
     assert [s.get("k") for s in r.stores] == [b"big"] * 3
     assert r.stores[2].head("k").metadata["m"] == "1"
 
@@ -219,7 +219,7 @@ def test_an_intent_whose_write_never_landed_is_dropped_when_no_copy_exists(tmp_p
     journal.record("ghost", "00000000000000000001-x", "put", NAMES, payload=Payload(None, None, {}))
     r.rebuild()
     r.outlast_inherited_writes()
-    assert r.storage.drain().remaining == 0
+    assert r.storage.repair().remaining == 0
     assert all("ghost" not in r.contents(i) for i in range(3))
 
 
@@ -233,7 +233,7 @@ def test_an_intent_with_its_payload_is_completed_after_a_crash(tmp_path: Path) -
     r.rebuild()
     assert r.storage.get("k") == b"v"
     r.outlast_inherited_writes()
-    r.storage.drain()
+    r.storage.repair()
     assert [s.get("k") for s in r.stores] == [b"v"] * 3
 
 
@@ -268,7 +268,7 @@ def test_without_a_write_mode_nothing_changes(tmp_path: Path) -> None:
     assert "failoverversion" not in stores[0].head("k").metadata
     assert not list(stores[1].list())
     with pytest.raises(InvalidInput, match="no writes= mode"):
-        storage.drain()
+        storage.repair()
 
 
 def test_the_drainer_thread_starts_and_stops_with_the_facade(tmp_path: Path) -> None:

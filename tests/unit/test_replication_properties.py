@@ -37,7 +37,7 @@ def run(mode: str, steps: list[tuple[object, ...]], inline_limit: int) -> None:
             apply(r, model, step)
         r.heal()
         for _ in range(20):
-            report = r.storage.drain()
+            report = r.storage.repair()
             if report.remaining == 0:
                 break
             r.clock.advance(60.0)  # let breakers opened by the last outage half-open again
@@ -76,7 +76,7 @@ def apply(r: Replicas, model: dict[str, bytes], step: tuple[object, ...]) -> Non
     elif kind == "crash":
         r.rebuild()  # the old facade is dropped unclosed, as a killed process would leave it
     elif kind == "drain":
-        r.storage.drain()
+        r.storage.repair()
     else:
         r.clock.advance(float(step[1]))  # type: ignore[arg-type]
 

@@ -69,7 +69,7 @@ def test_share_leaves_out_replication_writes(tmp_path: Path) -> None:
     r = make_replicas(tmp_path, "primary", count=2)
     for i in range(5):
         r.storage.put(f"k{i}", b"v")
-    r.storage.drain()  # the copies to memory:b are the library's, not the client's
+    r.storage.repair()  # the copies to memory:b are the library's, not the client's
     for i in range(5):
         r.storage.get(f"k{i}")
     status = r.storage.status()

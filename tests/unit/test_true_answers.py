@@ -151,7 +151,7 @@ def test_replicated_read_falls_through_a_target_that_lacks_the_object_and_repair
     try:
         assert store.get("before-replication") == b"old"
         assert store.pending() == {NAMES[0]: 1}  # the target that answered NotFound
-        store.drain()
+        store.repair()
         assert stores[0].get("before-replication") == b"old"
         assert store.pending() == {}
     finally:
@@ -163,11 +163,11 @@ def test_a_target_restored_empty_does_not_answer_notfound_for_what_others_hold(t
     try:
         for i in range(5):
             store.put(f"k{i}", b"v%d" % i)
-        store.drain()
+        store.repair()
         for key in list(stores[0].list()):
             stores[0].delete(key.key)  # region restored from an empty backup
         assert [store.get(f"k{i}") for i in range(5)] == [b"v%d" % i for i in range(5)]
-        store.drain()
+        store.repair()
         assert stores[0].get("k3") == b"v3"
     finally:
         store.close()
@@ -201,11 +201,11 @@ def test_a_target_restored_empty_is_reconciled_before_it_serves_reads(tmp_path: 
     try:
         for i in range(4):
             store.put(f"k{i}", b"v%d" % i)
-        store.drain()  # first sight: every target gets its marker
+        store.repair()  # first sight: every target gets its marker
         assert all(s.head(MARKER_KEY) for s in stores)
         wipe(stores[0])  # the region comes back from an empty backup
         clock.advance(31.0)
-        store.drain()
+        store.repair()
         assert sorted(i.key for i in stores[0].list()) == sorted([MARKER_KEY, "k0", "k1", "k2", "k3"])
         assert store.replication is not None and store.replication.guard is not None
         assert store.replication.guard.suspects == frozenset()
@@ -217,7 +217,7 @@ def test_marker_objects_are_neither_listed_nor_reconciled(tmp_path: Path) -> Non
     store, _, _ = replicated_on_clock(tmp_path)
     try:
         store.put("k", b"v")
-        store.drain()
+        store.repair()
         assert [i.key for i in store.list()] == ["k"]
         assert store.reconcile().ok  # three different markers are not divergence
     finally:
@@ -230,7 +230,7 @@ def test_anti_entropy_repairs_a_replica_changed_behind_the_librarys_back(tmp_pat
         store.put("k", b"v")
         stores[1].delete("k")  # lost by the cloud, unseen by journal or reads
         clock.advance(11.0)
-        store.drain()  # anti-entropy journals the repair; the same pass makes it
+        store.repair()  # anti-entropy journals the repair; the same pass makes it
         assert stores[1].get("k") == b"v"
         assert store.pending() == {}
     finally:
@@ -256,7 +256,7 @@ def test_a_marker_check_that_fails_never_stops_the_repair_pass(tmp_path: Path) -
         assert store.replication is not None
         store.replication.journal.record("k", "", "put", [NAMES[2]])  # owed, as after a failed write
         stores[1].head = broken_head  # type: ignore[method-assign]
-        store.drain()
+        store.repair()
         assert stores[2].get("k") == b"v"
     finally:
         store.close()

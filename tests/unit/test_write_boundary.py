@@ -49,14 +49,14 @@ def test_an_unmapped_error_from_a_later_target_keeps_the_write_journaled_for_it(
     assert stores[0].get("k") == stores[2].get("k") == b"v"
     assert storage.pending() == {NAMES[1]: 1}
     # A repair meets the same refusal: quarantined, not an exception out of the pass.
-    report = storage.drain()
+    report = storage.repair()
     assert report.quarantined == 1
     assert [f.key for f in storage.failed()] == ["k"]
     broken = stores[1]
     assert isinstance(broken, Encoding)
     broken.broken = False
     storage.put("k", b"v2")
-    storage.drain()
+    storage.repair()
     assert storage.pending() == {} and stores[1].get("k") == b"v2"
 
 
