@@ -1,13 +1,14 @@
 """The ``failover`` command line.
 
-Subcommands: ``demo`` (a game day on in-memory providers), ``reconcile`` (compare
-and repair the objects of several targets), ``dns-controller`` (keep a DNS record on
-healthy endpoints).  Each subcommand is one ``add`` function in `SUBCOMMANDS` that
+Subcommands: ``drill`` (alias ``demo``: a game day on in-memory providers), ``status``
+and ``check`` (probe every target of a set-up file), ``check-config`` (validate one),
+``reconcile`` (compare and repair the objects of several targets), ``dns-controller``
+(keep a DNS record on healthy endpoints).  Each subcommand is one ``add`` function in `SUBCOMMANDS` that
 builds its parser and sets ``run`` to the function that carries it out; heavy imports
 wait until a subcommand runs.
 
 Exit codes: 0 ok, 1 the command ran but failed (a drill missed its success
-criteria), 2 usage error (bad arguments, bad configuration), 3 ``dns-controller
+criteria, ``check`` found a target down), 2 usage error (bad arguments, bad configuration), 3 ``dns-controller
 --once`` is a standby (another controller holds the lock; nothing written),
 130 interrupted.
 """
@@ -25,8 +26,10 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from failover import __version__
+from failover.cli.check_config import add_check_config
 from failover.cli.demo import FAULTS, REALTIME_DURATION, SIMULATED_DURATION, DrillConfig, game_day
 from failover.cli.dns_controller import add_dns_controller
+from failover.cli.status import add_check, add_status
 from failover.errors import ConfigError
 
 EXIT_OK = 0
@@ -78,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _add_demo(commands: Subparsers) -> None:
     parser = commands.add_parser(
-        "demo",
+        "drill",
+        aliases=["demo"],
         help="run a game day: a cloud outage, failover and failback on in-memory providers",
         description=(
             "Game day on three in-memory targets with fault injection: steady traffic, an outage "
@@ -140,7 +144,14 @@ def _run_reconcile(args: argparse.Namespace) -> int:
     return run_reconcile(args, _console())
 
 
-SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (_add_demo, _add_reconcile, add_dns_controller)
+SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
+    _add_demo,
+    add_status,
+    add_check,
+    add_check_config,
+    _add_reconcile,
+    add_dns_controller,
+)
 
 
 # ---------------------------------------------------------------- helpers
