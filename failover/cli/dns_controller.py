@@ -21,6 +21,9 @@ from failover.events import LoggingListener
 if TYPE_CHECKING:
     from failover.clock import Clock
     from failover.controllers.dns_controller import DnsController, Published
+    from failover.events import Listener
+    from failover.telemetry.exposition import Exporter
+    from failover.telemetry.metrics import PrometheusMetrics
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -45,6 +48,12 @@ def add_dns_controller(commands: Subparsers) -> None:
         help="probe until the answer is decided, publish it if leader, and exit (for cron or a check)",
     )
     parser.add_argument("--passes", type=int, default=0, help="stop after this many passes (0: run until stopped)")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve Prometheus metrics on http://127.0.0.1:N/metrics (needs the metrics extra)",
+    )
     parser.set_defaults(run=run_dns_controller, parser=parser)
 
 
@@ -53,11 +62,43 @@ def run_dns_controller(args: argparse.Namespace, *, clock: Clock | None = None) 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides: dict[str, Any] = {} if clock is None else {"clock": clock}
+    port: int | None = getattr(args, "metrics_port", None)
     try:
-        controller = load(args.config).build(listeners=[LoggingListener()], **overrides)
+        metrics = _metrics() if port is not None else None
+        listeners: list[Listener] = [LoggingListener(), *([metrics] if metrics is not None else [])]
+        controller = load(args.config).build(listeners=listeners, **overrides)
     except ConfigError as exc:
         print(f"failover dns-controller: error: {exc.message}", file=sys.stderr)
         return EXIT_CONFIG
+    exporter = None
+    if metrics is not None and port is not None:
+        try:
+            exporter = _exporter(metrics, port)
+        except ConfigError as exc:
+            controller.stop()
+            print(f"failover dns-controller: error: --metrics-port: {exc.message}", file=sys.stderr)
+            return EXIT_CONFIG
+    try:
+        return _run(controller, args)
+    finally:
+        if exporter is not None:
+            exporter.stop()
+
+
+def _metrics() -> PrometheusMetrics:
+    """The controller's metrics instrument; a `ConfigError` naming the extra without the client."""
+    from failover.telemetry.metrics import PrometheusMetrics
+
+    return PrometheusMetrics(facade="dns-controller")
+
+
+def _exporter(metrics: PrometheusMetrics, port: int) -> Exporter:
+    from failover.telemetry.exposition import serve
+
+    return serve(metrics, port)
+
+
+def _run(controller: DnsController, args: argparse.Namespace) -> int:
     if args.once:
         try:
             return _report(controller, controller.run_until_decided())
