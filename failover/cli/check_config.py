@@ -9,12 +9,12 @@ document) and exits 0; an invalid one prints the `ConfigError` line and exits 2.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from failover.cli.output import STDOUT, add_json_option, write_json
 from failover.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def add_check_config(commands: Subparsers) -> None:
         epilog="exit status: 0 valid, 2 invalid (the problem is printed on stderr)",
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="the TOML set-up file")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_option(parser, "the summary")
     parser.set_defaults(run=run_check_config, parser=parser)
 
 
@@ -55,9 +55,9 @@ def run_check_config(args: argparse.Namespace) -> int:
         print(f"failover check-config: error: {exc.message}", file=sys.stderr)
         return EXIT_CONFIG
     report = summary(config, source)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
+    if args.json is not None:
+        write_json(args.json, report)
+    if args.json != STDOUT:
         _print(report)
     return EXIT_OK
 

@@ -11,7 +11,6 @@ with ``realtime=True``.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from failover.breaker.circuit import BreakerConfig
+from failover.cli.output import STDOUT, write_json
 from failover.cli.report import render, to_json
 from failover.cli.timeline import OpRecord, Recorder, Stamped, seconds_of, short_name
 from failover.clock import Clock, FakeClock, SystemClock
@@ -241,19 +241,22 @@ def run_drill(config: DrillConfig, clock: Clock | None = None) -> DrillResult:
     return Drill(config, clock).run()
 
 
-def game_day(config: DrillConfig, console: Console, json_path: Path | None = None) -> int:
-    """Run the drill, show it, write the JSON summary if asked; 0 if it passed, else 1."""
+def game_day(config: DrillConfig, console: Console, json_path: str | Path | None = None) -> int:
+    """Run the drill, show it, write the JSON summary if asked (``-``: to stdout, in place
+    of the timeline); 0 if it passed, else 1."""
     with console.status(f"running a {config.duration:g}s drill..."):
         result = run_drill(config)
     summary = summarize(result)
-    render(console, result, summary)
+    if json_path != STDOUT:
+        render(console, result, summary)
     if json_path is not None:
         try:
-            json_path.write_text(json.dumps(to_json(result, summary), indent=2) + "\n", encoding="utf-8")
+            write_json(json_path, to_json(result, summary))
         except OSError as exc:
             console.print(Text(f"cannot write the JSON summary to {json_path}: {exc}", style="bold red"))
             return 1
-        console.print(f"summary written to {json_path}")
+        if json_path != STDOUT:
+            console.print(f"summary written to {json_path}")
     if summary.passed:
         return 0
     failed = ", ".join(c.name for c in summary.criteria if not c.ok)

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 from failover import __version__
 from failover.cli.check_config import add_check_config
 from failover.cli.demo import FAULTS, REALTIME_DURATION, SIMULATED_DURATION, DrillConfig, game_day
 from failover.cli.dns_controller import add_dns_controller
+from failover.cli.output import add_json_option, console_for
 from failover.cli.status import add_check, add_status
 from failover.errors import ConfigError
 
@@ -100,7 +98,7 @@ def _add_demo(commands: Subparsers) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed for traffic, chaos and breaker jitter (7)")
     parser.add_argument("--fault", choices=FAULTS, default="errors", help="how the primary fails (errors)")
     parser.add_argument("--realtime", action="store_true", help="pace the drill on the wall clock")
-    parser.add_argument("--json", type=_output_path, metavar="PATH", help="also write the summary as JSON")
+    add_json_option(parser, "the summary")
     parser.set_defaults(run=_run_demo, parser=parser)
 
 
@@ -109,7 +107,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     if duration is None:
         duration = REALTIME_DURATION if args.realtime else SIMULATED_DURATION
     config = DrillConfig(duration=duration, rate=args.rate, seed=args.seed, fault=args.fault, realtime=args.realtime)
-    return game_day(config, _console(), args.json)
+    return game_day(config, console_for(args.json), args.json)
 
 
 # ---------------------------------------------------------------- reconcile
@@ -121,12 +119,16 @@ def _add_reconcile(commands: Subparsers) -> None:
         help="compare the objects of several targets and repair divergence (dry run by default)",
         description=(
             "List every target, compare versions and checksums key by key, and report what "
-            "differs. Nothing is written unless --repair is given. The targets come from your "
-            "code: --targets MODULE:NAME names a list of Target objects, a FailoverStorage, or a "
+            "differs. Nothing is written unless --repair is given. The targets come from a "
+            "set-up file (--config FILE: its storage targets and its journal) or from your code: "
+            "--targets MODULE:NAME names a list of Target objects, a FailoverStorage, or a "
             "function returning either."
         ),
+        epilog="exit status: 0 the targets agree (or were repaired), 1 divergence left, 2 usage error",
     )
-    parser.add_argument("--targets", required=True, metavar="MODULE:NAME", help="where to find the targets")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=_existing_file, metavar="FILE", help="a set-up file with [storage] targets")
+    source.add_argument("--targets", metavar="MODULE:NAME", help="where to find the targets in your code")
     parser.add_argument("--journal", type=_existing_file, metavar="PATH", help="repair journal: its tombstones")
     parser.add_argument("--prefix", default="", help="only keys starting with this")
     parser.add_argument("--repair", action="store_true", help="write the repairs (default: report only)")
@@ -134,14 +136,14 @@ def _add_reconcile(commands: Subparsers) -> None:
         "--verify", action="store_true", help="read every copy back and check its bytes against its checksum"
     )
     parser.add_argument("--checkpoint", type=_output_path, metavar="PATH", help="resume file for long runs")
-    parser.add_argument("--json", type=_output_path, metavar="PATH", help="also write the report as JSON")
+    add_json_option(parser, "the report")
     parser.set_defaults(run=_run_reconcile, parser=parser)
 
 
 def _run_reconcile(args: argparse.Namespace) -> int:
     from failover.cli.reconcile import run_reconcile
 
-    return run_reconcile(args, _console())
+    return run_reconcile(args, console_for(args.json))
 
 
 SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
@@ -155,14 +157,6 @@ SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _console() -> Console:
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        # Piped into a file or a CI log, rich assumes 80 columns and squeezes the timeline.
-        console.width = max(console.width, 140)
-    return console
 
 
 def _positive_float(text: str) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from failover.cli.output import STDOUT, write_json
+from failover.config import load
 from failover.errors import ConfigError
 from failover.replication.journal import Journal
 from failover.replication.reconcile import ReconcileReport, reconcile
@@ -44,7 +45,18 @@ def load_targets(spec: str) -> tuple[list[Target], Journal | None]:
 
 
 def run_reconcile(args: argparse.Namespace, console: Console) -> int:
+    if args.config is not None:
+        with load(args.config) as setup:  # closes the facade and its journal after
+            storage = setup.storage
+            if storage is None:
+                raise ConfigError(f"{args.config}: reconcile needs a [storage] section")
+            journal = None if storage.replication is None or args.journal else storage.replication.journal
+            return _reconcile(args, console, list(storage.pool.targets), journal)
     targets, journal = load_targets(args.targets)
+    return _reconcile(args, console, targets, journal)
+
+
+def _reconcile(args: argparse.Namespace, console: Console, targets: list[Target], journal: Journal | None) -> int:
     opened = None
     if args.journal is not None:
         journal = opened = Journal(args.journal)
@@ -75,9 +87,10 @@ def run_reconcile(args: argparse.Namespace, console: Console) -> int:
     finally:
         if opened is not None:
             opened.close()
-    _print(report, console)
+    if args.json != STDOUT:
+        _print(report, console)
     if args.json is not None:
-        args.json.write_text(json.dumps(report.as_dict(), indent=2))
+        write_json(args.json, report.as_dict())
     return 0 if report.ok else 1
 
 

@@ -14,7 +14,6 @@ shared store, anywhere in the fleet).  A bad file exits 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from failover.cli.output import STDOUT, add_json_option, console_for, write_json
 from failover.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -75,16 +75,16 @@ def add_check(commands: Subparsers) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="the TOML set-up file")
     parser.add_argument("--timeout", type=_seconds, default=2.0, metavar="SECONDS", help="per probe (2)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    add_json_option(parser, "every target's row")
 
 
 def run_status(args: argparse.Namespace) -> int:
     rows = _probe_file(args)
     if rows is None:
         return EXIT_CONFIG
-    if args.json:
-        print(json.dumps(_document(args.config, rows), indent=2))
-    else:
+    if args.json is not None:
+        write_json(args.json, _document(args.config, rows))
+    if args.json != STDOUT:
         _table(rows, f"{args.config}: {sum(r.down for r in rows)} of {len(rows)} target(s) down")
     return EXIT_OK
 
@@ -94,11 +94,11 @@ def run_check(args: argparse.Namespace) -> int:
     if rows is None:
         return EXIT_CONFIG
     down = [r for r in rows if r.down]
-    if args.json:
-        print(json.dumps(_document(args.config, rows), indent=2))
-    elif down:
+    if args.json is not None:
+        write_json(args.json, _document(args.config, rows))
+    if args.json != STDOUT and down:
         _table(down, f"{args.config}: {len(down)} of {len(rows)} target(s) down")
-    else:
+    elif args.json != STDOUT:
         print(f"{args.config}: all {len(rows)} target(s) up")
     return EXIT_DOWN if down else EXIT_OK
 
@@ -175,7 +175,6 @@ def _document(config: Path, rows: list[Row]) -> dict[str, Any]:
 
 
 def _table(rows: list[Row], title: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table()
@@ -187,7 +186,7 @@ def _table(rows: list[Row], title: str) -> None:
         if last and r.last_error_age is not None:
             last += f" ({r.last_error_age:.0f}s ago)"
         table.add_row(r.facade, r.target, r.role, r.probe, f"{r.probe_ms:.1f} ms", r.breaker, last, style=style)
-    console = Console()
+    console = console_for(None)
     console.print(title, soft_wrap=True, highlight=False)  # one line, however long the path
     console.print(table)
 

@@ -1,4 +1,5 @@
-"""`failover status` and `failover check`: every target probed once, reported, and an exit code."""
+"""The reporting commands: `status` and `check` probe a set-up file's targets once; every report
+takes `--json [PATH]` (stdout alone with no PATH); reconcile reads its targets from a set-up file."""
 
 from __future__ import annotations
 
@@ -108,3 +109,44 @@ def test_drill_is_the_command_and_demo_its_alias() -> None:
     for name in ("drill", "demo"):
         args = parser.parse_args([name, "--duration", "5"])
         assert isinstance(args, argparse.Namespace) and args.run.__name__ == "_run_demo"
+
+
+def test_json_to_stdout_is_the_document_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "it.toml"
+    path.write_text(FILE)
+    for command in ("status", "check"):
+        assert main([command, "--config", str(path), "--json", "-"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["targets"]) == 3
+
+
+def test_json_to_a_file_keeps_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, out = tmp_path / "it.toml", tmp_path / "status.json"
+    path.write_text(FILE)
+    assert main(["status", "--config", str(path), "--json", str(out)]) == 0
+    assert "mem:dns" in capsys.readouterr().out
+    assert json.loads(out.read_text())["down"] == []
+
+
+def test_the_drill_writes_its_summary_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drill", "--duration", "40", "--rate", "20", "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["passed"] is True and summary["ops"] > 0
+
+
+def test_reconcile_takes_its_targets_and_journal_from_a_set_up_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "it.toml"
+    path.write_text(FILE + '\n[storage.replication]\nmode = "all"\njournal = "journal.sqlite"\n')
+    assert main(["reconcile", "--config", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["scanned"] == 0 and report["dry_run"] is True
+    assert (tmp_path / "journal.sqlite").exists()
+
+
+def test_reconcile_needs_a_storage_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "it.toml"
+    path.write_text(FILE.split("[[dns.targets]]")[1].join(["[[dns.targets]]", ""]))
+    assert main(["reconcile", "--config", str(path)]) == 2
+    assert "needs a [storage] section" in capsys.readouterr().err
