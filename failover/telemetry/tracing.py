@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from failover.errors import AllTargetsFailed, ConfigError, FailoverError, classify
+from failover.errors import AllTargetsFailed, ConfigError, FailoverError, NotFoundUnconfirmed, classify
 from failover.layers.base import Attempt, Invoke, Skip
 from failover.redact import redact
 
@@ -325,9 +325,11 @@ def _summary(exc: BaseException) -> str:
     parts = (f"target={exc.target}" if exc.target else "", f"operation={exc.operation}" if exc.operation else "")
     where = ", ".join(part for part in parts if part)
     text = f"{exc.kind} ({where})" if where else exc.kind
-    if isinstance(exc, AllTargetsFailed) and (exc.attempts or exc.skipped):
+    if isinstance(exc, AllTargetsFailed):
         causes = [f"{a.target}: {a.kind}" for a in exc.attempts] + [f"{name}: skipped" for name in exc.skipped]
-        text += f" [{'; '.join(causes)}]"
+        if isinstance(exc, NotFoundUnconfirmed):
+            causes += [f"{name}: not_found" for name in exc.answered]
+        text += f" [{'; '.join(causes)}]" if causes else ""
     return text
 
 
