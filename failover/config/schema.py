@@ -241,6 +241,11 @@ class ReplicationSection(_Strict):
     drain_interval: Seconds | None = None
     restore_check: SecondsOrOff = None
     anti_entropy: SecondsOrOff = None
+    inline_limit: int | None = Field(None, ge=0, strict=True)
+    repair_workers: AtLeastOne | None = None
+    pass_budget: Seconds | None = None
+    unconfirmed_grace: float | None = Field(None, ge=0)
+    writer_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{1,64}$")
 
     @model_validator(mode="after")
     def _quorum_with_its_mode(self) -> ReplicationSection:

@@ -21,6 +21,7 @@ backwards: last writer wins.  docs/consistency.md has the guarantees and their c
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -202,6 +203,8 @@ class Replication:
         self.locks = KeyLocks()
         self.inflight = InFlight(on_idle=self._write_finished, now=pool.clock.monotonic, grace=mode.unconfirmed_grace)
         inherited = self.inflight.inherit((t, key) for key, owed in self.owing.items() for t in owed)
+        # Until then the rows found in the journal wait for a dead writer's late requests.
+        self.inherited_until = pool.clock.monotonic() + mode.unconfirmed_grace if inherited else -math.inf
         if inherited:
             logger.info(
                 "journal holds %d owed writes from before this process; repairs start in %.1fs, after any "
