@@ -223,6 +223,9 @@ def _gauges(readings: Iterable[_Reading]) -> Iterator[Metric]:
 
 def _families_of(registry: CollectorRegistry) -> _Families:
     """The registry's failover families, registered on first use."""
+    known: _Families | None = vars(registry).get(_FAMILIES)
+    if known is not None:
+        return known
     fresh = _Families()
     found: _Families = vars(registry).setdefault(_FAMILIES, fresh)  # atomic: one instance wins
     if found is fresh:
