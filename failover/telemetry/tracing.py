@@ -213,7 +213,7 @@ class _Call:
     """What the attempts of one traced call have said so far; attempts of a hedged call
     report from worker threads, hence the lock."""
 
-    __slots__ = ("answer", "attempts", "first", "lock", "open", "pending", "span")
+    __slots__ = ("answer", "attempts", "firsts", "later", "lock", "open", "pending", "span")
 
     def __init__(self, span: Span) -> None:
         self.span = span
@@ -221,15 +221,16 @@ class _Call:
         self.open = True
         self.attempts = 0
         self.pending: dict[Attempt, dict[str, AttributeValue]] = {}  # in flight, with its cloud attributes
-        self.first: str | None = None  # the target of the call's first attempt
+        # Targets of first attempts (several for a write made on every target), and whether
+        # a retry or a hedge was made: what `failover.failed_over` is judged by.
+        self.firsts: set[str] = set()
+        self.later = False
         self.answer: str | None = None  # the target of the attempt that succeeded first
 
     def started(self, attempt: Attempt, place: dict[str, AttributeValue]) -> None:
         with self.lock:
             self.attempts += 1
             self.pending[attempt] = place
-            if attempt.order == 0 and self.first is None:
-                self.first = attempt.member.name
 
     def finished(
         self, attempt: Attempt, outcome: str, exc: BaseException | None, place: dict[str, AttributeValue]
@@ -237,30 +238,36 @@ class _Call:
         with self.lock:
             if self.pending.pop(attempt, None) is None or not self.open:
                 return  # the call has returned and its span ended: too late to tell
-            name = attempt.member.name
+            attributes = _attempt_attributes(attempt, outcome, place)
             if outcome == "skipped":
                 self.attempts -= 1  # passed by, not tried: the executor does not count it either
-                if self.first == name:
-                    self.first = None
-            elif outcome == "ok" and self.answer is None:
-                self.answer = name
-            attributes = _attempt_attributes(attempt, outcome, place)
-            if exc is not None and outcome != "skipped":
-                attributes["error.type"] = _error_type(exc) if outcome == "error" else outcome
+            else:
+                self._tried(attempt)
+                if outcome == "ok" and self.answer is None:
+                    self.answer = attempt.member.name
+                if exc is not None:
+                    attributes["error.type"] = _error_type(exc) if outcome == "error" else outcome
             self.span.add_event(ATTEMPT_EVENT, attributes)
+
+    def _tried(self, attempt: Attempt) -> None:
+        if attempt.order:
+            self.later = True
+        else:
+            self.firsts.add(attempt.member.name)
 
     def close(self, exc: BaseException | None) -> None:
         """Mark attempts still in flight as unfinished and set the call's own attributes."""
         with self.lock:
             self.open = False
             for attempt, place in self.pending.items():
+                self._tried(attempt)
                 self.span.add_event(ATTEMPT_EVENT, _attempt_attributes(attempt, "unfinished", place))
             final = self.answer
             if final is None and isinstance(exc, FailoverError) and not isinstance(exc, AllTargetsFailed):
                 final = exc.target
             attributes: dict[str, AttributeValue] = {
                 "failover.attempts": self.attempts,
-                "failover.failed_over": self.attempts > 1 and (final is None or final != self.first),
+                "failover.failed_over": self.later and final not in self.firsts,
             }
             if final is not None:
                 attributes["failover.target"] = final

@@ -18,11 +18,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 
-from failover import ExecutionConfig, FailoverStorage, FakeClock, Target
+from failover import ExecutionConfig, FailoverDNS, FailoverStorage, FakeClock, Record, Target
 from failover.errors import ConfigError, NotFound
 from failover.layers import Attempt, AttemptTimeout, Invoke, Skip
 from failover.providers.chaos import ChaosProvider
-from failover.providers.memory import MemoryObjectStore
+from failover.providers.memory import MemoryDnsZone, MemoryObjectStore
 from failover.routing.router import Member
 from failover.telemetry.tracing import INSTALL, OpenTelemetryTracing
 from tests.unit.test_extras import python
@@ -236,6 +236,7 @@ def test_no_object_key_is_in_the_trace_by_default(provider: TracerProvider, expo
     failed = spans[-1]
     assert failed.status.status_code is StatusCode.ERROR
     assert (failed.attributes or {})["error.type"] == "not_found"
+    assert (failed.attributes or {})["failover.target"] == "aws:us-east-1"  # the preferred target's answer
 
 
 def test_record_keys_puts_the_key_and_the_message_in_the_trace(
@@ -256,6 +257,23 @@ def test_record_keys_puts_the_key_and_the_message_in_the_trace(
     assert (failed.attributes or {})["failover.key"] == KEY
     (exception,) = [e for e in failed.events if e.name == "exception"]
     assert KEY in str((exception.attributes or {})["exception.message"])
+
+
+def test_a_dns_change_made_on_every_zone_has_an_event_per_zone(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    zones = [Target(name, MemoryDnsZone("example.test.")) for name in ("azure:westeurope", "bind:primary")]
+    dns = FailoverDNS(zones, instruments=[OpenTelemetryTracing(provider)])
+    dns.upsert_record(Record("www", "A", 60, ("192.0.2.1",)))
+    span = only_span(exporter)
+    assert span.name == "failover.dns upsert_record"
+    assert sorted((a["failover.target"], a["failover.outcome"]) for a in attempts(span)) == [
+        ("azure:westeurope", "ok"),
+        ("bind:primary", "ok"),
+    ]
+    clouds = {a["failover.target"]: a.get("cloud.provider") for a in attempts(span)}
+    assert clouds == {"azure:westeurope": "azure", "bind:primary": None}  # "bind" names no cloud
+    assert (span.attributes or {})["failover.failed_over"] is False  # every zone's write is a first attempt
 
 
 # ---------------------------------------------------------------- iterators, skips, sampling
