@@ -5,11 +5,17 @@
     curl localhost:8080/objects/reports/q3.pdf
     curl -X POST localhost:8080/chaos/memory:us-east-1/down   # take the primary down
     curl localhost:8080/status
+    curl localhost:8080/metrics                                # Prometheus: failovers, attempts...
 
 Objects go through one `FailoverStorage` over three targets with replication, so a
 write made during an outage reaches the recovered target later.  The targets are
 in-memory clouds wrapped in `ChaosProvider`, so the failover can be tried without an
 account; swap in `S3Store`, `BlobStore` and `GCSStore` for the real thing.
+
+Every call is measured (`failover.telemetry.metrics`, served at ``/metrics``) and
+traced (`failover.telemetry.tracing`: a span per call, an event per attempt, sent to
+whatever OpenTelemetry tracer provider the process configures).  Needs the ``metrics``
+and ``tracing`` extras.
 """
 
 from __future__ import annotations
@@ -22,16 +28,24 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from opentelemetry.trace import TracerProvider
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
 from failover import ExecutionConfig, FailoverStorage, LoggingListener, ProbeConfig, Target, replication
 from failover.errors import FailoverError, InvalidInput, NotFound
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
+from failover.telemetry.metrics import PrometheusMetrics
+from failover.telemetry.tracing import OpenTelemetryTracing
 
 REGIONS = ("memory:us-east-1", "memory:eu-west-1", "memory:ap-south-1")
 
 
-def build(journal: Path) -> tuple[FailoverStorage, dict[str, ChaosProvider]]:
+def build(
+    journal: Path, registry: CollectorRegistry | None = None, tracer_provider: TracerProvider | None = None
+) -> tuple[FailoverStorage, dict[str, ChaosProvider]]:
     clouds = {name: ChaosProvider(MemoryObjectStore(), seed=i) for i, name in enumerate(REGIONS)}
+    metrics = PrometheusMetrics(registry or CollectorRegistry(), facade="objects")
     storage = FailoverStorage(
         [Target(name, cloud, priority=i) for i, (name, cloud) in enumerate(clouds.items())],
         writes=replication.Primary(journal=journal),
@@ -39,6 +53,7 @@ def build(journal: Path) -> tuple[FailoverStorage, dict[str, ChaosProvider]]:
         health_checks=ProbeConfig(interval=1.0, timeout=0.5),
         failback_after=10.0,
         listeners=[LoggingListener()],
+        instruments=[metrics, OpenTelemetryTracing(tracer_provider)],
     )
     return storage, clouds
 
@@ -46,6 +61,9 @@ def build(journal: Path) -> tuple[FailoverStorage, dict[str, ChaosProvider]]:
 def handler_for(storage: FailoverStorage, clouds: dict[str, ChaosProvider]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/metrics":
+                registry = next(i.registry for i in storage.instruments if isinstance(i, PrometheusMetrics))
+                return self._reply(HTTPStatus.OK, generate_latest(registry), CONTENT_TYPE_LATEST)
             if self.path == "/status":
                 rows = [
                     {"target": t.name, "role": t.role, "breaker": t.breaker, "share": round(t.traffic_share, 3)}
@@ -79,7 +97,7 @@ def handler_for(storage: FailoverStorage, clouds: dict[str, ChaosProvider]) -> t
         def _key(self) -> str | None:
             if self.path.startswith("/objects/") and len(self.path) > len("/objects/"):
                 return self.path[len("/objects/") :]
-            self._reply(HTTPStatus.NOT_FOUND, b"use /objects/<key> or /status\n")
+            self._reply(HTTPStatus.NOT_FOUND, b"use /objects/<key>, /status or /metrics\n")
             return None
 
         def _answer(self, action: object) -> None:

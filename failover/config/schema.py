@@ -309,13 +309,23 @@ class StorageSection(FacadeSection):
     replication: ReplicationSection | None = None
 
 
+class TelemetrySection(_Strict):
+    """Instruments on every facade: Prometheus metrics on one registry (``Setup.metrics``),
+    OpenTelemetry traces with the process's tracer provider (``record_keys``: object keys
+    in span attributes; off, since keys may be personal data)."""
+
+    metrics: bool = Field(False, strict=True)
+    tracing: bool = Field(False, strict=True)
+    record_keys: bool = Field(False, strict=True)
+
+
 class SetupConfig(_Strict):
-    """The whole file.  A section added here (``telemetry: TelemetrySection | None = None``)
-    is built in `failover.config.setup`."""
+    """The whole file.  A section added here is built in `failover.config.setup`."""
 
     storage: StorageSection | None = None
     dns: FacadeSection | None = None
     compute: FacadeSection | None = None
+    telemetry: TelemetrySection | None = None
 
     @model_validator(mode="after")
     def _something(self) -> SetupConfig:
@@ -343,5 +353,6 @@ __all__ = [
     "SetupConfig",
     "StorageSection",
     "TargetSection",
+    "TelemetrySection",
     "set_fields",
 ]

@@ -12,6 +12,7 @@ never in a message: an unset variable is named, a value never shown.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.config._toml import named, parse_toml, read_toml, reject_inline_secrets, validate
 from failover.config.providers import Context, FacadeName, build_provider
-from failover.config.schema import FacadeSection, ReplicationSection, SetupConfig, StorageSection, set_fields
+from failover.config.schema import (
+    FacadeSection,
+    ReplicationSection,
+    SetupConfig,
+    StorageSection,
+    TelemetrySection,
+    set_fields,
+)
 from failover.errors import ConfigError
 from failover.facades.base import Facade
 from failover.facades.compute import FailoverCompute
@@ -51,6 +59,25 @@ class Options:
     clock: Clock | None = None
     listeners: tuple[Listener, ...] = ()
     rng: random.Random | None = None
+    telemetry: Telemetry | None = None
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """The ``[telemetry]`` section, built: one metrics registry, one tracing instrument."""
+
+    metrics: Any = None  # a prometheus_client CollectorRegistry
+    tracing: Any = None  # an OpenTelemetryTracing
+
+    def instruments(self, facade: FacadeName) -> list[Any]:
+        found: list[Any] = []
+        if self.metrics is not None:
+            from failover.telemetry.metrics import PrometheusMetrics
+
+            found.append(PrometheusMetrics(self.metrics, facade=facade))
+        if self.tracing is not None:
+            found.append(self.tracing)
+        return found
 
 
 class Setup:
@@ -74,6 +101,9 @@ class Setup:
         self.storage = storage
         self.dns = dns
         self.compute = compute
+        # The registry every facade's metrics are on, with ``[telemetry] metrics = true``:
+        # serve it with `failover.telemetry.exposition` (``asgi_app(setup.metrics)``).
+        self.metrics: Any = None
 
     @property
     def facades(self) -> dict[str, Facade[Any]]:
@@ -148,6 +178,9 @@ def read(data: Mapping[str, Any], source: str) -> SetupConfig:
 def build(config: SetupConfig, options: Options) -> Setup:
     """Each section's facade; if one cannot be built, those already built are closed."""
     setup = Setup(config, source=options.source)
+    if config.telemetry is not None:
+        options = dataclasses.replace(options, telemetry=_telemetry(config.telemetry, options.source))
+        setup.metrics = options.telemetry.metrics if options.telemetry else None
     try:
         if config.storage is not None:
             setup.storage = _storage(config.storage, options)
@@ -220,7 +253,32 @@ def _facade_keywords(facade: FacadeName, section: FacadeSection, options: Option
     if section.fleet is not None:
         keywords["breaker_store"] = named(f"{at}.fleet", lambda: _breaker_store(facade, section, options))
     keywords.update(clock=options.clock, listeners=options.listeners, rng=options.rng)
+    telemetry = options.telemetry
+    if telemetry is not None:
+        keywords["instruments"] = named(f"{options.source}: telemetry", lambda: telemetry.instruments(facade))
     return keywords
+
+
+def _telemetry(section: TelemetrySection, source: str) -> Telemetry:
+    """The registry and tracer the section asks for; a missing extra is named."""
+
+    def build() -> Telemetry:
+        metrics = tracing = None
+        if section.metrics:
+            try:
+                from prometheus_client import CollectorRegistry
+            except ImportError:
+                import failover.telemetry.metrics  # noqa: F401  # raises the error naming the extra
+                raise
+
+            metrics = CollectorRegistry()
+        if section.tracing:
+            from failover.telemetry.tracing import OpenTelemetryTracing
+
+            tracing = OpenTelemetryTracing(record_keys=section.record_keys)
+        return Telemetry(metrics, tracing)
+
+    return named(f"{source}: telemetry", build)
 
 
 def _breaker_config() -> Any:
@@ -302,4 +360,4 @@ def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
-__all__ = ["Options", "Setup", "build", "check", "load", "parse", "read"]
+__all__ = ["Options", "Setup", "Telemetry", "build", "check", "load", "parse", "read"]

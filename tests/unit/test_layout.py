@@ -16,7 +16,18 @@ REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "failover"
 # The rooms of the engine, lowest first; the modules directly in failover/ are the shared
 # vocabulary (errors, clock, events, capabilities, targets...) that every room uses.
-TIERS = ("breaker", "health", "routing", "layers", "execution", "replication", "facades", "fleet", "controllers")
+TIERS = (
+    "breaker",
+    "health",
+    "routing",
+    "layers",
+    "execution",
+    "replication",
+    "facades",
+    "fleet",
+    "controllers",
+    "telemetry",
+)
 EDGE = ("config", "cli", "testing")  # files, flags and local servers; may load adapters by name
 
 
