@@ -362,6 +362,11 @@ class CircuitBreaker:
             self._set_state(state, reason, events)
         self._publish(events)
 
+    @property
+    def store(self) -> BreakerStore | None:
+        """The shared store this breaker saves its transitions to, if any."""
+        return self._store
+
     def sync(self) -> None:
         """Adopt the state another process saved in the shared store, if it differs."""
         if self._store is None:

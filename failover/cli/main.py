@@ -3,7 +3,8 @@
 Subcommands: ``drill`` (alias ``demo``: a game day on in-memory providers), ``status``
 and ``check`` (probe every target of a set-up file), ``check-config`` (validate one),
 ``reconcile`` (compare and repair the objects of several targets), ``repair`` (catch up
-what the journal says is owed), ``dns-controller``
+what the journal says is owed), ``force-open``, ``force-closed`` and ``release`` (a
+target's breaker across a fleet), ``dns-controller``
 (keep a DNS record on healthy endpoints).  Each subcommand is one ``add`` function in `SUBCOMMANDS` that
 builds its parser and sets ``run`` to the function that carries it out; heavy imports
 wait until a subcommand runs.
@@ -27,6 +28,7 @@ from failover import __version__
 from failover.cli.check_config import add_check_config
 from failover.cli.demo import FAULTS, REALTIME_DURATION, SIMULATED_DURATION, DrillConfig, game_day
 from failover.cli.dns_controller import add_dns_controller
+from failover.cli.maintenance import add_maintenance
 from failover.cli.output import add_json_option, console_for
 from failover.cli.repair import add_repair
 from failover.cli.status import add_check, add_status
@@ -155,6 +157,7 @@ SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     add_check_config,
     _add_reconcile,
     add_repair,
+    add_maintenance,
     add_dns_controller,
 )
 

@@ -262,6 +262,7 @@ class FleetSection(_Strict):
     breaker_store: str | None = Field(None, pattern=r"^(redis|rediss|unix)://")
     breaker_store_env: EnvName = None
     prefix: str | None = Field(None, min_length=1)
+    sync_interval: Seconds | None = None  # how often a started facade adopts the fleet's states (1 s)
 
     @field_validator("breaker_store")
     @classmethod

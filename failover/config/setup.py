@@ -338,7 +338,8 @@ def _breaker_store(facade: FacadeName, section: FacadeSection, options: Options)
         if not url:
             raise ConfigError(f"breaker_store_env: environment variable {fleet.breaker_store_env} is not set")
     prefix = fleet.prefix or f"failover:breaker:{facade}:"
-    return RedisBreakerStore(connect(url or ""), prefix=prefix, clock=options.clock)
+    interval = {} if fleet.sync_interval is None else {"sync_interval": fleet.sync_interval}
+    return RedisBreakerStore(connect(url or ""), prefix=prefix, clock=options.clock, **interval)
 
 
 def _write_mode(section: ReplicationSection, targets: int, options: Options) -> WriteMode:
