@@ -1,4 +1,4 @@
-"""`failover demo`: a game day on in-memory providers with chaos.
+"""`failover drill` (also `failover demo`): a game day on in-memory providers with chaos.
 
 Three targets (``memory:us-east-1`` preferred, then ``eu-west-1``, then ``ap-south-1``)
 take steady traffic (reads of a seeded dataset, some writes of new keys).  On a

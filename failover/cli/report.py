@@ -1,4 +1,4 @@
-"""How `failover demo` shows a drill: rich tables on a console, or plain JSON."""
+"""How `failover drill` shows a drill: rich tables on a console, or plain JSON."""
 
 from __future__ import annotations
 
