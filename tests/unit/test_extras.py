@@ -51,6 +51,9 @@ MODULES = {
     "tomli": "tomli",
     "prometheus-client": "prometheus_client",
     "opentelemetry-api": "opentelemetry",
+    "starlette": "starlette",
+    "uvicorn": "uvicorn",
+    "plotly": "plotly",
 }
 # The extra each adapter of failover.registry asks for (and that must install it).
 ADAPTERS = {
