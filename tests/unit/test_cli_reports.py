@@ -16,22 +16,9 @@ from failover.config import parse
 from failover.config.setup import Setup
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
+from tests.unit.setups import STORAGE_AND_DNS
 
-FILE = """
-[[storage.targets]]
-name = "mem:a"
-provider = "memory"
-
-[[storage.targets]]
-name = "mem:b"
-provider = "memory"
-priority = 1
-
-[[dns.targets]]
-name = "mem:dns"
-provider = "memory_dns"
-zone = "example.com."
-"""
+FILE = STORAGE_AND_DNS
 
 
 def setup_with(chaos: ChaosProvider, clock: FakeClock) -> Setup:

@@ -8,22 +8,9 @@ from failover.config import parse
 from failover.errors import ConfigError
 from failover.telemetry.metrics import PrometheusMetrics
 from failover.telemetry.tracing import OpenTelemetryTracing
+from tests.unit.setups import STORAGE_AND_DNS
 
-FILE = """
-[[storage.targets]]
-name = "mem:a"
-provider = "memory"
-
-[[storage.targets]]
-name = "mem:b"
-provider = "memory"
-priority = 1
-
-[[dns.targets]]
-name = "mem:dns"
-provider = "memory_dns"
-zone = "example.com."
-
+FILE = STORAGE_AND_DNS + """
 [telemetry]
 metrics = true
 tracing = true
