@@ -27,6 +27,7 @@ TIERS = (
     "fleet",
     "controllers",
     "telemetry",
+    "dashboard",
 )
 EDGE = ("config", "cli", "testing")  # files, flags and local servers; may load adapters by name
 
