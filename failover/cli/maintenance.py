@@ -101,7 +101,11 @@ def _apply(facade: Facade[Any], action: str, target: str, reason: str) -> dict[s
             member.breaker.reset(reason)  # saved to the store even if this process saw no force
     states: dict[str, str | None] = {}
     for _, member in facade.pool.members_of(target):
-        stored = member.breaker.store.load(member.breaker.name) if member.breaker.store is not None else None
+        store = member.breaker.store
+        flush = getattr(store, "flush", None)
+        if callable(flush):
+            flush()  # the store writes on a thread of its own: wait for it before reading back
+        stored = store.load(member.breaker.name) if store is not None else None
         states[member.breaker.name] = None if stored is None else stored.state
     return states
 

@@ -216,7 +216,7 @@ class Pool:
         if store is None:
             return None
         breakers = [m.breaker for executor in self.executors.values() for m in executor.router.members]
-        return StoreSync(breakers, getattr(store, "sync_interval", DEFAULT_SYNC_INTERVAL))
+        return StoreSync(breakers, getattr(store, "sync_interval", DEFAULT_SYNC_INTERVAL), store)
 
     def members_of(self, target: str) -> list[tuple[Router, Member]]:
         """``target``'s members (one, or one per operation class) with their routers."""

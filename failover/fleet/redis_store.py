@@ -23,11 +23,13 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from failover.breaker.store import StoredState
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
+from failover.fleet.background import LatestWriter
 
 try:
     import redis
@@ -42,13 +44,15 @@ logger = logging.getLogger("failover.redis")
 
 __all__ = ["RedisBreakerStore", "RedisLeaderLock", "connect", "describe_client"]
 
-# KEYS[1] = the hash; ARGV = state, opens, reason, open time left in ms.  The end of the
-# open time is computed on the server's clock, in the same atomic step as the write.
+# KEYS[1] = the hash, KEYS[2] = the change channel; ARGV = state, opens, reason, open
+# time left in ms, breaker name.  The end of the open time is computed on the server's
+# clock, and the change announced, in the same atomic step as the write.
 _SAVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'opens', ARGV[2], 'reason', ARGV[3],
            'open_until_ms', now + tonumber(ARGV[4]))
+redis.call('PUBLISH', KEYS[2], ARGV[5])
 return 1
 """
 
@@ -119,12 +123,14 @@ class _Outage:
 class RedisBreakerStore:
     """A `BreakerStore` a fleet shares: one Redis hash per breaker name.
 
-    A started facade reads what other processes saved every ``sync_interval`` seconds
-    (`failover.breaker.sync`).  Build the client with `connect` (short timeouts, no
-    retries): `save` runs while a
-    breaker changes state, so a Redis that stops answering delays that call by up to the
-    client's timeout (with its retries), once per ``retry_after`` seconds while the
-    outage lasts.
+    `save` never waits for Redis: it queues the state for a writer thread of the store's
+    own (`failover.fleet.background.LatestWriter`), so a Redis that is slow, down or
+    blackholed delays what the fleet learns, never the call that opened a breaker.  Each
+    write also publishes the breaker's name on ``prefix + "changed"``; a started facade
+    subscribes (`subscribe`) and adopts a transition as soon as it is announced, and
+    re-reads every breaker after the subscription (re)connects.  It also reads every
+    ``sync_interval`` seconds, should an announcement be lost.  Build the client with
+    `connect` (short timeouts, no retries).  `flush` waits for queued writes.
     """
 
     def __init__(
@@ -138,21 +144,51 @@ class RedisBreakerStore:
     ) -> None:
         self.client = client
         self.prefix = prefix
+        self.channel = prefix + "changed"
         self.sync_interval = sync_interval  # how often a started facade reads the others' transitions
         self._save_script = client.register_script(_SAVE)
         self._outage = _Outage(describe_client(client), retry_after, clock or SystemClock())
+        self._writer: LatestWriter[StoredState] = LatestWriter(self._write, thread_name="failover-redis-writer")
+        self._subscriber = _Subscriber(client, self.channel, self._outage, retry_after)
 
     def key(self, name: str) -> str:
         return self.prefix + name
 
     def save(self, name: str, state: StoredState) -> None:
+        """Queue ``state`` for the writer thread: returns at once, whatever Redis is doing."""
+        self._writer.put(name, state)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every state saved so far is written, or has failed; False on timeout."""
+        return self._writer.flush(timeout)
+
+    def subscribe(self, on_change: Callable[[str | None], None]) -> None:
+        """Call ``on_change(name)`` when a breaker's state is announced, and
+        ``on_change(None)`` whenever the subscription (re)connects: every breaker should be
+        read again then.  Runs on the store's subscriber thread, started with the first."""
+        self._subscriber.add(on_change)
+
+    def unsubscribe(self, on_change: Callable[[str | None], None]) -> None:
+        self._subscriber.remove(on_change)
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether the subscriber thread runs (some started facade listens)."""
+        return self._subscriber.running
+
+    def close(self) -> None:
+        """Write what is queued (briefly), stop the writer and subscriber threads."""
+        self._writer.close()
+        self._subscriber.stop()
+
+    def _write(self, name: str, state: StoredState) -> None:
         if self._outage.paused():
             return
         open_ms = max(0, round(state.open_for * 1000))
         try:
             self._save_script(
-                keys=[self.key(name)],
-                args=[state.state, state.opens, state.reason[:_MAX_REASON], open_ms],
+                keys=[self.key(name), self.channel],
+                args=[state.state, state.opens, state.reason[:_MAX_REASON], open_ms, name],
             )
         except RedisError as exc:
             self._outage.failed(f"save of breaker {name!r}", exc)
@@ -184,6 +220,77 @@ class RedisBreakerStore:
 
     def __repr__(self) -> str:
         return f"RedisBreakerStore({self._outage._where}, prefix={self.prefix!r})"
+
+
+class _Subscriber:
+    """The store's subscription to its change channel, on a daemon thread while anyone
+    listens.  Redis down: one warning (shared with the store's outage), a retry every
+    ``retry_after`` seconds, and ``None`` told to every listener once it is back."""
+
+    def __init__(self, client: redis.Redis, channel: str, outage: _Outage, retry_after: float) -> None:
+        self._client = client
+        self._channel = channel
+        self._outage = outage
+        self._retry_after = retry_after
+        self._lock = threading.Lock()
+        self._listeners: tuple[Callable[[str | None], None], ...] = ()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, listener: Callable[[str | None], None]) -> None:
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+            if self._thread is None:
+                self._stop = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._loop, args=(self._stop,), name="failover-redis-subscriber", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, listener: Callable[[str | None], None]) -> None:
+        with self._lock:
+            # `!=`, not `is not`: each access to a bound method makes a new object.
+            self._listeners = tuple(fn for fn in self._listeners if fn != listener)
+            if self._listeners:
+                return
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self._listen(stop)
+            except RedisError as exc:
+                self._outage.failed("subscription to breaker changes", exc)
+                stop.wait(self._retry_after)
+
+    def _listen(self, stop: threading.Event) -> None:
+        client: Any = self._client  # redis-py's pubsub() carries no annotations
+        with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            pubsub.subscribe(self._channel)
+            self._outage.succeeded()
+            self._tell(None)  # what changed while we were not listening is unknown: read all
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=0.5)
+                if message is not None and message.get("type") == "message":
+                    self._tell(_text(message["data"]))
+
+    def _tell(self, name: str | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(name)
+            except Exception:  # one broken listener must not silence the others
+                logger.exception("breaker change listener failed on %s", name)
 
 
 class RedisLeaderLock:

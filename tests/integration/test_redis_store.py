@@ -84,6 +84,7 @@ def test_an_open_breaker_is_adopted_with_its_remaining_time_and_closing_propagat
     b = CircuitBreaker("aws:us-east-1", CONFIG, clock=FakeClock(5000.0), store=store)
 
     trip(a)
+    assert store.flush(), "saves are written on the store's own thread"
     b.sync()
     assert b.state is BreakerState.OPEN
     assert 9.0 < b.retry_in() <= 10.0, "remaining open time by Redis's clock, not a's"
@@ -95,6 +96,7 @@ def test_an_open_breaker_is_adopted_with_its_remaining_time_and_closing_propagat
     a._clock.advance(10.0)  # type: ignore[attr-defined]
     assert a.call(ok) == "ok"
     assert a.state is BreakerState.CLOSED
+    assert store.flush()
     b.sync()
     assert b.state is BreakerState.CLOSED
     assert b.try_acquire() is PASS
@@ -104,6 +106,7 @@ def test_the_store_counts_down_on_the_redis_clock_and_never_goes_negative(client
     store = RedisBreakerStore(client, prefix=unique("brk") + ":")
     assert store.load("nobody") is None
     store.save("t", StoredState("open", 3, 0.3, "3 consecutive failures"))
+    assert store.flush()
     first = store.load("t")
     assert first is not None
     assert (first.state, first.opens, first.reason) == ("open", 3, "3 consecutive failures")
@@ -140,6 +143,7 @@ def test_a_redis_outage_degrades_to_local_breakers_and_sharing_resumes(
     a.reset()
     trip(a)
     assert time.monotonic() - began < 2.0, "a dead Redis must fail fast"
+    assert store.flush()
     warnings = redis_warnings(caplog)
     assert len(warnings) == 1, warnings  # once per streak
     assert "unreachable" in warnings[0] and f"127.0.0.1:{own_redis.port}" in warnings[0]
@@ -148,6 +152,7 @@ def test_a_redis_outage_degrades_to_local_breakers_and_sharing_resumes(
     store_clock.advance(1.5)
     a.reset()
     trip(a)
+    assert store.flush()
     b.sync()
     assert b.state is BreakerState.OPEN, "sharing resumes once Redis is back"
     assert any("reachable again" in r.getMessage() for r in caplog.records if r.name == "failover.redis")
@@ -158,6 +163,7 @@ def test_warnings_never_carry_the_password(own_redis: RedisServer, caplog: pytes
     own_redis.kill()
     store = RedisBreakerStore(client, prefix="x:")
     store.save("t", StoredState("open", 1, 5.0))
+    assert store.flush()
     assert store.load("t") is None
     lock = RedisLeaderLock(client, "leader:x")
     assert not lock.try_acquire()
