@@ -103,7 +103,7 @@ def make_dashboard(args: argparse.Namespace, environ: Mapping[str, str]) -> Dash
     try:
         return Dashboard(controls=True, token=token)
     except ConfigError as exc:
-        raise ConfigError(f"--token-env {args.token_env}: {exc.message}") from None
+        raise ConfigError(f"the value of {args.token_env} (--token-env) is not usable: the {exc.message}") from None
 
 
 def _load(path: Path, dashboard: Dashboard) -> Setup:

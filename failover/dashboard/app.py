@@ -88,7 +88,9 @@ def build_app(dashboard: Dashboard) -> Starlette:
         Route("/api/status", status, methods=["GET"]),
         *(Route(f"/api/{action}", control, methods=["POST"]) for action in ACTIONS),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.dashboard = dashboard  # for the application's own routes and middleware
+    return app
 
 
 def _with(headers: dict[str, str]) -> dict[str, str]:

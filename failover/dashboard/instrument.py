@@ -154,10 +154,10 @@ def _check_token(token: object, controls: bool) -> bytes | None:
     """The token as bytes, checked; no message shows any part of it."""
     if token is None:
         if controls:
-            raise ConfigError("token: controls=True needs a token (requests send it as Authorization: Bearer ...)")
+            raise ConfigError("controls=True needs a token argument (which requests send in an Authorization header)")
         return None
     if not controls:
-        raise ConfigError("token is given but controls=False: pass controls=True to serve the controls")
+        raise ConfigError("a token is given but controls=False: pass controls=True to serve the controls")
     if not isinstance(token, str):
         raise ConfigError(f"token must be a string, not a {type(token).__name__}")
     if len(token) < MIN_TOKEN or not (token.isascii() and token.isprintable()) or " " in token:
