@@ -199,9 +199,9 @@ def test_a_second_facade_of_a_kind_gets_its_own_name_and_attaching_twice_changes
     world.dashboard.attach(other)
     world.dashboard.attach(world.storage)
     assert sorted(world.dashboard.facades) == ["dns", "storage", "storage-2"]
-    with pytest.raises(ConfigError, match="name: .*'storage'"):
+    with pytest.raises(ConfigError, match=r"name: .*'storage'"):
         world.dashboard.attach(FailoverStorage([Target("mem:d", MemoryObjectStore())]), "storage")
-    with pytest.raises(ConfigError, match="facade must be a failover facade \\(with"):
+    with pytest.raises(ConfigError, match=r"facade must be a failover facade \(with"):
         world.dashboard.attach(object())
 
 
