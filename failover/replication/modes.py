@@ -31,16 +31,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.errors import (
-    AllTargetsFailed,
     ConfigError,
-    FailoverError,
     InvalidInput,
     QuorumNotReached,
 )
 from failover.events import BacklogChanged
+from failover.replication.fanout import FanOut
 from failover.replication.inflight import InFlight
 from failover.replication.journal import Failed, Journal, Payload, Sync
-from failover.replication.refusal import refusal
 from failover.replication.versioning import NO_VERSION, VERSION_KEY, Versioner
 
 if TYPE_CHECKING:
@@ -215,6 +213,7 @@ class Replication:
         self.guard = RestoreGuard(self, check_every=mode.restore_check) if mode.restore_check else None
         self.anti_entropy = AntiEntropy(self, mode.anti_entropy) if mode.anti_entropy else None
         self.drainer: Drainer = Drainer(self.maintenance_pass, mode.drain_interval)
+        self.fanout = FanOut(self.on)  # All and Quorum send to their targets at once
         self._behind: set[str] = set()  # targets announced as falling behind, not yet caught up
 
     def _write_finished(self, target: str, key: str) -> None:
@@ -359,39 +358,7 @@ class Replication:
         executor = self.pool.executor_for(op)
         # The plan holds the targets that look up, best first (all of them in panic mode).
         plan = executor.router.plan(executor.clock.monotonic())
-        need = self._acks
-        errors: list[FailoverError] = []
-        foreign: list[Exception] = []  # exceptions no adapter mapped (an SDK's UnicodeEncodeError...)
-        result: R | None = None
-        for member in plan:
-            if need is not None and len(took) >= need:
-                break
-            try:
-                result = self.on(member.name, op, call)
-            except FailoverError as exc:
-                errors.append(exc)
-                continue
-            except Exception as exc:
-                # Mapped here, so that one target's unmapped error neither hides the
-                # targets that took the write nor stops the others from taking it.
-                foreign.append(exc)
-                errors.append(refusal(exc, target=member.name, operation=op))
-                continue
-            took.append(member.name)
-        if not took:
-            if foreign and len(foreign) == len(errors):
-                raise foreign[0]  # refused the same way everywhere: the caller's bug, unchanged
-            if len(errors) == 1:
-                raise errors[0]
-            raise AllTargetsFailed(f"{op}: no target took the write", operation=op, attempts=errors)
-        if need is not None and len(took) < need:
-            raise QuorumNotReached(
-                f"{op}: {len(took)} of the {need} acknowledgements wanted ({', '.join(took)})",
-                operation=op,
-                attempts=errors,
-                acked=tuple(took),
-            )
-        return result  # type: ignore[return-value]  # took is not empty: result is set
+        return self.fanout.write(op, call, plan, self._acks, took)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -416,6 +383,7 @@ class Replication:
         stays open: a write made after ``close`` (the facade still works) must still be
         journaled."""
         self.drainer.stop(timeout)
+        self.fanout.close()
         self.repairer.close()
 
 
