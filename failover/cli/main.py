@@ -4,10 +4,10 @@ Subcommands: ``drill`` (alias ``demo``: a game day on in-memory providers), ``st
 and ``check`` (probe every target of a set-up file), ``check-config`` (validate one),
 ``reconcile`` (compare and repair the objects of several targets), ``repair`` (catch up
 what the journal says is owed), ``force-open``, ``force-closed`` and ``release`` (a
-target's breaker across a fleet), ``dns-controller``
-(keep a DNS record on healthy endpoints).  Each subcommand is one ``add`` function in `SUBCOMMANDS` that
-builds its parser and sets ``run`` to the function that carries it out; heavy imports
-wait until a subcommand runs.
+target's breaker across a fleet), ``dashboard`` (a live web page of every target),
+``dns-controller`` (keep a DNS record on healthy endpoints).  Each subcommand is one
+``add`` function in `SUBCOMMANDS` that builds its parser and sets ``run`` to the
+function that carries it out; heavy imports wait until a subcommand runs.
 
 Exit codes: 0 ok, 1 the command ran but failed (a drill missed its success
 criteria, ``check`` found a target down), 2 usage error (bad arguments, bad configuration), 3 ``dns-controller
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from failover import __version__
 from failover.cli.check_config import add_check_config
+from failover.cli.dashboard import add_dashboard
 from failover.cli.demo import FAULTS, REALTIME_DURATION, SIMULATED_DURATION, DrillConfig, game_day
 from failover.cli.dns_controller import add_dns_controller
 from failover.cli.maintenance import add_maintenance
@@ -159,6 +160,7 @@ SUBCOMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     add_repair,
     add_maintenance,
     add_dns_controller,
+    add_dashboard,
 )
 
 
