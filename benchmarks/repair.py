@@ -8,7 +8,7 @@ loopback ports, in this one run, side by side:
 * plain copy loop: for each key, boto3 ``get_object`` then google-cloud-storage
   ``upload_from_string`` (the least a hand-written repair script would do);
 * repair, journal payload: the destination was down while ``--objects`` writes went
-  through ``replication.Primary``; it comes back and ``drain()`` runs.  Each repair
+  through ``replication.Primary``; it comes back and ``repair()`` runs.  Each repair
   heads the destination (never overwrite a newer version) and puts the bytes kept
   in the journal.  With 1 worker (like the loop) and with the default 4;
 * repair, copied from a replica (``inline_limit=0``): the journal keeps no bytes, so
