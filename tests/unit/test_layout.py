@@ -24,6 +24,7 @@ TIERS = (
     "execution",
     "replication",
     "facades",
+    "aio",
     "fleet",
     "controllers",
     "telemetry",

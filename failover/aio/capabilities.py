@@ -1,0 +1,50 @@
+"""What an async object store offers: the `failover.capabilities.ObjectStore` calls, awaited.
+
+Same arguments, same results, same errors (`failover.errors`, mapped inside the adapter)
+as the sync protocol; ``list`` is an async iterator.  Streams (``get_stream``) are not
+part of the async protocol yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
+
+from failover.capabilities import ObjectInfo
+
+# The calls `failover.aio.FailoverStorage` makes, each checked on every provider it is given.
+ASYNC_OBJECT_OPERATIONS = ("put", "get", "get_range", "head", "list", "delete", "copy")
+
+
+class AsyncObjectStore(Protocol):
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``; ``end`` past the object's size is cut to it."""
+        ...
+
+    async def head(self, key: str) -> ObjectInfo: ...
+
+    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        """Lazily, in key order, every object whose key starts with ``prefix``."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Idempotent: deleting a missing key succeeds."""
+        ...
+
+    async def copy(self, src: str, dst: str) -> ObjectInfo: ...
+
+
+__all__ = ["ASYNC_OBJECT_OPERATIONS", "AsyncObjectStore"]

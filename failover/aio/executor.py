@@ -1,0 +1,174 @@
+"""The cross-target loop, awaited: the async twin of `failover.execution.executor.Executor.run`.
+
+An `AsyncExecutor` runs over a sync `Executor` of a `failover.execution.pool.Pool` and
+shares everything but the loop itself: the router and its cached plan, each target's
+breaker and health, the retry budget, the classification of errors, the `NotFound`
+rules (`failover.execution.lookup`) and the error a call ends with.  So sync and async
+calls through one pool are one stream of evidence per target.
+
+What differs is how an attempt is bounded.  On a loop an attempt can be stopped where
+it stands, so ``attempt_timeout`` and ``deadline`` are hard limits for every call
+(`failover.aio._time.bounded`: the attempt is cancelled inside the provider, which
+releases its connection), and hedged reads are tasks whose losers are cancelled
+(`failover.aio.hedging`).  Each target's layers (``ExecutionConfig.layers``) are sync
+code around a sync call and are not run by async calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from failover.aio._time import bounded
+from failover.aio.hedging import race
+from failover.breaker.circuit import PASS, BreakerState
+from failover.errors import FailoverError
+from failover.events import Retried
+from failover.execution.executor import BYPASS, Executor
+from failover.execution.lookup import Lookup
+from failover.routing.router import Member
+
+R = TypeVar("R")
+# What a facade asks of one target: the awaitable call on its async provider.
+Call = Callable[[Member[Any]], Awaitable[R]]
+
+_CLOSED = BreakerState.CLOSED
+
+
+class AsyncExecutor:
+    """Runs async calls through ``executor``'s router, breakers, health and budget, on
+    the async provider ``providers`` gives for each target name.
+
+    Each member of the pool gets a twin: a `Member` with the same breaker and health
+    whose ``provider`` is the async one, so a call is ``lambda m: m.provider.get(key)``
+    on either side.  A pool built on async providers is its own twin."""
+
+    def __init__(self, executor: Executor, providers: Mapping[str, object]) -> None:
+        self.executor = executor
+        self.router = executor.router
+        # Looked up per attempt: a member of the pool, to its twin on the async provider.
+        self.twins: dict[Member, Member[Any]] = {m: _twin(m, providers[m.target.name]) for m in executor.router.members}
+        config = executor.config
+        self._attempt_timeout = config.attempt_timeout if config.attempt_timeout is not None else math.inf
+        self._deadline = config.deadline if config.deadline is not None else math.inf
+        self._hedging = config.hedge_after is not None
+        self._monotonic = executor.clock.monotonic
+
+    async def run(
+        self,
+        operation: str,
+        call: Call[R],
+        *,
+        idempotent: bool = True,
+        exclude: frozenset[str] = frozenset(),
+        lookup: Lookup | None = None,
+    ) -> R:
+        """Await ``call(provider)`` on the best target, then the next ones on errors that
+        fail over; the rules are `Executor.run`'s (see the module docstring for what differs)."""
+        sync = self.executor
+        monotonic = self._monotonic
+        started = monotonic()
+        sync.budget.record_call()
+        router = self.router
+        plan = router.cached
+        if plan.epoch != router.epoch or started >= plan.valid_until:
+            plan = router.replan(started)
+        members = router.reorder(plan.members) if router.shuffles else plan.members
+        panic = plan.panic
+        if exclude:
+            members, panic = sync._without(members, exclude, panic)
+        overall = started + self._deadline
+        if self._hedging and operation in sync.hedgeable:
+            behind_open: list[str] = []
+            candidates = sync._candidates(members, operation, panic, behind_open)
+            return await race(
+                self,
+                operation,
+                call,
+                candidates,
+                overall,
+                lookup,
+                behind_open,
+                lambda: self._left(members, exclude, operation),
+            )
+        errors: list[FailoverError] | None = None  # allocated on the first failure only
+        skipped: list[str] | None = None  # behind an open breaker
+        for member in members:
+            if operation not in member.operations:
+                continue
+            breaker = member.breaker
+            # A closed breaker's permit is the shared PASS: skip the call to try_acquire.
+            permit = PASS if breaker.state is _CLOSED else breaker.try_acquire()
+            if permit is None:
+                if not panic:
+                    skipped = [member.name] if skipped is None else [*skipped, member.name]
+                    continue
+                permit = BYPASS
+            if errors:
+                try:
+                    sync._check_retry(operation, errors, idempotent, overall, skipped)
+                except BaseException:
+                    breaker.release(permit)  # taken for an attempt that will not be made
+                    raise
+                if sync.emit is not None:
+                    last = errors[-1]
+                    sync.emit(Retried(member.name, operation, last.target or "", last.kind))
+            # The first attempt reuses the call's start: one clock read less per call.
+            attempt_start = monotonic() if errors or (lookup and lookup.first) else started
+            end = attempt_start + self._attempt_timeout
+            limit = (end if end < overall else overall) - attempt_start
+            try:
+                awaited = call(self.twins[member])
+                result = await (awaited if limit == math.inf else bounded(awaited, limit, member.name, operation))
+            except Exception as exc:
+                error = sync.record_error(member, permit, operation, exc, monotonic() - attempt_start)
+                if error is None:
+                    raise
+                if not error.fails_over:
+                    if lookup is not None and lookup.first is None:
+                        # The first answer of a lookup: were more preferred targets out of reach?
+                        lookup = lookup.for_call()
+                        skipped = self._left(members, exclude, operation) + (skipped or [])
+                    if lookup is not None and lookup.goes_on(error, bool(errors or skipped)):
+                        continue
+                    raise error from (None if error is exc else exc)
+                if errors is None:
+                    errors = []
+                errors.append(error)
+                continue
+            except BaseException:
+                breaker.release(permit)  # cancelled by the caller: neither a success nor a failure
+                raise
+            ended = monotonic()
+            duration = ended - attempt_start
+            if permit is PASS and breaker.count_success is not None:
+                breaker.consecutive_failures = 0  # `CircuitBreaker.on_success`, inlined
+                breaker.count_success()
+            elif permit is not BYPASS:
+                breaker.on_success(permit, duration)
+            member.health.record_success(duration, ended)
+            return result
+        if errors and (lookup is None or lookup.first is None):
+            skipped = self._left(members, exclude, operation) + (skipped or [])
+        raise sync.exhausted(operation, errors or [], skipped or (), lookup, alone=len(members) == 1)
+
+    def _left(self, members: tuple[Member, ...], exclude: frozenset[str], operation: str) -> list[str]:
+        return self.executor._left_out(members, exclude, operation)
+
+    def report_failure(self, member: Member, operation: str, exc: Exception) -> FailoverError:
+        """Record an error raised after ``run`` returned (a listing failing midway)."""
+        return self.executor.report_failure(member, operation, exc)
+
+
+def _twin(member: Member, provider: object) -> Member[Any]:
+    """``member`` with ``provider`` for its own: same target name, breaker and health."""
+    if provider is member.provider:
+        return member
+    return Member(
+        dataclasses.replace(member.target, provider=provider), member.breaker, member.health, member.operations
+    )
+
+
+__all__ = ["AsyncExecutor", "Call"]

@@ -1,0 +1,258 @@
+"""`failover.aio.FailoverStorage`: the async `FailoverStorage`, on async providers.
+
+Built on targets whose providers are async (`failover.aio.capabilities.AsyncObjectStore`),
+it has a pool of its own, like the sync facade.  Built with `FailoverStorage.sharing`
+over a sync facade, it uses that facade's pool: the same router, the same breaker and
+health per target, the same retry budget and status, with an async provider per target
+beside each sync one.  A process that serves both sync and async callers then learns
+about a target once: an outage seen by one side opens the breaker for both.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from failover.aio.capabilities import ASYNC_OBJECT_OPERATIONS, AsyncObjectStore
+from failover.aio.executor import AsyncExecutor, Call
+from failover.capabilities import Capability, ObjectInfo, check_key, validate_range
+from failover.errors import ConfigError, InvalidInput
+from failover.execution.executor import DEFAULT_LAYERS, ExecutionConfig
+from failover.execution.lookup import PREFERRED
+from failover.execution.pool import READ, WRITE, Pool
+from failover.facades.base import Facade
+from failover.facades.storage import READ_OPERATIONS
+from failover.facades.storage import FailoverStorage as SyncFailoverStorage
+from failover.portable import check_write
+from failover.replication.anti_entropy import MARKER_PREFIX
+from failover.routing.router import Member
+from failover.target import Target
+
+if TYPE_CHECKING:
+    from failover.breaker.circuit import BreakerConfig
+    from failover.breaker.store import BreakerStore
+    from failover.clock import Clock
+    from failover.events import Listener
+    from failover.health.target_health import HealthConfig
+    from failover.routing.policies import Policy
+
+R = TypeVar("R")
+S = TypeVar("S", bound="FailoverStorage")
+
+
+class FailoverStorage(Facade[Any]):
+    """An async object store that routes each call to the healthiest target that can take it.
+
+    ``FailoverStorage(targets, policy=..., execution=ExecutionConfig(...))`` over async
+    providers, or ``FailoverStorage.sharing(sync_storage, {name: async_provider})``.
+    Reads and writes follow the sync facade's rules (routing, breakers, health, retry
+    budget, ``NotFoundUnconfirmed``); attempt timeouts and the deadline are hard limits
+    (the attempt is cancelled), and hedged reads cancel the losing attempt.  Writes go
+    to one target (no ``writes=`` mode yet); ``put`` takes bytes.  Maintenance
+    (`force_open`, `drain`, `release`...) and `status` are the sync facade's.
+    """
+
+    kind = "storage"
+    capability = Capability.OBJECT_STORE
+    read_operations = READ_OPERATIONS
+    hedged_operations = SyncFailoverStorage.hedged_operations
+
+    def __init__(
+        self,
+        targets: Sequence[Target[AsyncObjectStore]],
+        *,
+        policy: Policy | None = None,
+        failback_after: float = 30.0,
+        breaker: BreakerConfig | None = None,
+        breaker_per: Literal["target", "operation_class"] = "target",
+        breaker_store: BreakerStore | None = None,
+        health: HealthConfig | None = None,
+        execution: ExecutionConfig | None = None,
+        clock: Clock | None = None,
+        listeners: Iterable[Listener] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        """Every keyword configures the pool, as for the sync facade (see `Facade`); health
+        checks and layers, which are sync code, are not taken here (see `sharing`)."""
+        if isinstance(execution, ExecutionConfig) and execution.layers != DEFAULT_LAYERS:
+            raise ConfigError("execution: layers are sync code around a sync call; async calls do not run them")
+        super().__init__(
+            targets,
+            policy=policy,
+            failback_after=failback_after,
+            breaker=breaker,
+            breaker_per=breaker_per,
+            breaker_store=breaker_store,
+            health=health,
+            execution=execution,
+            clock=clock,
+            listeners=listeners,
+            rng=rng,
+        )
+        self._bind({t.name: _check_async(t.provider, f"targets[{i}].provider") for i, t in enumerate(targets)}, True)
+
+    @classmethod
+    def sharing(cls: type[S], storage: SyncFailoverStorage, providers: Mapping[str, AsyncObjectStore]) -> S:
+        """An async facade over ``storage``'s pool: one breaker and one health per target
+        for both.  ``providers`` maps each of its target names to the async provider of
+        the same store.  The sync facade owns the pool: its `start` and `close` start and
+        stop the health checks; this facade's do nothing to them."""
+        if not isinstance(storage, SyncFailoverStorage):
+            raise ConfigError(f"storage must be a sync FailoverStorage, got {storage!r}")
+        if storage.replication is not None:
+            raise ConfigError(
+                "storage: a FailoverStorage with writes= cannot be shared: async writes are not replicated"
+            )
+        if not isinstance(providers, Mapping):
+            raise ConfigError(f"providers must map target names to async providers, got {providers!r}")
+        names = [t.name for t in storage.pool.targets]
+        if sorted(providers) != sorted(names):
+            raise ConfigError(f"providers must name exactly the targets {', '.join(names)}; got {', '.join(providers)}")
+        facade = cls.__new__(cls)
+        facade.pool = storage.pool
+        facade.instruments = ()
+        facade._bind({name: _check_async(p, f"providers[{name!r}]") for name, p in providers.items()}, False)
+        return facade
+
+    def _bind(self, providers: Mapping[str, object], owner: bool) -> None:
+        pool: Pool = self.pool
+        self._owner = owner
+        read, write = pool.executor_for_class(READ), pool.executor_for_class(WRITE)
+        self._aread = AsyncExecutor(read, providers)
+        self._awrite = self._aread if write is read else AsyncExecutor(write, providers)
+        self._runs = {READ: self._aread.run, WRITE: self._awrite.run}
+
+    # ------------------------------------------------------------ reads
+
+    async def get(self, key: str) -> bytes:
+        check_key(key)
+        call: Call[bytes] = lambda m: m.provider.get(key)  # noqa: E731
+        return await self._aread.run("get", call, lookup=PREFERRED)
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        check_key(key)
+        validate_range(start, end)
+        call: Call[bytes] = lambda m: m.provider.get_range(key, start, end)  # noqa: E731
+        return await self._aread.run("get_range", call, lookup=PREFERRED)
+
+    async def head(self, key: str) -> ObjectInfo:
+        check_key(key)
+        call: Call[ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
+        return await self._aread.run("head", call, lookup=PREFERRED)
+
+    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
+        if not isinstance(prefix, str):
+            raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
+        return self._list(prefix)
+
+    async def _list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
+        after: str | None = None  # last key yielded: a resumed listing starts past it
+        failed: frozenset[str] = frozenset()
+        runner = self._aread
+        while True:
+            # Pulling the first item inside the call makes a first-page failure fail over.
+            opened = functools.partial(_open_listing, prefix=prefix, after=after)
+            member, first, rest = await runner.run("list", opened, exclude=failed)
+            try:
+                if first is not None:
+                    after = first.key
+                    yield first
+                async for info in rest:
+                    after = info.key
+                    yield info
+                return
+            except Exception as exc:
+                error = runner.report_failure(member, "list", exc)
+                if not error.temporary:
+                    raise error from exc
+                failed |= {member.name}
+            finally:
+                await rest.aclose()
+
+    # ------------------------------------------------------------ writes
+
+    async def put(
+        self, key: str, data: bytes, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> ObjectInfo:
+        """Write ``data`` (bytes) to one target; ``key``, ``content_type`` and ``metadata``
+        are checked against the portable model before any target is tried."""
+        content_type, metadata = check_write(key, content_type, metadata)
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        if not isinstance(data, bytes):
+            raise InvalidInput(f"data must be bytes, not {type(data).__name__}")
+        call: Call[ObjectInfo] = lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata)  # noqa: E731
+        return await self._awrite.run("put", call)
+
+    async def delete(self, key: str) -> None:
+        check_key(key)
+        call: Call[None] = lambda m: m.provider.delete(key)  # noqa: E731
+        await self._awrite.run("delete", call)
+
+    async def copy(self, src: str, dst: str) -> ObjectInfo:
+        check_key(src)
+        check_key(dst)
+        call: Call[ObjectInfo] = lambda m: m.provider.copy(src, dst)  # noqa: E731
+        return await self._awrite.run("copy", call)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self: S) -> S:
+        """Start the pool's breaker-store sync, when this facade owns its pool."""
+        if self._owner:
+            self.pool.start()
+        return self
+
+    def close(self) -> None:
+        if self._owner:
+            self.pool.close()
+
+    async def __aenter__(self: S) -> S:
+        return self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+async def _open_listing(
+    member: Member[Any], *, prefix: str, after: str | None
+) -> tuple[Member[Any], ObjectInfo | None, AsyncGenerator[ObjectInfo, None]]:
+    """Start a listing on ``member`` past ``after`` and pull its first item, leaving out
+    the library's own marker objects."""
+    items = _listed(member.provider.list(prefix), after)
+    try:
+        first = await items.__anext__()
+    except StopAsyncIteration:
+        return member, None, items
+    except BaseException:
+        await items.aclose()  # the next target is tried: let this one's connection go now
+        raise
+    return member, first, items
+
+
+async def _listed(source: AsyncIterator[ObjectInfo], after: str | None) -> AsyncGenerator[ObjectInfo, None]:
+    async for info in source:
+        if not info.key.startswith(MARKER_PREFIX) and (after is None or info.key > after):
+            yield info
+
+
+def _check_async(provider: object, name: str) -> object:
+    """``provider``, once each call the facade makes is found async on it."""
+    for operation in ASYNC_OBJECT_OPERATIONS:
+        method = getattr(provider, operation, None)
+        if method is None:
+            continue  # not offered: the pool leaves the operation out for that target
+        # ``list`` may be any function returning an async iterator; the others are awaited.
+        if not (callable(method) if operation == "list" else inspect.iscoroutinefunction(method)):
+            raise ConfigError(f"{name}: {operation} must be async (a sync provider goes to the sync FailoverStorage)")
+    return provider
+
+
+__all__ = ["FailoverStorage"]
