@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -240,7 +241,7 @@ def test_both_facades_spend_one_retry_budget() -> None:
     assert executors == set(sync.pool.executors.values())
 
 
-def test_sharing_checks_its_arguments() -> None:
+def test_sharing_checks_its_arguments(tmp_path: Path) -> None:
     sync, _, a, b, _ = shared()
     with pytest.raises(ConfigError, match="providers must name exactly"):
         FailoverStorage.sharing(sync, {"aws:one": a})
@@ -250,7 +251,8 @@ def test_sharing_checks_its_arguments() -> None:
         FailoverStorage.sharing(object(), {})  # type: ignore[arg-type]
     providers: Mapping[str, Any] = {"aws:one": a, "aws:two": b}
     replicated = SyncStorage(
-        [Target("aws:one", a.store), Target("aws:two", b.store)], writes=Primary(), execution=ExecutionConfig()
+        [Target("aws:one", a.store), Target("aws:two", b.store)], writes=Primary(journal=tmp_path / "j.sqlite"),
+        execution=ExecutionConfig(),
     )
     try:
         with pytest.raises(ConfigError, match="writes="):
