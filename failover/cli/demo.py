@@ -1,49 +1,60 @@
-"""`failover drill` (also `failover demo`): a game day on in-memory providers with chaos.
+"""`failover drill` (also `failover demo`): a game day with replicated writes and faults.
 
-Three targets (``memory:us-east-1`` preferred, then ``eu-west-1``, then ``ap-south-1``)
-take steady traffic (reads of a seeded dataset, some writes of new keys).  On a
-timeline scaled to ``duration`` the primary goes down (errors, a blackhole or
-throttling), traffic fails over, the primary heals, and traffic fails back once the
-failback hysteresis has passed.  Everything runs on an injected clock: a `FakeClock`
-by default, so a minute of drill takes well under a second of CPU, or the system clock
-with ``realtime=True``.
+Three targets in priority order take steady traffic: reads, and writes replicated with
+``writes`` (``all``, ``quorum`` of two, or ``primary``).  Every key the drill writes is
+queued to be read back, and each read is checked against the last acknowledged write.
+The scenarios (`failover.cli.drill_scenarios`) run one after another, each an outage,
+a failover, a recovery and a failback once the hysteresis has passed.  At the end the
+faults are healed, the store repairs what the targets owe, and every written key is
+read directly on every target (`failover.cli.drill_check`): acknowledged writes lost
+must be 0.
+
+By default the targets are in memory (`failover.cli.drill_env`) on a `FakeClock`, so a
+minute of drill takes about a second; ``real=True`` runs on the local servers
+(`failover.cli.drill_real`) on the wall clock.
 """
 
 from __future__ import annotations
 
 import random
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
-from rich.console import Console
-from rich.text import Text
-
+from failover import replication
 from failover.breaker.circuit import BreakerConfig
-from failover.cli.output import STDOUT, write_json
-from failover.cli.report import render, to_json
+from failover.cli.drill_check import Ledger, WriteCheck, final_check
+from failover.cli.drill_env import MEMORY_TARGETS, MemoryEnvironment
+from failover.cli.drill_scenarios import (
+    DEFAULT_SCENARIOS,
+    SCENARIOS,
+    Episode,
+    Scenario,
+    Step,
+    brownout_latency,
+    episodes,
+    steps,
+)
+from failover.cli.drill_verdict import Criterion, Summary, summarize
+from failover.cli.drill_witness import Witness, ordered
 from failover.cli.timeline import OpRecord, Recorder, Stamped, seconds_of, short_name
 from failover.clock import Clock, FakeClock, SystemClock
 from failover.errors import ConfigError, FailoverError
-from failover.events import BreakerTransition
 from failover.execution.executor import ExecutionConfig
 from failover.execution.status import PoolStatus
 from failover.facades.storage import FailoverStorage
-from failover.registry import Registry
 from failover.target import Target
 
-if TYPE_CHECKING:
-    from failover.providers.chaos import ChaosProvider
-    from failover.providers.memory import MemoryObjectStore
-
-Fault = Literal["errors", "blackhole", "throttle"]
-FAULTS: tuple[str, ...] = ("errors", "blackhole", "throttle")
-TARGETS: tuple[str, ...] = ("memory:us-east-1", "memory:eu-west-1", "memory:ap-south-1")
+WriteName = Literal["all", "quorum", "primary"]
+WRITES: tuple[str, ...] = ("all", "quorum", "primary")
+TARGETS: tuple[str, ...] = MEMORY_TARGETS
 PRIMARY, SECONDARY = TARGETS[0], TARGETS[1]
 SIMULATED_DURATION = 60.0
 REALTIME_DURATION = 30.0
+MIN_EPISODE = 5.0
 # Simulated seconds are nearly free, but an absurd --rate x --duration would still
 # run for minutes: the drill promises to finish in under one.
 MAX_OPS = 500_000
@@ -51,144 +62,231 @@ MAX_OPS = 500_000
 
 @dataclass(frozen=True)
 class DrillConfig:
-    """The drill's knobs; the scenario's times are fractions of ``duration``."""
+    """The drill's knobs; each scenario's times are fractions of its share of ``duration``."""
 
     duration: float = SIMULATED_DURATION
-    rate: int = 50  # client calls per second
+    rate: int = 50  # client calls per second (unless ``ops`` sets the total)
     seed: int = 7
-    fault: Fault = "errors"
+    scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
+    writes: WriteName = "quorum"
     realtime: bool = False
+    real: bool = False
+    ops: int | None = None  # total client calls, spread over ``duration``
     objects: int = 200
-    write_share: float = 0.2
+    write_share: float = 0.25
     attempt_timeout: float = 0.5  # how long a blackholed call hangs before failing over
 
     def __post_init__(self) -> None:
-        if self.fault not in FAULTS:
-            raise ConfigError(f"fault must be one of {', '.join(FAULTS)}, not {self.fault!r}")
-        if not 5 <= self.duration <= 3600:
-            raise ConfigError(f"duration must be between 5 and 3600 seconds, not {self.duration:g}")
+        unknown = [s for s in self.scenarios if s not in SCENARIOS]
+        if unknown or not self.scenarios:
+            raise ConfigError(
+                f"--scenario: unknown {', '.join(unknown) or '(none)'}; choose from {', '.join(SCENARIOS)}"
+            )
+        if self.writes not in WRITES:
+            raise ConfigError(f"--writes must be one of {', '.join(WRITES)}, not {self.writes!r}")
+        if not MIN_EPISODE * len(self.scenarios) <= self.duration <= 3600:
+            raise ConfigError(
+                f"--duration must be between {MIN_EPISODE * len(self.scenarios):g} ({MIN_EPISODE:g} per scenario) "
+                f"and 3600 seconds, not {self.duration:g}"
+            )
         if not 1 <= self.rate <= 10_000:
-            raise ConfigError(f"rate must be between 1 and 10000 calls per second, not {self.rate}")
-        if self.duration * self.rate > MAX_OPS:
-            raise ConfigError(f"duration x rate is {self.duration * self.rate:.0f} calls; the limit is {MAX_OPS}")
+            raise ConfigError(f"--rate must be between 1 and 10000 calls per second, not {self.rate}")
+        if self.ops is not None and self.ops < 1:
+            raise ConfigError(f"--ops must be >= 1, not {self.ops}")
+        if self.calls > MAX_OPS:
+            raise ConfigError(
+                f"the drill would make {self.calls} calls (--ops, or --duration x --rate); the limit is {MAX_OPS}"
+            )
         if not 1 <= self.objects <= 100_000 or not 0 <= self.write_share <= 1:
             raise ConfigError("need 1 <= objects <= 100000 and 0 <= write_share <= 1")
 
     @property
-    def outage_at(self) -> float:
-        return 0.2 * self.duration
+    def calls(self) -> int:
+        return self.ops if self.ops is not None else round(self.duration * self.rate)
 
     @property
-    def recovery_at(self) -> float:
-        return 0.5 * self.duration
+    def interval(self) -> float:
+        return self.duration / self.calls
+
+    @property
+    def episode_length(self) -> float:
+        return self.duration / len(self.scenarios)
 
     @property
     def failback_after(self) -> float:
-        return 0.15 * self.duration
+        return 0.15 * self.episode_length
+
+    @property
+    def outage_at(self) -> float:
+        return self.plan()[0].outage_at
+
+    @property
+    def recovery_at(self) -> float:
+        return self.plan()[0].recovery_at
+
+    @property
+    def brownout(self) -> float:
+        return brownout_latency(self.interval, self.attempt_timeout)
+
+    def plan(self) -> tuple[Episode, ...]:
+        return episodes(self.scenarios, self.duration)
 
     def breaker(self) -> BreakerConfig:
-        # Open times scale with the drill so that a trial call finds the healed
+        # Open times scale with the episode so that a trial call finds the healed
         # primary soon after recovery, whatever the duration.
         return BreakerConfig(
             consecutive_failures=5,
             minimum_calls=20,
             window_size=50,
-            open_base=self.duration / 60,
-            open_max=self.duration / 15,
+            open_base=self.episode_length / 60,
+            open_max=self.episode_length / 15,
         )
 
-    def execution(self) -> ExecutionConfig:
-        return ExecutionConfig(attempt_timeout=self.attempt_timeout, deadline=10 * self.attempt_timeout)
-
-
-@dataclass(frozen=True)
-class Step:
-    at: float
-    label: str
-    apply: Callable[[ChaosProvider], None]
-
-
-def scenario(config: DrillConfig) -> tuple[Step, ...]:
-    """What happens to the primary, and when (drill seconds)."""
-    inject: dict[str, Callable[[ChaosProvider], Any]] = {
-        "errors": lambda chaos: chaos.down(),
-        "blackhole": lambda chaos: chaos.configure(blackhole=1.0),
-        "throttle": lambda chaos: chaos.configure(throttle_rate=1.0),
-    }
-    return (
-        Step(config.outage_at, f"chaos: {short_name(PRIMARY)} outage ({config.fault})", inject[config.fault]),
-        Step(config.recovery_at, f"chaos: {short_name(PRIMARY)} healed", lambda chaos: chaos.heal()),
-    )
+    def write_mode(self, journal: Path) -> replication.WriteMode:
+        settings: dict[str, Any] = {
+            "journal": journal,
+            "sync": "normal",  # a drill's journal need not survive power loss
+            "drain_interval": 0.5,
+            # A write that timed out may still land for this long; short, so that the
+            # repairs after a blackhole finish within the drill.
+            "unconfirmed_grace": 2 * self.attempt_timeout,
+            "restore_check": max(0.5, self.episode_length / 20),
+        }
+        if self.writes == "all":
+            return replication.All(**settings)
+        if self.writes == "primary":
+            return replication.Primary(**settings)
+        return replication.Quorum(2, **settings)
 
 
 @dataclass(frozen=True)
 class DrillResult:
     config: DrillConfig
+    targets: tuple[str, ...]
+    episodes: tuple[Episode, ...]
     ops: tuple[OpRecord, ...]
     events: tuple[Stamped, ...]
     breakers: dict[int, dict[str, str]]  # second -> target -> breaker state at its end
+    backlog: dict[int, int]  # second -> journal rows owed at its end
     status: PoolStatus
+    check: WriteCheck
+    written_keys_read: int
+    failback_after: float
     wall_seconds: float
 
 
-class Drill:
-    """Builds the pool, then drives traffic and the scenario on the clock."""
+class Environment(Protocol):
+    names: tuple[str, ...]
 
-    def __init__(self, config: DrillConfig, clock: Clock | None = None) -> None:
+    def providers(self) -> dict[str, Any]: ...
+
+    def seed(self, dataset: dict[str, bytes]) -> None: ...
+
+    def inject(self, scenario: Scenario, target: int) -> None: ...
+
+    def heal(self, scenario: Scenario, target: int) -> None: ...
+
+    def copy_of(self, target: int, key: str) -> bytes | None: ...
+
+    def close(self) -> None: ...
+
+
+class Drill:
+    """Builds the store, then drives traffic and the scenarios on the clock."""
+
+    def __init__(self, config: DrillConfig, clock: Clock | None = None, env: Environment | None = None) -> None:
         self.config = config
-        self.clock = clock or (SystemClock() if config.realtime else FakeClock())
+        self.clock = clock or (SystemClock() if config.realtime or config.real else FakeClock())
         self.origin = self.clock.monotonic()
         self.recorder = Recorder(self.clock, self.origin)
         self.rng = random.Random(config.seed)
-        registry = Registry()
-        memory_store, chaos_provider = registry.load("memory"), registry.load("chaos")
-        self.memory: dict[str, MemoryObjectStore] = {name: memory_store(clock=self.clock) for name in TARGETS}
-        self.chaos: dict[str, ChaosProvider] = {
-            name: chaos_provider(memory, seed=config.seed + i, clock=self.clock)
-            for i, (name, memory) in enumerate(self.memory.items())
-        }
+        self.env: Environment = env or MemoryEnvironment(self.clock, config.seed, config.brownout)
+        self.names = tuple(self.env.names)
+        self._order = {name: i for i, name in enumerate(self.names)}
+        self._workdir = tempfile.TemporaryDirectory(prefix="failover-drill-")
+        self.witness = Witness()
         self.store = FailoverStorage(
-            [Target(name, chaos, priority=i) for i, (name, chaos) in enumerate(self.chaos.items())],
+            [Target(name, provider, priority=i) for i, (name, provider) in enumerate(self.env.providers().items())],
+            writes=config.write_mode(Path(self._workdir.name) / "journal.sqlite"),
             clock=self.clock,
             failback_after=config.failback_after,
             breaker=config.breaker(),
-            execution=config.execution(),
+            execution=ExecutionConfig(
+                attempt_timeout=config.attempt_timeout,
+                deadline=10 * config.attempt_timeout,
+                layers=self.witness.layers(),
+            ),
             listeners=[self.recorder],
             rng=random.Random(config.seed),  # breaker jitter: same seed, same drill
         )
         self.dataset = {f"seed/obj-{i:05d}": f"object {i}".encode() * 8 for i in range(config.objects)}
         self.keys = sorted(self.dataset)
+        self.ledger = Ledger()
         self.ops: list[OpRecord] = []
         self.breakers: dict[int, dict[str, str]] = {}
+        self.backlog: dict[int, int] = {}
+        self._second = -1
+        self._queued_reads = 0
 
-    def seed(self) -> None:
-        """Put the dataset on every target directly: it is there before the drill starts."""
-        for memory in self.memory.values():
-            for key, data in self.dataset.items():
-                memory.put(key, data)
+    def run(self, progress: Callable[[int], None] | None = None) -> DrillResult:
+        try:
+            return self._run(progress or (lambda done: None))
+        finally:
+            self.store.close()
+            self._workdir.cleanup()
 
-    def run(self) -> DrillResult:
-        self.seed()
+    def _run(self, progress: Callable[[int], None]) -> DrillResult:
+        self.env.seed(self.dataset)
+        if self.config.real:
+            # On the wall clock a repair pass (a restored target's reconcile, thousands of
+            # copies) would stall the client: the background drainer repairs instead; its
+            # calls run outside the client's context, so none is taken for a client's.
+            self.store.start()
         wall = time.perf_counter()
-        steps = list(scenario(self.config))
-        calls = round(self.config.duration * self.config.rate)
-        for index in range(calls):
-            due = index / self.config.rate
+        plan = self.config.plan()
+        pending = list(steps(plan, [short_name(n) for n in self.names]))
+        for index in range(self.config.calls):
+            due = index * self.config.interval
             self._wait_until(due)
-            while steps and steps[0].at <= due:
-                step = steps.pop(0)
-                step.apply(self.chaos[PRIMARY])
-                self.recorder.note(step.label)
+            pending = self._apply(pending, due)
+            self._tick()
             self.ops.append(self._call(index))
             self._sample_breakers()
+            progress(index + 1)
+        self._apply(pending, float("inf"))  # heal whatever is left before the check
+        check = final_check(self.store, self.ledger, self.env.copy_of, self.names, self.clock)
         return DrillResult(
             self.config,
+            self.names,
+            plan,
             tuple(self.ops),
             tuple(self.recorder.events),
             self.breakers,
+            self.backlog,
             self.store.status(),
+            check,
+            self._queued_reads,
+            self.config.failback_after,
             time.perf_counter() - wall,
         )
+
+    def _apply(self, pending: list[Step], due: float) -> list[Step]:
+        while pending and pending[0].at <= due:
+            step = pending.pop(0)
+            step.apply(self.env)
+            self.recorder.note(step.label)
+        return pending
+
+    def _tick(self) -> None:
+        """Once per drill second: the backlog's sample and, in memory, a repair pass on
+        this thread rather than the drainer's, so that a run is the same for a seed."""
+        second = int(self.recorder.now())
+        if second == self._second:
+            return
+        self._second = second
+        if not self.config.real:
+            self.store.repair()
+        self.backlog[min(second, seconds_of(self.config.duration) - 1)] = sum(self.store.pending().values())
 
     def _wait_until(self, due: float) -> None:
         # A FakeClock's sleep advances it; a client that fell behind (a blackholed call
@@ -198,209 +296,60 @@ class Drill:
             self.clock.sleep(late)
 
     def _call(self, index: int) -> OpRecord:
-        before = self._counters()
         start = self.recorder.now()
         write = self.rng.random() < self.config.write_share
-        error = None
-        try:
-            if write:
-                self.store.put(f"drill/write-{index:07d}", b"written during the drill")
-            else:
-                key = self.rng.choice(self.keys)
-                if self.store.get(key) != self.dataset[key]:
-                    error = "wrong_data"
-        except FailoverError as exc:
-            error = exc.kind
+        with self.witness.call() as seen:
+            error = self._write(index) if write else self._read()
         end = self.recorder.now()
-        served, failed = _diff(before, self._counters())
-        return OpRecord(start, end, "write" if write else "read", None if error else served, failed, error)
+        took = ordered(seen.answered, self._order)
+        failed = ordered(seen.failed, self._order)
+        served = took[0] if took and error is None else None
+        return OpRecord(start, end, "write" if write else "read", served, failed, error, took)
 
-    def _counters(self) -> dict[str, tuple[int, int]]:
-        # The facade returns the data, not who served it; each target's health counts
-        # its calls and failures, so the difference across one call tells.
-        return {name: (h.calls.value, h.errors.value) for name, h in self.store.pool.healths.items()}
+    def _write(self, index: int) -> str | None:
+        written = list(self.ledger.expected)
+        overwrite = written and self.rng.random() < 0.3
+        key = self.rng.choice(written) if overwrite else f"drill/write-{index:07d}"
+        data = f"{key} #{index}\n".encode() * 4
+        try:
+            self.store.put(key, data)
+        except FailoverError as exc:
+            self.ledger.write_failed(key, data)
+            return exc.kind
+        self.ledger.written(key, data)
+        return None
+
+    def _read(self) -> str | None:
+        key, queued = self.ledger.next_read(lambda: self.rng.choice(self.keys))
+        self._queued_reads += queued
+        try:
+            data: bytes | None = self.store.get(key)
+        except FileNotFoundError:
+            data = None
+        except FailoverError as exc:
+            return exc.kind
+        return None if self.ledger.matches(key, data, self.dataset) else "wrong_data"
 
     def _sample_breakers(self) -> None:
         second = min(int(self.recorder.now()), seconds_of(self.config.duration) - 1)
-        self.breakers[second] = {name: self.store.pool.member(name).breaker.state.value for name in TARGETS}
+        self.breakers[second] = {name: self.store.pool.member(name).breaker.state.value for name in self.names}
 
 
-def _diff(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> tuple[str | None, tuple[str, ...]]:
-    served = None
-    failed = []
-    for name, (calls, errors) in after.items():
-        old_calls, old_errors = before[name]
-        if errors > old_errors:
-            failed.append(name)
-        if calls - errors > old_calls - old_errors:
-            served = name
-    return served, tuple(failed)
-
-
-def run_drill(config: DrillConfig, clock: Clock | None = None) -> DrillResult:
-    return Drill(config, clock).run()
-
-
-def game_day(config: DrillConfig, console: Console, json_path: str | Path | None = None) -> int:
-    """Run the drill, show it, write the JSON summary if asked (``-``: to stdout, in place
-    of the timeline); 0 if it passed, else 1."""
-    with console.status(f"running a {config.duration:g}s drill..."):
-        result = run_drill(config)
-    summary = summarize(result)
-    if json_path != STDOUT:
-        render(console, result, summary)
-    if json_path is not None:
-        try:
-            write_json(json_path, to_json(result, summary))
-        except OSError as exc:
-            console.print(Text(f"cannot write the JSON summary to {json_path}: {exc}", style="bold red"))
-            return 1
-        if json_path != STDOUT:
-            console.print(f"summary written to {json_path}")
-    if summary.passed:
-        return 0
-    failed = ", ".join(c.name for c in summary.criteria if not c.ok)
-    console.print(Text(f"drill FAILED: {failed}", style="bold red"))
-    return 1
-
-
-# ---------------------------------------------------------------- verdict
-
-
-@dataclass(frozen=True)
-class Criterion:
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What the drill showed; times are drill seconds, None when it never happened."""
-
-    ops: int
-    reads: int
-    writes: int
-    client_errors: int
-    retried: int  # failed attempts the client never saw: retried on another target
-    first_failure_at: float | None  # first call that failed on the primary
-    failover_at: float | None  # first call served by the secondary after that
-    breaker_opened_at: float | None
-    breaker_closed_at: float | None  # the primary's breaker closing before failback
-    recovery_at: float  # when the primary was healed
-    failback_at: float | None  # from here on, every call was served by the primary
-    failback_after: float  # the hysteresis the pool was configured with
-    traffic_share: dict[str, float]
-    writes_off_primary: int
-
-    @property
-    def time_to_failover(self) -> float | None:
-        return _since(self.failover_at, self.first_failure_at)
-
-    @property
-    def breaker_opened_after(self) -> float | None:
-        return _since(self.breaker_opened_at, self.first_failure_at)
-
-    @property
-    def time_to_failback(self) -> float | None:
-        """From recovery to failback: the open breaker's remaining time, then the hysteresis."""
-        return _since(self.failback_at, self.recovery_at)
-
-    @property
-    def hysteresis(self) -> float | None:
-        return _since(self.failback_at, self.breaker_closed_at)
-
-    @property
-    def criteria(self) -> tuple[Criterion, ...]:
-        hysteresis = self.hysteresis
-        return (
-            Criterion(
-                "zero client-visible errors",
-                self.client_errors == 0,
-                f"{self.client_errors} of {self.ops} calls failed",
-            ),
-            Criterion(
-                f"failed over to {short_name(SECONDARY)}",
-                self.failover_at is not None,
-                "never" if self.failover_at is None else f"at t={self.failover_at:.2f}s",
-            ),
-            Criterion(
-                f"failed back after the {self.failback_after:g}s hysteresis",
-                # The clock adds float steps: allow their rounding, not a shorter hysteresis.
-                hysteresis is not None and hysteresis >= self.failback_after - 1e-6,
-                "never"
-                if hysteresis is None
-                else f"at t={self.failback_at:.2f}s, {hysteresis:.2f}s after the breaker closed",
-            ),
-        )
-
-    @property
-    def passed(self) -> bool:
-        return all(c.ok for c in self.criteria)
-
-
-def summarize(result: DrillResult) -> Summary:
-    ops, config = result.ops, result.config
-    first_failure = min((op.start for op in ops if PRIMARY in op.failed_on), default=None)
-    failover_at = None
-    if first_failure is not None:
-        failover_at = min((op.end for op in ops if op.served_by == SECONDARY and op.end >= first_failure), default=None)
-    failback_at = _failback_at(ops, config.recovery_at)
-    closes = _transitions(result.events, PRIMARY, "closed")
-    served = [op.served_by for op in ops if op.served_by is not None]
-    return Summary(
-        ops=len(ops),
-        reads=sum(op.kind == "read" for op in ops),
-        writes=sum(op.kind == "write" for op in ops),
-        client_errors=sum(op.served_by is None for op in ops),
-        retried=sum(len(op.failed_on) for op in ops),
-        first_failure_at=first_failure,
-        failover_at=failover_at,
-        breaker_opened_at=min(_transitions(result.events, PRIMARY, "open"), default=None),
-        breaker_closed_at=max((t for t in closes if failback_at is None or t <= failback_at), default=None),
-        recovery_at=config.recovery_at,
-        failback_at=failback_at,
-        failback_after=config.failback_after,
-        traffic_share={name: served.count(name) / len(served) if served else 0.0 for name in TARGETS},
-        writes_off_primary=sum(op.kind == "write" and op.served_by not in (PRIMARY, None) for op in ops),
-    )
-
-
-def _transitions(events: Sequence[Stamped], target: str, new: str) -> list[float]:
-    return [
-        s.at
-        for s in events
-        if isinstance(s.event, BreakerTransition) and s.event.target == target and s.event.new == new
-    ]
-
-
-def _failback_at(ops: Sequence[OpRecord], recovery_at: float) -> float | None:
-    """Start of the final run of calls all served by the primary, if it began after recovery."""
-    start = None
-    for op in reversed(ops):
-        if op.served_by != PRIMARY:
-            break
-        start = op.start
-    return start if start is not None and start >= recovery_at else None
-
-
-def _since(later: float | None, earlier: float | None) -> float | None:
-    return None if later is None or earlier is None else later - earlier
+def run_drill(config: DrillConfig, clock: Clock | None = None, env: Environment | None = None) -> DrillResult:
+    return Drill(config, clock, env).run()
 
 
 __all__ = [
-    "FAULTS",
     "PRIMARY",
     "SECONDARY",
     "TARGETS",
+    "WRITES",
     "Criterion",
     "Drill",
     "DrillConfig",
     "DrillResult",
-    "Step",
+    "Environment",
     "Summary",
-    "game_day",
     "run_drill",
-    "scenario",
     "summarize",
 ]

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 from failover import __version__
 from failover.cli.check_config import add_check_config
 from failover.cli.dashboard import add_dashboard
-from failover.cli.demo import FAULTS, REALTIME_DURATION, SIMULATED_DURATION, DrillConfig, game_day
+from failover.cli.demo import MAX_OPS as _MAX_OPS
+from failover.cli.demo import REALTIME_DURATION, SIMULATED_DURATION, WRITES, DrillConfig
 from failover.cli.dns_controller import add_dns_controller
 from failover.cli.maintenance import add_maintenance
 from failover.cli.output import add_json_option, console_for
@@ -83,36 +84,84 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _add_demo(commands: Subparsers) -> None:
+    from failover.cli.drill_scenarios import SCENARIOS, help_text
+
     parser = commands.add_parser(
         "drill",
         aliases=["demo"],
-        help="run a game day: a cloud outage, failover and failback on in-memory providers",
+        help="run a game day: outages, failover and failback, and a check that no write was lost",
         description=(
-            "Game day on three in-memory targets with fault injection: steady traffic, an outage "
-            "of the primary, failover, recovery, failback after the hysteresis. Runs on a simulated "
-            "clock (a few seconds of real time) unless --realtime is given."
+            "Game day on three targets: steady reads and replicated writes, outages (the scenarios, one "
+            "after another), failover, recovery, failback after the hysteresis; every written key is read "
+            "back and, at the end, checked on every target. In memory on a simulated clock by default "
+            "(seconds, no server); --real runs on the local servers (moto S3, Azurite, fake-gcs-server), "
+            "which the drill starts and stops itself."
+        ),
+        epilog=(
+            f"scenarios: {help_text()}. "
+            "Limits: --duration 5 to 3600 s and at least 5 s per scenario; --rate 1 to 10000; "
+            f"at most {_MAX_OPS} calls in all. "
+            "Exit status: 0 passed; 1 a client saw an error, a write was lost, or failover or failback "
+            "did not happen; 2 bad options or something missing (a server, the report extra)."
         ),
     )
     parser.add_argument(
         "--duration",
         type=_positive_float,
         metavar="SECONDS",
-        help=f"drill length (default {SIMULATED_DURATION:g} simulated, {REALTIME_DURATION:g} with --realtime)",
+        help=f"drill length (default {SIMULATED_DURATION:g} simulated, {REALTIME_DURATION:g} with --realtime, --real)",
     )
-    parser.add_argument("--rate", type=_positive_int, default=50, metavar="N", help="client calls per second (50)")
+    parser.add_argument("--rate", type=_positive_int, metavar="N", help="client calls per second (50)")
+    parser.add_argument(
+        "--ops", type=_positive_int, metavar="N", help="total client calls, spread over --duration (overrides --rate)"
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed for traffic, chaos and breaker jitter (7)")
-    parser.add_argument("--fault", choices=FAULTS, default="errors", help="how the primary fails (errors)")
-    parser.add_argument("--realtime", action="store_true", help="pace the drill on the wall clock")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help=f"what fails, one episode each, in order; repeat or separate with commas: {', '.join(SCENARIOS)} "
+        "(default primary-killed)",
+    )
+    parser.add_argument(
+        "--writes",
+        choices=WRITES,
+        default="quorum",
+        help="replication of writes: all targets, a quorum of 2, or the primary then background (quorum)",
+    )
+    parser.add_argument("--realtime", action="store_true", help="pace the in-memory drill on the wall clock")
+    parser.add_argument(
+        "--real", action="store_true", help="run on the local servers with each cloud's SDK (starts and stops them)"
+    )
+    parser.add_argument(
+        "--report",
+        type=_output_path,
+        metavar="PATH",
+        help="write a self-contained HTML report (needs the report extra)",
+    )
     add_json_option(parser, "the summary")
     parser.set_defaults(run=_run_demo, parser=parser)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from failover.cli.drill_run import game_day
+    from failover.cli.drill_scenarios import parse_scenarios
+
     duration = args.duration
     if duration is None:
-        duration = REALTIME_DURATION if args.realtime else SIMULATED_DURATION
-    config = DrillConfig(duration=duration, rate=args.rate, seed=args.seed, fault=args.fault, realtime=args.realtime)
-    return game_day(config, console_for(args.json), args.json)
+        duration = REALTIME_DURATION if args.realtime or args.real else SIMULATED_DURATION
+    config = DrillConfig(
+        duration=duration,
+        rate=args.rate or 50,
+        ops=args.ops,
+        seed=args.seed,
+        scenarios=parse_scenarios(args.scenario),
+        writes=args.writes,
+        realtime=args.realtime,
+        real=args.real,
+        objects=50 if args.real else 200,  # seeded through each SDK, one call per object
+    )
+    return game_day(config, console_for(args.json), args.json, args.report)
 
 
 # ---------------------------------------------------------------- reconcile

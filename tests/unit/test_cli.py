@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from failover.cli import demo
+from failover.cli import drill_run
 from failover.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,9 +24,24 @@ def test_demo_passes_with_exit_code_0(capsys: pytest.CaptureFixture[str]) -> Non
     assert "FAIL " not in out and "drill FAILED" not in out
 
 
-def test_blackhole_demo_passes(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*SMALL, "--fault", "blackhole"]) == EXIT_OK
-    assert "outage (blackhole)" in capsys.readouterr().out
+def test_blackholed_drill_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SMALL, "--scenario", "blackholed"]) == EXIT_OK
+    assert "us-east-1 blackholed" in capsys.readouterr().out
+
+
+def test_scenarios_combine_with_commas_and_repeated_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["drill", "--duration", "45", "--rate", "20", "--scenario", "blackholed,throttled", "--scenario", "partial"]
+    assert main(argv) == EXIT_OK
+    out = capsys.readouterr().out
+    for n, name in enumerate(("blackholed", "throttled", "partial"), 1):
+        assert f"PASS #{n} {name}: failed over" in out
+
+
+def test_the_drill_options_are_stated_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drill", "--help"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for text in ("--scenario", "--writes", "--ops", "--real", "--report", "primary-killed", "per scenario", "Exit"):
+        assert text in out
 
 
 @pytest.mark.parametrize(
@@ -38,8 +53,12 @@ def test_blackhole_demo_passes(capsys: pytest.CaptureFixture[str]) -> None:
         (["demo", "--rate", "fast"], "argument --rate: expected a whole number"),
         (["demo", "--duration", "-3"], "argument --duration: must be a finite number > 0"),
         (["demo", "--duration", "nan"], "argument --duration: must be a finite number > 0"),
-        (["demo", "--fault", "fire"], "argument --fault: invalid choice: 'fire'"),
-        (["demo", "--duration", "2"], "duration must be between 5 and 3600 seconds"),
+        (["demo", "--scenario", "fire"], "--scenario: unknown fire"),
+        (["demo", "--writes", "some"], "argument --writes: invalid choice: 'some'"),
+        (["demo", "--ops", "0"], "argument --ops: must be > 0"),
+        (["demo", "--duration", "2"], "--duration must be between 5"),
+        (["demo", "--duration", "8", "--scenario", "blackholed,throttled"], "5 per scenario"),
+        (["demo", "--report", "/no/such/dir/r.html"], "does not exist"),
         (["demo", "--json", "/no/such/dir/out.json"], "does not exist"),
         (["demo", "--unknown"], "unrecognized arguments: --unknown"),
     ],
@@ -56,13 +75,13 @@ def test_usage_errors_exit_2_with_a_clear_message(
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--help"]) == EXIT_OK
     out = capsys.readouterr().out
-    for option in ("--duration", "--rate", "--seed", "--fault", "--realtime", "--json"):
+    for option in ("--duration", "--rate", "--seed", "--scenario", "--realtime", "--json"):
         assert option in out
 
 
 def test_failed_criteria_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real = demo.summarize
-    monkeypatch.setattr(demo, "summarize", lambda result: dataclasses.replace(real(result), client_errors=4))
+    real = drill_run.summarize
+    monkeypatch.setattr(drill_run, "summarize", lambda result: dataclasses.replace(real(result), client_errors=4))
     assert main(SMALL) == EXIT_FAILED
     assert "drill FAILED: zero client-visible errors" in capsys.readouterr().out
 
@@ -85,7 +104,10 @@ def test_json_summary_has_the_expected_keys(tmp_path: Path, capsys: pytest.Captu
         "time_to_failback_s",
         "hysteresis_s",
         "traffic_share",
-        "writes_off_primary",
+        "lost_writes",
+        "write_check",
+        "latency_ms",
+        "episodes",
         "status",
         "timeline",
         "wall_seconds",
@@ -95,7 +117,19 @@ def test_json_summary_has_the_expected_keys(tmp_path: Path, capsys: pytest.Captu
     assert data["ops"] == 400 and data["client_errors"] == 0
     assert all(c["ok"] for c in data["criteria"])
     assert data["hysteresis_s"] >= data["config"]["failback_after"] - 1e-6
-    assert set(data["timeline"][0]) == {"second", "served", "retried", "errors", "max_latency_ms", "breakers", "events"}
+    assert data["lost_writes"] == 0 and data["write_check"]["acknowledged"] == data["writes"]
+    assert set(data["timeline"][0]) == {
+        "second", "served", "took", "retried", "errors", "p50_ms", "p99_ms", "p999_ms",
+        "max_latency_ms", "breakers", "backlog", "events",
+    }  # fmt: skip
+
+
+def test_json_to_stdout_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SMALL, "--json"]) == EXIT_OK
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)  # the whole of stdout is the document
+    assert data["passed"] is True and data["lost_writes"] == 0
+    assert "Summary" not in captured.out
 
 
 def test_python_dash_m_failover_runs_the_demo(tmp_path: Path) -> None:
@@ -108,4 +142,4 @@ def test_python_dash_m_failover_runs_the_demo(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "PASS failed back after" in proc.stdout
+    assert "failed back after" in proc.stdout and "PASS zero acknowledged writes lost" in proc.stdout
