@@ -51,6 +51,7 @@ from failover.routing.router import Member, Router
 R = TypeVar("R")
 
 _CLOSED = BreakerState.CLOSED
+_FORCED_OPEN = BreakerState.FORCED_OPEN
 # What every target's stack holds unless ExecutionConfig(layers=...) says otherwise.
 DEFAULT_LAYERS: tuple[Layer, ...] = (AttemptTimeout(),)
 
@@ -244,11 +245,17 @@ class Executor:
 
         A read that must avoid the targets still owing a key may find the only holders
         behind open breakers: trying them beats failing with nothing, as in panic mode.
+        A target an operator forced open is never tried: when only such targets are
+        left (a call pinned to one), the call gets its breaker's `CircuitOpen`.
         """
         kept = tuple(m for m in members if m.name not in exclude)
         if kept:
             return kept, panic
-        return tuple(m for m in self.router.members if m.name not in exclude), True
+        others = [m for m in self.router.members if m.name not in exclude]
+        usable = tuple(m for m in others if m.breaker.state is not _FORCED_OPEN)
+        if others and not usable:
+            raise others[0].breaker.rejection()
+        return usable, True
 
     def _left_out(self, members: tuple[Member, ...], exclude: frozenset[str], operation: str) -> list[str]:
         """Targets that could take ``operation`` but are not in this call's plan (unhealthy,

@@ -25,6 +25,7 @@ class LatestWriter(Generic[V]):
         self._write = write
         self._thread_name = thread_name
         self._pending: dict[str, V] = {}
+        self._writing: frozenset[str] = frozenset()  # the names of the batch being written
         self._busy = False  # a batch is being written
         self._closed = False
         self._cond = threading.Condition()
@@ -40,6 +41,12 @@ class LatestWriter(Generic[V]):
                 self._thread = threading.Thread(target=self._loop, name=self._thread_name, daemon=True)
                 self._thread.start()
             self._cond.notify_all()
+
+    def holds(self, name: str) -> bool:
+        """Whether a value for ``name`` is queued or being written: what the store holds
+        for it now is older than what this process decided."""
+        with self._cond:
+            return name in self._pending or name in self._writing
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything put so far is written (or failed); False on timeout."""
@@ -64,6 +71,7 @@ class LatestWriter(Generic[V]):
                     return
                 batch, self._pending = self._pending, {}
                 self._busy = True
+                self._writing = frozenset(batch)
             try:
                 for name, value in batch.items():
                     try:
@@ -73,6 +81,7 @@ class LatestWriter(Generic[V]):
             finally:
                 with self._cond:
                     self._busy = False
+                    self._writing = frozenset()
                     self._cond.notify_all()
 
 

@@ -196,7 +196,9 @@ class RedisBreakerStore:
         self._outage.succeeded()
 
     def load(self, name: str) -> StoredState | None:
-        if self._outage.paused():
+        # A state of ours still on its way is newer than what Redis holds: adopting the
+        # stored one would undo what this process just decided.
+        if self._outage.paused() or self._writer.holds(name):
             return None
         try:
             with self.client.pipeline(transaction=True) as pipe:

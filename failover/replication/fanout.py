@@ -54,28 +54,25 @@ class FanOut:
         results: dict[str, R] = {}
         errors: list[FailoverError] = []
         foreign: list[Exception] = []  # exceptions no adapter mapped (an SDK's UnicodeEncodeError...)
-        while waiting or running:
-            while waiting and len(running) + len(results) < need:
-                name = waiting.pop(0).name
-                running[self._submit(name, op, call)] = name
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                name = running.pop(future)
-                exc = future.exception()
-                if exc is None:
-                    results[name] = future.result()
-                elif isinstance(exc, FailoverError):
-                    errors.append(exc)
-                elif isinstance(exc, Exception):
-                    # Mapped here, so that one target's unmapped error neither hides the
-                    # targets that took the write nor stops the others from taking it.
-                    foreign.append(exc)
-                    errors.append(refusal(exc, target=name, operation=op))
-                else:
-                    raise exc
-        took.extend(sorted(results, key=order.__getitem__))
+        try:
+            while waiting or running:
+                while waiting and len(running) + len(results) < need:
+                    name = waiting.pop(0).name
+                    running[self._submit(name, op, call)] = name
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._collect(op, running.pop(future), future, results, errors, foreign)
+        except BaseException:
+            # Interrupted (Ctrl-C): a send in flight may still land.  Wait for each one (its
+            # attempt timeout bounds it), so that every target that took the write is in
+            # ``took`` and the journal keeps the intent for the others.
+            for future in wait(running).done:
+                self._collect(op, running[future], future, results, errors, foreign, quiet=True)
+            raise
+        finally:
+            took.extend(sorted(results, key=order.__getitem__))
         if not took:
             if foreign and len(foreign) == len(errors):
                 raise foreign[0]  # refused the same way everywhere: the caller's bug, unchanged
@@ -90,6 +87,31 @@ class FanOut:
                 acked=tuple(took),
             )
         return results[took[0]]
+
+    @staticmethod
+    def _collect(
+        op: str,
+        name: str,
+        future: Future[R],
+        results: dict[str, R],
+        errors: list[FailoverError],
+        foreign: list[Exception],
+        *,
+        quiet: bool = False,
+    ) -> None:
+        """Note one send's outcome; an interrupt of the send itself is re-raised unless ``quiet``."""
+        exc = future.exception()
+        if exc is None:
+            results[name] = future.result()
+        elif isinstance(exc, FailoverError):
+            errors.append(exc)
+        elif isinstance(exc, Exception):
+            # Mapped here, so that one target's unmapped error neither hides the
+            # targets that took the write nor stops the others from taking it.
+            foreign.append(exc)
+            errors.append(refusal(exc, target=name, operation=op))
+        elif not quiet:
+            raise exc
 
     def _submit(self, target: str, op: str, call: Callable[[Member], R]) -> Future[R]:
         with self._lock:

@@ -9,8 +9,9 @@ The `Router` sorts the pool into tiers, then lets a policy order each tier:
    target takes the call;
 3. *drained*: taken out of rotation by an operator (`Router.drain`), yet healthy:
    last resort before panic, and still written by replication;
-4. *panic*: when both tiers are empty, every target in priority order, breakers
-   bypassed, because trying a target that looks down beats failing with nothing.
+4. *panic*: when both tiers are empty, every target in priority order but those an
+   operator forced open, breakers bypassed, because trying a target that looks down
+   beats failing with nothing.
 
 The tiers change only on a breaker transition, a health flip or the passing of a
 known time (an open breaker falling due, a hysteresis ending), so the router keeps
@@ -167,8 +168,8 @@ class Router:
             ordered = self.policy.order(ready, self._rng) + self.policy.order(recovering, self._rng)
             ordered += self.policy.order(drained, self._rng)
             panic = not ordered
-            if panic:
-                ordered = self.members
+            if panic:  # every target that an operator has not taken out, breakers bypassed
+                ordered = tuple(m for m in self.members if m.breaker.state is not _FORCED_OPEN)
             valid_until = min(valid_until, now + self.policy.refresh_every)
             plan = Plan(tuple(ordered), panic, valid_until, epoch)
             self._note_changes(plan, now, events)

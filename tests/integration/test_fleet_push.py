@@ -158,3 +158,21 @@ def test_closing_the_facade_ends_its_subscription(redis_server: RedisServer) -> 
     with facade:
         assert store.subscribed
     assert not store.subscribed, "a closed facade must not keep a thread listening to Redis"
+
+
+def test_a_transition_still_on_its_way_to_redis_is_not_undone_by_a_sync(redis_server: RedisServer) -> None:
+    with TcpProxy(redis_server.port) as proxy:
+        url = f"redis://{proxy.endpoint.split('://')[-1]}/0"
+        store = RedisBreakerStore(connect(url), prefix=f"undo:{uuid.uuid4().hex}:")
+        breaker = CircuitBreaker("t", CONFIG, store=store)
+        breaker.reset("seed")
+        assert store.flush()
+        proxy.delay(0.1)  # the next write takes a while to land (within the client's 0.25 s timeout)
+        breaker.force_open("maintenance")
+        breaker.sync()  # Redis still holds "closed": ours is newer
+        assert breaker.state is BreakerState.FORCED_OPEN
+        assert store.flush()
+        proxy.pass_through()
+        stored = store.load("t")
+        assert stored is not None and stored.state == "forced_open"
+        store.close()

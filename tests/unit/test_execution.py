@@ -6,9 +6,10 @@ import io
 
 import pytest
 
-from failover import BreakerConfig, ExecutionConfig
+from failover import BreakerConfig, BreakerState, ExecutionConfig
 from failover.errors import (
     AllTargetsFailed,
+    CircuitOpen,
     ConfigError,
     DeadlineExceeded,
     InvalidInput,
@@ -209,12 +210,23 @@ class _Unseekable(io.RawIOBase):
 
 def test_excluding_the_healthy_targets_falls_back_to_the_rest_even_behind_open_breakers() -> None:
     rig = make_rig()
-    rig.storage.pool.member("memory:a").breaker.force_open()
+    breaker = rig.storage.pool.member("memory:a").breaker
+    while breaker.state is not BreakerState.OPEN:  # opened by its own failures, not by an operator
+        breaker.on_failure(breaker.try_acquire() or pytest.fail("rejected while closed"), 0.01, "unavailable")
     executor = rig.storage.pool.executor_for("get")
     others = frozenset({"memory:b", "memory:c"})
     # Only memory:a may serve (say, the others still owe the key): trying it beats failing.
     assert executor.run("get", lambda m: m.provider.get("seed"), exclude=others) == b"seed-data"
     assert rig.chaos[0].calls == 1
+
+
+def test_excluding_the_healthy_targets_never_falls_back_to_one_an_operator_forced_open() -> None:
+    rig = make_rig()
+    rig.storage.force_open("memory:a", "maintenance")
+    executor = rig.storage.pool.executor_for("get")
+    with pytest.raises(CircuitOpen, match="maintenance"):
+        executor.run("get", lambda m: m.provider.get("seed"), exclude=frozenset({"memory:b", "memory:c"}))
+    assert rig.chaos[0].calls == 0
 
 
 def test_get_stream_fails_over_from_a_down_target_before_the_first_chunk() -> None:

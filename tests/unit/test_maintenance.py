@@ -8,7 +8,7 @@ import pytest
 
 from failover import BreakerState, FailoverStorage, FakeClock, Target
 from failover.breaker.store import MemoryBreakerStore
-from failover.errors import ConfigError
+from failover.errors import ConfigError, FailoverError
 from failover.events import Event, FailedOver
 from failover.providers.memory import MemoryObjectStore
 from tests.unit.replicas import NAMES, make_replicas
@@ -159,3 +159,37 @@ def test_an_unknown_target_is_named_with_split_breakers_too() -> None:
     _, storage = three(breaker_per="operation_class")
     with pytest.raises(ConfigError, match="unknown target 'memory:z'"):
         storage.release("memory:z")
+
+
+def test_a_forced_open_target_is_not_tried_even_in_panic() -> None:
+    from failover.providers.chaos import ChaosProvider
+
+    class Spy(MemoryObjectStore):
+        called = 0
+
+        def get(self, key: str) -> bytes:
+            Spy.called += 1
+            return super().get(key)
+
+    down = ChaosProvider(MemoryObjectStore())
+    down.put("k", b"v")
+    down.down()
+    spy = Spy()
+    spy.put("k", b"v")
+    storage = FailoverStorage([Target(NAMES[0], down), Target(NAMES[1], spy, priority=1)])
+    storage.force_open(NAMES[1], "kernel upgrade")
+    for _ in range(10):  # the primary's breaker opens: every other target is forced open, panic
+        with pytest.raises(FailoverError):
+            storage.get("k")
+    assert Spy.called == 0, "an operator took it out: no call may reach it"
+
+
+def test_a_call_pinned_to_a_forced_open_target_is_refused_by_its_breaker() -> None:
+    from failover import FailoverCompute
+    from failover.errors import CircuitOpen
+    from failover.providers.memory import MemoryCompute
+
+    compute = FailoverCompute([Target(NAMES[0], MemoryCompute()), Target(NAMES[1], MemoryCompute(), priority=1)])
+    compute.force_open(NAMES[1], "kernel upgrade")
+    with pytest.raises(CircuitOpen, match=r"forced_open.*kernel upgrade"):
+        list(compute.list_instances(target=NAMES[1]))

@@ -98,3 +98,34 @@ def test_a_write_refused_everywhere_raises_the_callers_error(tmp_path: Path) -> 
     with pytest.raises(UnicodeEncodeError):
         facade.put("k", b"v")
     facade.close()
+
+
+def test_an_interrupted_write_keeps_the_intent_for_the_targets_that_lack_it(tmp_path: Path) -> None:
+    import _thread
+
+    release = threading.Event()
+
+    class SlowThenDown(MemoryObjectStore):
+        def put(self, key: str, data: bytes, **options: Any) -> ObjectInfo:
+            if key.startswith(MARKER_PREFIX):
+                return super().put(key, data, **options)
+            release.wait(timeout=5.0)
+            raise ConnectionResetError("the region went away mid-write")
+
+    fast, slow = MemoryObjectStore(), SlowThenDown()
+    facade = FailoverStorage(
+        [Target(NAMES[0], fast), Target(NAMES[1], slow, priority=1)], writes=replication.All(journal=tmp_path / "j")
+    )
+
+    def interrupt_then_fail() -> None:
+        while "k" not in {i.key for i in fast.list()}:  # the fast target took it
+            threading.Event().wait(0.001)
+        _thread.interrupt_main()  # Ctrl-C while the slow send is in flight
+        release.set()
+
+    threading.Thread(target=interrupt_then_fail, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        facade.put("k", b"v")
+    assert fast.get("k") == b"v"
+    assert facade.pending() == {NAMES[1]: 1}, "the slow target lacks it: the journal must say so"
+    facade.close()
