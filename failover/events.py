@@ -5,6 +5,9 @@ to the ``failover`` logger, once, at the event's ``level``.  Listeners run on th
 thread that caused the event, after every lock is released, and an exception from a
 listener is logged, never raised into the call that triggered it.
 
+A replicated write holds its events back until it has let go of the key it writes
+(`held_back`), so a listener may write through the facade itself.
+
 Every event names its ``target`` and carries ``at``, the wall-clock time it happened
 (``time.time()``: for logs, dashboards and timelines; no decision of the library reads
 it).  ``str(event)`` is a one-line description; `LoggingListener` redacts credentials
@@ -18,10 +21,13 @@ count it better than logs do.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -291,7 +297,10 @@ def _fields(event: object) -> dict[str, Any]:
 
 
 class Emitter:
-    """Delivers events to a fixed set of listeners, shielding the caller from their errors."""
+    """Delivers events to a fixed set of listeners, shielding the caller from their errors.
+
+    Inside `held_back` (a write holding a key's lock, say) events wait until the block
+    ends, so that a listener may call back into the library without deadlocking on it."""
 
     __slots__ = ("listeners",)
 
@@ -299,11 +308,61 @@ class Emitter:
         self.listeners: tuple[Listener, ...] = tuple(listeners)
 
     def emit(self, event: Event) -> None:
+        waiting = _HELD_BACK.get()
+        if waiting is not None and waiting.hold(self, event):
+            return
+        self.deliver(event)
+
+    def deliver(self, event: Event) -> None:
         for listener in self.listeners:
             try:
                 listener.on_event(event)
             except Exception:  # a broken listener must not break traffic
                 logger.exception("listener %r failed on %s", listener, redact(repr(event)))
+
+
+class _HeldBack:
+    """Events emitted inside one `held_back` block, delivered when it ends.  A late one
+    (from a worker thread that outlived the block with a copy of its context) is
+    delivered at once: nothing is held for a block that is over."""
+
+    def __init__(self) -> None:
+        self._events: list[tuple[Emitter, Event]] = []
+        self._open = True
+        self._lock = threading.Lock()
+
+    def hold(self, emitter: Emitter, event: Event) -> bool:
+        with self._lock:
+            if self._open:
+                self._events.append((emitter, event))
+            return self._open
+
+    def release(self) -> None:
+        with self._lock:
+            self._open = False
+            events, self._events = self._events, []
+        for emitter, event in events:
+            emitter.deliver(event)
+
+
+# The held-back block of the current context, if any: a context variable, like the
+# attempt deadline (`failover.deadline`), so that each call and thread has its own.
+_HELD_BACK: contextvars.ContextVar[_HeldBack | None] = contextvars.ContextVar("failover_held_back", default=None)
+
+
+@contextlib.contextmanager
+def held_back() -> Iterator[None]:
+    """Hold back the events emitted inside the block until it ends (nested: the outermost)."""
+    if _HELD_BACK.get() is not None:
+        yield
+        return
+    waiting = _HeldBack()
+    token = _HELD_BACK.set(waiting)
+    try:
+        yield
+    finally:
+        _HELD_BACK.reset(token)
+        waiting.release()
 
 
 __all__ = [
@@ -323,4 +382,5 @@ __all__ = [
     "RepairQuarantined",
     "Retried",
     "RetryRefused",
+    "held_back",
 ]

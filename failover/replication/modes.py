@@ -35,7 +35,7 @@ from failover.errors import (
     InvalidInput,
     QuorumNotReached,
 )
-from failover.events import BacklogChanged
+from failover.events import BacklogChanged, held_back
 from failover.replication.fanout import FanOut
 from failover.replication.inflight import InFlight
 from failover.replication.journal import Failed, Journal, Payload, Sync
@@ -320,7 +320,7 @@ class Replication:
         if self.anti_entropy is not None:
             self.anti_entropy.wrote(key)
         took: list[str] = []
-        with self.locks(key):
+        with held_back(), self.locks(key):  # events once the key's lock is let go
             prior = self.journal.record(key, version, op, self.names, payload=payload)
             try:
                 result = self._one(op, call, took) if self._acks == 1 else self._fan_out(op, call, took)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from failover.breaker.circuit import BreakerState
 from failover.capabilities import ObjectInfo
 from failover.errors import FailoverError, InvalidInput, InvalidRequest, NotFound, PreconditionFailed
-from failover.events import RepairQuarantined
+from failover.events import RepairQuarantined, held_back
 from failover.execution.pool import WRITE
 from failover.replication.conditional import condition_on, takes_conditions
 from failover.replication.journal import Owed
@@ -262,7 +262,7 @@ class Repairer:
     def _write(self, owed: Owed, write: Callable[[], object] | None) -> Outcome:
         """Under the key's lock: if the row is still current, make ``write`` (None: nothing
         to write) and settle the row."""
-        with self._r.locks(owed.key):
+        with held_back(), self._r.locks(owed.key):  # events once the key's lock is let go
             if not self._current(owed):
                 return "repaired"  # a foreground write replaced the row while we read
             if write is not None:

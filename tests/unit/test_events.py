@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +151,48 @@ def test_per_call_events_are_logged_at_debug_and_state_changes_above(caplog: pyt
             listener.on_event(event)
     levels = [r.levelno for r in caplog.records]
     assert levels == [logging.DEBUG, logging.DEBUG, logging.DEBUG, logging.WARNING]
+
+
+def test_a_listener_may_write_through_the_facade_while_a_replicated_write_trips_a_breaker(tmp_path: Path) -> None:
+    from failover import replication
+
+    clock = FakeClock()
+    down = ChaosProvider(MemoryObjectStore(clock=clock), clock=clock)
+    stores = [MemoryObjectStore(clock=clock), down]
+    heard: list[str] = []
+
+    class Auditor:
+        def on_event(self, event: Event) -> None:
+            if isinstance(event, BreakerTransition) and event.new == "open":
+                storage.put("audit", str(event).encode())  # the same key the write holds
+                heard.append(event.target)
+
+    storage = FailoverStorage(
+        [Target("memory:a", stores[0]), Target("memory:b", down, priority=1)],
+        clock=clock,
+        breaker=BreakerConfig(consecutive_failures=1, failure_rate=None),
+        writes=replication.All(journal=tmp_path / "j.sqlite"),
+        listeners=[Auditor()],
+    )
+    down.down()
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (storage.put("audit", b"first"), done.set()), daemon=True)
+    worker.start()
+    assert done.wait(5.0), "the listener's write waited for the key the write still held"
+    assert heard == ["memory:b"] and stores[0].get("audit").startswith(b"breaker memory:b")
+
+
+def test_events_held_back_are_delivered_when_the_block_ends_and_late_ones_at_once() -> None:
+    import contextvars
+
+    from failover.events import Emitter, held_back
+
+    recorder = Recorder()
+    emitter = Emitter([recorder])
+    with held_back():
+        emitter.emit(RetryRefused("memory:a", "get"))
+        assert recorder.events == []
+        context = contextvars.copy_context()  # what a worker thread of this call carries
+    assert len(recorder.events) == 1
+    context.run(emitter.emit, RetryRefused("memory:b", "get"))  # after the block: not held
+    assert [e.target for e in recorder.events] == ["memory:a", "memory:b"]
