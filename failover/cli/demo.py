@@ -242,6 +242,7 @@ class Drill:
             # copies) would stall the client: the background drainer repairs instead; its
             # calls run outside the client's context, so none is taken for a client's.
             self.store.start()
+        self.recorder.restart()
         wall = time.perf_counter()
         plan = self.config.plan()
         pending = list(steps(plan, [short_name(n) for n in self.names]))

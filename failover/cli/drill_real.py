@@ -105,9 +105,11 @@ class RealEnvironment:
         return dict(zip(self.names, self.chaos, strict=True))
 
     def seed(self, dataset: dict[str, bytes]) -> None:
-        for i in range(len(self.servers)):
-            for key, data in dataset.items():
-                self._put_direct(i, key, data)
+        s3, container, bucket = self._clients()
+        for key, data in dataset.items():
+            s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+            container.upload_blob(key, data, overwrite=True)
+            bucket.blob(key).upload_from_string(data)
 
     # ------------------------------------------------------------ faults
 
@@ -148,15 +150,6 @@ class RealEnvironment:
             raw_blob_service(server).create_container(BUCKET)
         else:
             raw_gcs_client(server).create_bucket(BUCKET)
-
-    def _put_direct(self, target: int, key: str, data: bytes) -> None:
-        server = self.servers[target]
-        if target == 0:
-            raw_s3_client(server).put_object(Bucket=BUCKET, Key=key, Body=data)
-        elif target == 1:
-            raw_blob_service(server).get_container_client(BUCKET).upload_blob(key, data, overwrite=True)
-        else:
-            raw_gcs_client(server).bucket(BUCKET).blob(key).upload_from_string(data)
 
     def copy_of(self, target: int, key: str) -> bytes | None:
         """The object as the cloud's own SDK reads it from the server (no proxy, no adapter)."""

@@ -1,7 +1,8 @@
 """The drill's verdict: what each episode showed, the latency, the written data, pass or fail.
 
-Failover is the router's `FailedOver` event (traffic left the primary), so the summary's
-failover time is the time stamped on the timeline row that shows ``FAILOVER``; the first
+Failover is the router's `FailedOver` event (traffic left the primary) and failback its
+last `FailedBack`, so the summary's times are those of the timeline rows that show
+``FAILOVER`` and ``FAILBACK``; the first
 call another target answered inside a failing call (a retry, before any breaker opened)
 is reported apart, as ``rerouted_at``.
 """
@@ -14,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from failover.cli.drill_check import WriteCheck
 from failover.cli.drill_scenarios import Episode
-from failover.cli.timeline import OpRecord, Stamped, percentile, short_name
-from failover.events import BreakerTransition, FailedOver
+from failover.cli.timeline import Stamped, percentile, short_name
+from failover.events import BreakerTransition, FailedBack, FailedOver
 
 if TYPE_CHECKING:
     from failover.cli.demo import DrillResult
@@ -41,7 +42,7 @@ class EpisodeSummary:
     failover_at: float | None  # the router's FailedOver event from the primary
     breaker_opened_at: float | None
     breaker_closed_at: float | None  # the primary's breaker closing before failback
-    failback_at: float | None  # from here to the episode's end, the primary served every read
+    failback_at: float | None  # the router's FailedBack to the primary, after recovery
 
     @property
     def time_to_failover(self) -> float | None:
@@ -191,7 +192,7 @@ def _episode(result: DrillResult, episode: Episode) -> EpisodeSummary:
         )
     events = [s for s in result.events if episode.start <= s.at < episode.end]
     failovers = [s.at for s in events if isinstance(s.event, FailedOver) and s.event.from_target == primary]
-    failback_at = _failback_at(ops, primary, episode.recovery_at)
+    failback_at = _failback_at(events, primary, episode.recovery_at)
     closes = _transitions(events, primary, "closed")
     return EpisodeSummary(
         scenario=episode.scenario.name,
@@ -215,18 +216,18 @@ def _transitions(events: Sequence[Stamped], target: str, new: str) -> list[float
     ]
 
 
-def _failback_at(ops: Sequence[OpRecord], primary: str, recovery_at: float) -> float | None:
-    """Start of the final run of reads all served by the primary, if it began after recovery.
-    Reads only: a replicated write goes to every target that looks up, the primary among
-    them while its hysteresis runs, so who took a write says nothing about the routing."""
-    start = None
-    for op in reversed(ops):
-        if op.kind != "read":
-            continue
-        if op.served_by != primary:
-            break
-        start = op.start
-    return start if start is not None and start >= recovery_at else None
+def _failback_at(events: Sequence[Stamped], primary: str, recovery_at: float) -> float | None:
+    """The router's last `FailedBack` to the primary in the episode, if it came after the
+    recovery and no failover followed it: the time on the timeline's ``FAILBACK`` row.
+    The last one, because the router also reports one when it routes a trial call."""
+    last = None
+    for stamped in events:
+        event = stamped.event
+        if isinstance(event, FailedBack) and event.target == primary:
+            last = stamped.at
+        elif isinstance(event, FailedOver) and event.from_target == primary:
+            last = None
+    return last if last is not None and last >= recovery_at else None
 
 
 def _since(later: float | None, earlier: float | None) -> float | None:

@@ -61,6 +61,11 @@ class Recorder:
     def now(self) -> float:
         return self._clock.monotonic() - self._origin
 
+    def restart(self) -> None:
+        """Drill time 0 is now: what came before (starting servers, seeding) is not the drill."""
+        self._origin = self._clock.monotonic()
+        self.events.clear()
+
     def on_event(self, event: Event) -> None:
         self.events.append(Stamped(self.now(), event))
 
