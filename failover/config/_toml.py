@@ -162,6 +162,12 @@ def reject_inline_secrets(data: Any, source: str, path: tuple[str | int, ...] = 
                     f"the file; name an environment variable that holds it, with {key}_env = \"VARIABLE\""
                 )
             reject_inline_secrets(value, source, here)
+    elif isinstance(data, str) and redact(data) != data:
+        # A credential inside a value: a password or a signature in a URL's query string.
+        raise ConfigError(
+            f"{source}: {where(path)}: this value holds a credential (a password or signature in it); "
+            "keep the URL in an environment variable and name it with the key's *_env form"
+        )
     elif isinstance(data, list):
         for index, item in enumerate(data):
             reject_inline_secrets(item, source, (*path, index))

@@ -236,7 +236,7 @@ def test_an_inline_secret_is_refused_pointing_at_the_env_form_and_never_echoed(
 def test_a_redis_url_with_a_password_is_refused_without_echoing_it(tmp_path: Path) -> None:
     text = GOOD + f'\n[storage.fleet]\nbreaker_store = "redis://:{SECRET}@127.0.0.1:6379/0"\n'
     message = problem_of(text, tmp_path)
-    assert "storage.fleet.breaker_store: this URL holds a password" in message and "breaker_store_env" in message
+    assert "storage.fleet.breaker_store: this value holds a credential" in message and "_env form" in message
     assert SECRET not in message
 
 
@@ -308,3 +308,28 @@ def test_importing_failover_config_loads_no_cloud_sdk() -> None:
     code = "import sys, failover.config; print(sorted(m for m in ('boto3', 'azure', 'google') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ('endpoint = "https://acct.blob.core.windows.net/?sv=2022&sig=SASSECRET"', "SASSECRET"),
+        ('endpoint = "http://127.0.0.1:9000/?password=PWSECRET"', "PWSECRET"),
+    ],
+)
+def test_a_credential_inside_a_value_is_refused_without_repeating_it(
+    tmp_path: Path, line: str, secret: str
+) -> None:
+    text = f'[[storage.targets]]\nname = "mem:a"\nprovider = "memory"\n{line}\n'
+    message = problem_of(text, tmp_path)
+    assert "storage.targets[0].endpoint" in message and "holds a credential" in message
+    assert secret not in message
+
+
+def test_a_redis_url_with_a_password_in_its_query_is_refused(tmp_path: Path) -> None:
+    text = (
+        '[[storage.targets]]\nname = "mem:a"\nprovider = "memory"\n'
+        '[storage.fleet]\nbreaker_store = "redis://cache:6379/0?password=REDISSECRET"\n'
+    )
+    message = problem_of(text, tmp_path)
+    assert "storage.fleet.breaker_store" in message and "REDISSECRET" not in message
