@@ -13,6 +13,7 @@ process goes on with its own breakers); 2 a bad file, an unknown target, or no f
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ def run_maintenance(args: argparse.Namespace) -> int:
     from failover.config import load
 
     reason = args.reason or "released by operator"
-    with load(args.config) as setup:
+    with contextlib.closing(load(args.config)) as setup:  # not started: no drainer beside us
         facades = _facades_with(setup, args.target, args.facade)
         saved = {kind: _apply(facade, args.action, args.target, reason) for kind, facade in facades.items()}
     wanted = ACTIONS[args.action][1].value

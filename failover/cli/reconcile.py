@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ def load_targets(spec: str) -> tuple[list[Target], Journal | None]:
 
 def run_reconcile(args: argparse.Namespace, console: Console) -> int:
     if args.config is not None:
-        with load(args.config) as setup:  # closes the facade and its journal after
+        with contextlib.closing(load(args.config)) as setup:  # not started: no drainer beside us
             storage = setup.storage
             if storage is None:
                 raise ConfigError(f"{args.config}: reconcile needs a [storage] section")

@@ -11,6 +11,7 @@ Exit codes: 0 nothing owed, 1 rows are still owed, 2 a bad file (or no replicati
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ def run_repair(args: argparse.Namespace) -> int:
     if args.passes < 1:
         raise ConfigError(f"--passes must be >= 1, got {args.passes}")
     console = console_for(args.json)
-    with load(args.config) as setup:
+    with contextlib.closing(load(args.config)) as setup:  # not started: no drainer beside us
         storage = setup.storage
         if storage is None or storage.replication is None:
             raise ConfigError(f"{args.config}: repair needs a [storage] section with [storage.replication]")

@@ -117,8 +117,22 @@ class Setup:
         return self
 
     def close(self) -> None:
+        """Stop the facades' background work, then close what the file made for them: the
+        repair journal and the fleet's breaker stores (their threads and connections).
+        The facades are not to be used after this."""
+        stores: dict[int, Any] = {}
         for facade in self.facades.values():
             facade.close()
+            for executor in facade.pool.executors.values():
+                for member in executor.router.members:
+                    if member.breaker.store is not None:
+                        stores[id(member.breaker.store)] = member.breaker.store
+        for store in stores.values():
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
+        if self.storage is not None and self.storage.replication is not None:
+            self.storage.replication.journal.close()
 
     def __enter__(self) -> Setup:
         return self.start()

@@ -333,3 +333,14 @@ def test_a_redis_url_with_a_password_in_its_query_is_refused(tmp_path: Path) -> 
     )
     message = problem_of(text, tmp_path)
     assert "storage.fleet.breaker_store" in message and "REDISSECRET" not in message
+
+
+def test_closing_a_setup_closes_its_journal(tmp_path: Path) -> None:
+    import sqlite3
+
+    with parse(GOOD, base=tmp_path, environ={}) as setup:
+        assert setup.storage is not None and setup.storage.replication is not None
+        journal = setup.storage.replication.journal
+        assert journal.counts() == {}
+    with pytest.raises(sqlite3.ProgrammingError):
+        journal.counts()  # closed: no handle left behind by a loaded file
