@@ -253,18 +253,27 @@ class _Subscriber:
         with self._lock:
             # `!=`, not `is not`: each access to a bound method makes a new object.
             self._listeners = tuple(fn for fn in self._listeners if fn != listener)
-            if self._listeners:
-                return
-        self.stop()
+            # Decided under the lock: an `add` racing with the last `remove` either comes
+            # before it (and keeps the thread) or after it (and starts a new one).
+            thread = self._detach() if not self._listeners else None
+        self._join(thread)
 
     @property
     def running(self) -> bool:
         return self._thread is not None
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self) -> None:
         with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
+            thread = self._detach()
+        self._join(thread)
+
+    def _detach(self) -> threading.Thread | None:
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        return thread
+
+    @staticmethod
+    def _join(thread: threading.Thread | None, timeout: float = 2.0) -> None:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
@@ -274,6 +283,9 @@ class _Subscriber:
                 self._listen(stop)
             except RedisError as exc:
                 self._outage.failed("subscription to breaker changes", exc)
+                stop.wait(self._retry_after)
+            except Exception:  # a bug must not end the subscription for good, silently
+                logger.exception("subscription to breaker changes failed; resubscribing")
                 stop.wait(self._retry_after)
 
     def _listen(self, stop: threading.Event) -> None:
@@ -285,7 +297,7 @@ class _Subscriber:
             while not stop.is_set():
                 message = pubsub.get_message(timeout=0.5)
                 if message is not None and message.get("type") == "message":
-                    self._tell(_text(message["data"]))
+                    self._tell(_name(message["data"]))
 
     def _tell(self, name: str | None) -> None:
         for listener in self._listeners:
@@ -371,6 +383,15 @@ class RedisLeaderLock:
 
     def __repr__(self) -> str:
         return f"RedisLeaderLock({self.name!r}, owner={self.owner!r}, held={self.held})"
+
+
+def _name(data: bytes | str) -> str | None:
+    """A breaker's name from an announcement; None (read every breaker) for one that is
+    not text, as a stranger's message on the channel might be."""
+    try:
+        return _text(data)
+    except UnicodeDecodeError:
+        return None
 
 
 def _text(value: bytes | str) -> str:

@@ -176,3 +176,19 @@ def test_a_transition_still_on_its_way_to_redis_is_not_undone_by_a_sync(redis_se
         stored = store.load("t")
         assert stored is not None and stored.state == "forced_open"
         store.close()
+
+
+def test_a_stray_message_on_the_channel_does_not_end_the_subscription(redis_server: RedisServer) -> None:
+    prefix = f"stray:{uuid.uuid4().hex}:"
+    with process(redis_server.url, prefix, MemoryObjectStore()) as facade:
+        store = facade.pool.member("aws:us-east-1").breaker.store
+        assert isinstance(store, RedisBreakerStore)
+        wait_for(lambda: store.subscribed)
+        connect(redis_server.url).publish(store.channel, b"\xff\xfe not a name")
+        other = RedisBreakerStore(connect(redis_server.url), prefix=prefix)
+        CircuitBreaker("aws:us-east-1", CONFIG, store=other).force_open("after the stray message")
+        assert other.flush()
+        breaker = facade.pool.member("aws:us-east-1").breaker
+        wait_for(lambda: breaker.state is BreakerState.FORCED_OPEN)
+        assert store.subscribed
+        other.close()
