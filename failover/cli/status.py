@@ -48,6 +48,7 @@ class Row:
     breaker: str
     last_error: str | None
     last_error_age: float | None
+    operator: str | None = None  # why an operator drained or forced it, as they said
 
 
 def add_status(commands: Subparsers) -> None:
@@ -162,6 +163,7 @@ def _row(kind: str, status: Any, probe: ProbeResult) -> Row:
         breaker=breaker,
         last_error=status.last_error,
         last_error_age=status.last_error_age,
+        operator=status.forced or status.drained,
     )
 
 
@@ -185,7 +187,8 @@ def _table(rows: list[Row], title: str) -> None:
         last = "" if r.last_error is None else r.last_error
         if last and r.last_error_age is not None:
             last += f" ({r.last_error_age:.0f}s ago)"
-        table.add_row(r.facade, r.target, r.role, r.probe, f"{r.probe_ms:.1f} ms", r.breaker, last, style=style)
+        breaker = r.breaker if r.operator is None else f"{r.breaker} ({r.operator})"
+        table.add_row(r.facade, r.target, r.role, r.probe, f"{r.probe_ms:.1f} ms", breaker, last, style=style)
     console = console_for(None)
     console.print(title, soft_wrap=True, highlight=False)  # one line, however long the path
     console.print(table)

@@ -42,6 +42,7 @@ from failover.target import Target
 R = TypeVar("R")
 
 _TAKES_TRAFFIC = frozenset({BreakerState.CLOSED, BreakerState.FORCED_CLOSED})
+_FORCED = frozenset({BreakerState.FORCED_OPEN, BreakerState.FORCED_CLOSED})
 
 READ = "read"
 WRITE = "write"
@@ -314,6 +315,8 @@ class Pool:
             health = self.healths[target.name]
             members = {op_class or "all": self.member(target.name, op_class) for op_class in routers}
             breakers = {op: m.breaker.state.value for op, m in members.items()}
+            drained = next((m.drained for m in members.values() if m.drained is not None), None)
+            forced = next((m.breaker.reason for m in members.values() if m.breaker.state in _FORCED), None)
             calls, errors, _ = recent[target.name]
             last_error, at = health.last_error, health.last_error_at
             age = None if at is None else max(0.0, now - at)
@@ -324,7 +327,7 @@ class Pool:
                 TargetStatus(
                     name=target.name,
                     priority=target.priority,
-                    role=_role(target.name, plans, panic),
+                    role=_role(target.name, plans, panic, drained is not None),
                     healthy=health.healthy,
                     breakers=breakers,
                     latency_ms=None if health.latency is None else health.latency * 1000,
@@ -338,6 +341,8 @@ class Pool:
                     passive=passive_verdict(calls, errors),
                     last_error_age=age,
                     window=window,
+                    drained=drained,
+                    forced=forced,
                 )
             )
         return PoolStatus(tuple(rows), panic=panic)
@@ -347,17 +352,18 @@ def _unknown(name: str, targets: Sequence[Target]) -> ConfigError:
     return ConfigError(f"unknown target {name!r}; known: {', '.join(t.name for t in targets)}")
 
 
-def _role(name: str, plans: list[tuple[Member, ...]], panic: bool) -> str:
+def _role(name: str, plans: list[tuple[Member, ...]], panic: bool, drained: bool) -> str:
     if panic:
         return "panic"
+    in_plan = any(m.name == name for plan in plans for m in plan)
+    if drained and in_plan:
+        return "drained"  # in service, used only when nothing else can take a call
     for plan in plans:
         # As the router's events do: a target only getting trial calls is not preferred.
-        first = next((m for m in plan if m.breaker.state in _TAKES_TRAFFIC), None)
+        first = next((m for m in plan if m.breaker.state in _TAKES_TRAFFIC and m.drained is None), None)
         if first is not None and first.name == name:
             return "preferred"
-    if any(m.name == name for plan in plans for m in plan):
-        return "standby"
-    return "down"
+    return "standby" if in_plan else "down"
 
 
 # Each keyword's expected type, as the message names it.

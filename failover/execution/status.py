@@ -28,7 +28,7 @@ def passive_verdict(calls: int, errors: int) -> str:
 class TargetStatus:
     name: str
     priority: int
-    role: str  # preferred, standby, down, or panic
+    role: str  # preferred, standby, drained, down, or panic
     healthy: bool  # the health checks' verdict (always True without them); see ``passive``
     breakers: Mapping[str, str]  # operation class ("all", "read", "write") -> state
     latency_ms: float | None
@@ -42,6 +42,8 @@ class TargetStatus:
     passive: str = "up"  # from recent_errors / recent_calls: up, degraded, failing
     last_error_age: float | None = None  # seconds since ``last_error``
     window: float = 60.0
+    drained: str | None = None  # why an operator drained it (`Facade.drain`), or None
+    forced: str | None = None  # why an operator forced its breaker open or closed, or None
 
     @property
     def health(self) -> str:

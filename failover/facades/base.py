@@ -157,8 +157,10 @@ class Facade(Generic[P]):
     def drain(self, target: str, reason: str) -> None:
         """Move routed calls off ``target`` while it stays in service, until `release`:
         calls already on it finish, health checks go on, replicated writes still reach
-        it (so it owes nothing when released), and it is used only when no other target
-        can take a call.  For maintenance that should lose no traffic and no writes."""
+        it (at once with ``All``; through the background repair with ``Primary`` and
+        ``Quorum``), and it is used only when no other target can take a call.  For
+        maintenance that should lose no traffic and no writes; `status()` shows it
+        ``drained``, with ``reason``."""
         for router, member in self._maintained(target, reason):
             router.drain(member, reason)
 

@@ -74,7 +74,7 @@ logger = logging.getLogger(__name__)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 ATTEMPT_LABELS = ("facade", "target", "operation", "outcome")
 BREAKER_STATES = tuple(state.value for state in BreakerState)
-ROLES = ("preferred", "standby", "down", "panic")
+ROLES = ("preferred", "standby", "drained", "down", "panic")
 UNLABELLED = "default"  # the facade label of an instrument neither labelled nor attached
 _LABEL = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # The attribute of a registry holding its failover families: shared by the instruments

@@ -193,3 +193,17 @@ def test_a_call_pinned_to_a_forced_open_target_is_refused_by_its_breaker() -> No
     compute.force_open(NAMES[1], "kernel upgrade")
     with pytest.raises(CircuitOpen, match=r"forced_open.*kernel upgrade"):
         list(compute.list_instances(target=NAMES[1]))
+
+
+def test_status_shows_a_drained_target_and_the_operators_reasons() -> None:
+    _, storage = three()
+    storage.drain(NAMES[0], "moving racks")
+    storage.force_open(NAMES[1], "kernel upgrade")
+    rows = {row.name: row for row in storage.status().targets}
+    assert (rows[NAMES[0]].role, rows[NAMES[0]].drained) == ("drained", "moving racks")
+    assert (rows[NAMES[1]].role, rows[NAMES[1]].forced) == ("down", "kernel upgrade")
+    assert rows[NAMES[2]].role == "preferred"
+    storage.release(NAMES[0])
+    storage.release(NAMES[1])
+    rows = {row.name: row for row in storage.status().targets}
+    assert rows[NAMES[0]].role == "preferred" and rows[NAMES[0]].drained is None and rows[NAMES[1]].forced is None
