@@ -114,10 +114,11 @@ def setup_text(names: list[str], servers: dict[str, LocalServer], bucket: str, m
 class InTurn(FanOut):
     """The fan-out with each send made before the next starts."""
 
-    def _submit(self, target: str, op: str, call: Callable[[Any], Any]) -> Future[Any]:
+    def _submit(self, target: str, op: str, call: Callable[[Any], Any], landed: dict[str, Any]) -> Future[Any]:
         done: Future[Any] = Future()
         try:
-            done.set_result(self._send(target, op, call))
+            landed[target] = self._send(target, op, call)
+            done.set_result(landed[target])
         except Exception as exc:
             done.set_exception(exc)
         return done

@@ -52,13 +52,16 @@ class FanOut:
         waiting = list(plan)
         running: dict[Future[R], str] = {}
         results: dict[str, R] = {}
+        # Written by the senders themselves as each target takes the write: an interrupt
+        # landing between a submit and its bookkeeping here cannot lose a target that has it.
+        landed: dict[str, R] = {}
         errors: list[FailoverError] = []
         foreign: list[Exception] = []  # exceptions no adapter mapped (an SDK's UnicodeEncodeError...)
         try:
             while waiting or running:
                 while waiting and len(running) + len(results) < need:
                     name = waiting.pop(0).name
-                    running[self._submit(name, op, call)] = name
+                    running[self._submit(name, op, call, landed)] = name
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -72,6 +75,8 @@ class FanOut:
                 self._collect(op, running[future], future, results, errors, foreign, quiet=True)
             raise
         finally:
+            with self._lock:
+                results.update(landed)
             took.extend(sorted(results, key=order.__getitem__))
         if not took:
             if foreign and len(foreign) == len(errors):
@@ -113,12 +118,19 @@ class FanOut:
         elif not quiet:
             raise exc
 
-    def _submit(self, target: str, op: str, call: Callable[[Member], R]) -> Future[R]:
+    def _submit(self, target: str, op: str, call: Callable[[Member], R], landed: dict[str, R]) -> Future[R]:
         with self._lock:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(MAX_WRITERS, thread_name_prefix="failover-replica-write")
             threads = self._threads
-        return threads.submit(contextvars.copy_context().run, self._send, target, op, call)
+
+        def send() -> R:
+            result: R = self._send(target, op, call)
+            with self._lock:
+                landed[target] = result
+            return result
+
+        return threads.submit(contextvars.copy_context().run, send)
 
     def close(self) -> None:
         """Stop the worker threads once the writes in flight are done."""

@@ -101,7 +101,8 @@ def test_a_write_refused_everywhere_raises_the_callers_error(tmp_path: Path) -> 
 
 
 def test_an_interrupted_write_keeps_the_intent_for_the_targets_that_lack_it(tmp_path: Path) -> None:
-    import _thread
+    import os
+    import signal
 
     release = threading.Event()
 
@@ -120,7 +121,8 @@ def test_an_interrupted_write_keeps_the_intent_for_the_targets_that_lack_it(tmp_
     def interrupt_then_fail() -> None:
         while "k" not in {i.key for i in fast.list()}:  # the fast target took it
             threading.Event().wait(0.001)
-        _thread.interrupt_main()  # Ctrl-C while the slow send is in flight
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the slow send is in flight
+        threading.Event().wait(0.2)  # the caller is interrupted before the slow send ends
         release.set()
 
     threading.Thread(target=interrupt_then_fail, daemon=True).start()
