@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from failover.cli.arguments import port as port_number
+from failover.cli.arguments import seconds_between
 from failover.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -52,12 +54,12 @@ def add_dashboard(commands: Subparsers) -> None:
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to listen on ({DEFAULT_HOST}: this machine only)"
     )
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, metavar="N", help=f"port ({DEFAULT_PORT})")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, metavar="N", help=f"port ({DEFAULT_PORT})")
     parser.add_argument("--controls", action="store_true", help="serve force-open and release (needs --token-env)")
     parser.add_argument("--token-env", metavar="VAR", help="environment variable holding the controls' bearer token")
     parser.add_argument(
         "--probe-interval",
-        type=_seconds,
+        type=seconds_between(0.1, 3600),
         default=DEFAULT_PROBE_INTERVAL,
         metavar="SECONDS",
         help=f"probe every target this often when the file sets no health checks ({DEFAULT_PROBE_INTERVAL:g})",
@@ -210,24 +212,6 @@ def _warn_if_exposed(host: str) -> None:
         logger.warning("dashboard: listening on %s, beyond this machine; put it behind authentication", host)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be from 0.1 to 3600 seconds, got {text!r}")
-    return value
 
 
 __all__ = ["Prober", "Serve", "add_dashboard", "make_dashboard", "run_dashboard", "serve_uvicorn", "unchecked"]

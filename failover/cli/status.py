@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from failover.cli.arguments import seconds_between
 from failover.cli.output import STDOUT, add_json_option, console_for, write_json
 from failover.errors import ConfigError
 
@@ -75,7 +76,8 @@ def add_check(commands: Subparsers) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="the TOML set-up file")
-    parser.add_argument("--timeout", type=_seconds, default=2.0, metavar="SECONDS", help="per probe (2)")
+    timeout = seconds_between(0.01, 3600)
+    parser.add_argument("--timeout", type=timeout, default=2.0, metavar="SECONDS", help="per probe (2)")
     add_json_option(parser, "every target's row")
 
 
@@ -194,14 +196,6 @@ def _table(rows: list[Row], title: str) -> None:
     console.print(table)
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value < 3600:
-        raise argparse.ArgumentTypeError(f"must be > 0 and < 3600 seconds, got {text!r}")
-    return value
 
 
 __all__ = ["Row", "add_check", "add_status", "probe_setup", "run_check", "run_status"]

@@ -74,3 +74,18 @@ def redis_local_server(name: str = "redis") -> RedisServer:
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the session (tests use their own key prefixes on it)."""
     yield from cast("Iterator[RedisServer]", started(redis_local_server))
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, free to be killed and restarted."""
+    server = redis_local_server("redis-dedicated")
+    try:
+        server.start()
+    except ServerError as exc:
+        server.close()
+        pytest.fail(f"could not start a dedicated redis-server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.close()

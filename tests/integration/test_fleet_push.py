@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -19,8 +19,7 @@ from failover.fleet.redis_store import RedisBreakerStore, connect
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
 from failover.testing.proxy import TcpProxy
-from tests.integration.redis_server import RedisServer, redis_local_server
-from tests.integration.servers import ServerError
+from tests.integration.redis_server import RedisServer
 
 CONFIG = BreakerConfig(consecutive_failures=2, failure_rate=None, open_base=10.0, jitter=0.0)
 SLOW_POLL = 60.0  # the backstop poll never runs within a test: only the push can explain adoption
@@ -42,19 +41,6 @@ def process(url: str, prefix: str, primary: MemoryObjectStore | ChaosProvider) -
     targets = [Target("aws:us-east-1", primary), Target("gcp:europe-west1", MemoryObjectStore(), priority=1)]
     return FailoverStorage(targets, breaker=CONFIG, breaker_store=store)
 
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = redis_local_server("redis-push")
-    try:
-        server.start()
-    except ServerError as exc:
-        server.close()
-        pytest.fail(f"could not start a dedicated redis-server: {exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_an_opened_breaker_reaches_every_started_facade_within_milliseconds(redis_server: RedisServer) -> None:

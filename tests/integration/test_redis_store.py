@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from failover.controllers.dns_controller import DnsController, Endpoint
 from failover.errors import CircuitOpen, ConfigError, NotFound
 from failover.fleet.redis_store import RedisBreakerStore, RedisLeaderLock, connect
 from failover.providers.memory import MemoryDnsZone
-from tests.integration.redis_server import RedisServer, redis_local_server
-from tests.integration.servers import ServerError, unique
+from tests.integration.redis_server import RedisServer
+from tests.integration.servers import unique
 
 pytestmark = pytest.mark.integration
 
@@ -59,20 +58,6 @@ def client_url(client: Any) -> str:
     kwargs = client.connection_pool.connection_kwargs
     return f"redis://{kwargs['host']}:{kwargs['port']}/0"
 
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of this test's own, free to be killed."""
-    server = redis_local_server("redis-dedicated")
-    try:
-        server.start()
-    except ServerError as exc:
-        server.close()
-        pytest.fail(f"could not start a dedicated redis-server: {exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 # ---------------------------------------------------------------- breaker state

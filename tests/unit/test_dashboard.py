@@ -25,6 +25,7 @@ from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryDnsZone, MemoryObjectStore
 from failover.replication.versioning import timestamp_of
 from tests.unit.replicas import NAMES, build
+from tests.unit.setups import STORAGE_AND_DNS
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -35,21 +36,7 @@ FIELDS = {
     "name", "priority", "role", "health", "healthy", "breaker", "breakers", "latency_ms", "traffic_share",
     "recent_calls", "recent_errors", "calls", "errors", "window", "last_error", "last_error_age", "backlog",
 }  # fmt: skip
-FILE = """
-[[storage.targets]]
-name = "mem:a"
-provider = "memory"
-
-[[storage.targets]]
-name = "mem:b"
-provider = "memory"
-priority = 1
-
-[[dns.targets]]
-name = "mem:dns"
-provider = "memory_dns"
-zone = "example.com."
-"""
+FILE = STORAGE_AND_DNS
 
 
 class World:
