@@ -177,15 +177,19 @@ class Retried:
 
 @dataclass(frozen=True, slots=True)
 class RetryRefused:
-    """The retry budget refused to retry ``operation`` after it failed on ``target``."""
+    """The retry budget refused to retry ``operation`` after it failed on ``target``, or,
+    with ``hedge``, refused a hedge beside the slow attempt on ``target`` (which goes on)."""
 
     target: str
     operation: str
+    hedge: bool = False
     at: float = _stamp()
 
     level = logging.DEBUG
 
     def __str__(self) -> str:
+        if self.hedge:
+            return f"{self.operation}: retry budget exhausted, no hedge beside {self.target}"
         return f"{self.operation}: retry budget exhausted, not retrying after {self.target}"
 
 

@@ -289,7 +289,7 @@ class _Race(Generic[R]):
         if self.executor.emit is not None:
             # Refused after the target still in flight (no hedge), or the last that failed.
             after = [a.member.name for a in self.in_flight.values()] or [e.target or "" for e in self.errors]
-            self.executor.emit(RetryRefused(after[-1] if after else "", self.operation))
+            self.executor.emit(RetryRefused(after[-1] if after else "", self.operation, hedge=bool(self.in_flight)))
         if not self.in_flight:
             raise RetryBudgetExhausted(
                 f"{self.operation}: retry budget exhausted after {len(self.errors)} failed attempt(s)",

@@ -120,7 +120,9 @@ class _Families(Collector):
             ("facade", "target", "operation"),
         )
         self.transitions = counter(
-            "failover_breaker_transitions", "Breaker state changes, by state entered.", ("facade", "target", "state")
+            "failover_breaker_transitions",
+            "Breaker state changes, by state entered.",
+            ("facade", "target", "breaker", "state"),
         )
         self.quarantined = counter(
             "failover_repairs_quarantined", "Repairs a target refused for good.", ("facade", "target")
@@ -277,7 +279,7 @@ class PrometheusMetrics:
         self._facade: weakref.ref[Any] | None = None
         # What the events said, for an instrument with no facade to read (a controller's).
         self._healthy: dict[str, bool] = {}
-        self._breakers: dict[str, str] = {}
+        self._breakers: dict[tuple[str, str], str] = {}  # (target, breaker) -> state
         self._panic: bool | None = None
         self._handlers: dict[type, Callable[[Any], None]] = {
             FailedOver: self._failed_over,
@@ -378,8 +380,10 @@ class PrometheusMetrics:
         self._families.retries_refused.labels(self.facade, event.target, event.operation).inc()
 
     def _transition(self, event: BreakerTransition) -> None:
-        self._breakers[event.target] = event.new
-        self._families.transitions.labels(self.facade, event.target, event.new).inc()
+        # A split breaker is named "target/read" or "target/write": labelled as the gauges are.
+        target, _, kind = event.target.partition("/")
+        self._breakers[target, kind or "all"] = event.new
+        self._families.transitions.labels(self.facade, target, kind or "all", event.new).inc()
 
     def _health(self, event: HealthChanged) -> None:
         self._healthy[event.target] = event.healthy
@@ -397,7 +401,7 @@ class PrometheusMetrics:
         facade is gone), else from the events heard."""
         if self._facade is None:
             heard = _Reading(self.facade, panic=self._panic)
-            heard.breakers = [(t, "all", state) for t, state in sorted(self._breakers.items())]
+            heard.breakers = [(t, kind, state) for (t, kind), state in sorted(self._breakers.items())]
             heard.healthy = sorted(self._healthy.items())
             return heard
         facade = self._facade()

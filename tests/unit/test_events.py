@@ -196,3 +196,33 @@ def test_events_held_back_are_delivered_when_the_block_ends_and_late_ones_at_onc
     assert len(recorder.events) == 1
     context.run(emitter.emit, RetryRefused("memory:b", "get"))  # after the block: not held
     assert [e.target for e in recorder.events] == ["memory:a", "memory:b"]
+
+
+def test_a_hedge_the_budget_refuses_is_told_as_a_refused_hedge_not_a_refused_retry() -> None:
+    slow, fast = Gate(), MemoryObjectStore()
+    for store in (slow, fast):
+        store.put("k", b"v")
+    refused: list[RetryRefused] = []
+
+    class OpenGateWhenRefused:
+        def on_event(self, event: Event) -> None:
+            if isinstance(event, RetryRefused):
+                refused.append(event)
+                slow.gate.set()  # the call waits for the slow primary now: let it answer
+
+    storage = FailoverStorage(
+        [Target("memory:slow", slow), Target("memory:fast", fast, priority=1)],
+        execution=ExecutionConfig(
+            hedge_after=0.01, attempt_timeout=3.0, retry_ratio=0.0, retry_burst=1.0, retry_floor_per_second=0.0
+        ),
+        listeners=[OpenGateWhenRefused()],
+    )
+    try:
+        assert storage.get("k") == b"v"  # the one token of the burst pays for this hedge
+        assert storage.get("k") == b"v"  # no token left: no hedge, the slow primary answers
+    finally:
+        slow.gate.set()
+        storage.close()
+    [event] = refused
+    assert event.hedge and event.target == "memory:slow"
+    assert "no hedge beside memory:slow" in str(event)

@@ -61,7 +61,9 @@ def test_a_failover_counts_once_and_each_attempt_has_its_outcome() -> None:
     assert value(registry, "failover_attempts_total", target="memory:a", outcome="unavailable", **attempts) >= 1.0
     assert value(registry, "failover_attempts_total", target="memory:b", outcome="ok", **attempts) == 10.0
     assert value(registry, "failover_attempt_duration_seconds_count", target="memory:b", outcome="ok", **attempts) == 10
-    assert value(registry, "failover_breaker_transitions_total", facade="orders", target="memory:a", state="open") == 1
+    assert value(
+        registry, "failover_breaker_transitions_total", facade="orders", target="memory:a", breaker="all", state="open"
+    ) == 1
     retried = dict(facade="orders", target="memory:b", operation="get", error="unavailable")
     assert value(registry, "failover_retries_total", **retried) >= 1.0
 
@@ -260,3 +262,17 @@ def test_dns_controller_refuses_a_bad_metrics_port_in_one_line(
     assert lines == [
         "failover dns-controller: error: --metrics-port: port must be an integer from 0 to 65535, not 70000"
     ]
+
+
+def test_split_breakers_are_labelled_by_target_and_class_as_the_gauges_are() -> None:
+    registry = CollectorRegistry()
+    storage = FailoverStorage(
+        [Target("memory:a", MemoryObjectStore()), Target("memory:b", MemoryObjectStore(), priority=1)],
+        breaker_per="operation_class",
+        instruments=[PrometheusMetrics(registry, facade="split")],
+    )
+    storage.force_open("memory:a", "maintenance")
+    for kind in ("read", "write"):
+        labels = {"facade": "split", "target": "memory:a", "breaker": kind}
+        assert value(registry, "failover_breaker_transitions_total", **labels, state="forced_open") == 1
+        assert value(registry, "failover_breaker_state", **labels, state="forced_open") == 1
