@@ -66,8 +66,8 @@ if phase == "write":
     for i in range(cfg["others"]):
         storage.put(f"other/{i}", f"other {i}".encode())
         print(f"acked other/{i}", flush=True)
-    # The abandoned S3 attempt sends its body only after botocore's wait for
-    # "100 Continue" (1 s): stay alive until it has, so that v1 is on the wire when killed.
+    # Stay alive a moment, so that every byte of the abandoned S3 attempt has left this
+    # process (into the slow network) before it is killed: v1 is on the wire, not lost.
     time.sleep(2.0)
     print("done", flush=True)
     time.sleep(600)  # wait for the kill
