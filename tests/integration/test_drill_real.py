@@ -41,3 +41,10 @@ def test_primary_killed_on_the_local_servers_loses_no_write(tmp_path: Path) -> N
 def test_throttled_with_the_proxy_answering_503(tmp_path: Path) -> None:
     _, data = drill(tmp_path, "--duration", "12", "--rate", "40", "--scenario", "throttled", "--writes", "all")
     assert data["passed"] is True and data["lost_writes"] == 0
+
+
+def test_a_blackholed_primary_fails_over_and_back_with_no_lost_write(tmp_path: Path) -> None:
+    # Uploads to the blackhole must give up at the attempt timeout, or the breaker opens
+    # late and the failover comes after the heal (botocore's 100-continue wait did that).
+    _, data = drill(tmp_path, "--duration", "15", "--rate", "40", "--scenario", "blackholed")
+    assert data["passed"] is True and data["lost_writes"] == 0 and data["client_errors"] == 0
