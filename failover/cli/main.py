@@ -113,7 +113,11 @@ def _add_demo(commands: Subparsers) -> None:
     )
     parser.add_argument("--rate", type=_positive_int, metavar="N", help="client calls per second (50)")
     parser.add_argument(
-        "--ops", type=_positive_int, metavar="N", help="total client calls, spread over --duration (overrides --rate)"
+        "--ops",
+        type=_positive_int,
+        metavar="N",
+        help="total client calls, spread over --duration (overrides --rate); with --real or --realtime "
+        "and no --duration, the drill lasts N / --rate seconds",
     )
     parser.add_argument("--seed", type=int, default=7, help="seed for traffic, chaos and breaker jitter (7)")
     parser.add_argument(
@@ -147,11 +151,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     from failover.cli.drill_run import game_day
     from failover.cli.drill_scenarios import parse_scenarios
 
-    duration = args.duration
-    if duration is None:
-        duration = REALTIME_DURATION if args.realtime or args.real else SIMULATED_DURATION
     config = DrillConfig(
-        duration=duration,
+        duration=_drill_duration(args),
         rate=args.rate or 50,
         ops=args.ops,
         seed=args.seed,
@@ -162,6 +163,19 @@ def _run_demo(args: argparse.Namespace) -> int:
         objects=50 if args.real else 200,  # seeded through each SDK, one call per object
     )
     return game_day(config, console_for(args.json), args.json, args.report)
+
+
+def _drill_duration(args: argparse.Namespace) -> float:
+    """--duration, or the default; on the wall clock, --ops without --duration lasts
+    ops / rate seconds, so that the calls keep the pace the scenarios' times assume
+    (a client that falls behind its schedule would see the outage at the wrong time)."""
+    if args.duration is not None:
+        return float(args.duration)
+    wall_clock = bool(args.realtime or args.real)
+    if wall_clock and args.ops is not None:
+        rate: int = args.rate or 50
+        return max(REALTIME_DURATION, int(args.ops) / rate)
+    return REALTIME_DURATION if wall_clock else SIMULATED_DURATION
 
 
 # ---------------------------------------------------------------- reconcile

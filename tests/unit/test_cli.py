@@ -143,3 +143,16 @@ def test_python_dash_m_failover_runs_the_demo(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "failed back after" in proc.stdout and "PASS zero acknowledged writes lost" in proc.stdout
+
+
+def test_on_the_wall_clock_ops_without_a_duration_keeps_the_calls_pace() -> None:
+    from failover.cli.main import _drill_duration, build_parser
+
+    def duration(*argv: str) -> float:
+        return _drill_duration(build_parser().parse_args(["drill", *argv]))
+
+    assert duration("--real", "--ops", "10000") == 200.0  # 10,000 calls at the default 50/s
+    assert duration("--real", "--ops", "10000", "--rate", "100") == 100.0
+    assert duration("--real", "--ops", "100") == duration("--real")  # never shorter than the default
+    assert duration("--ops", "10000") == duration()  # simulated: the clock keeps any pace
+    assert duration("--real", "--ops", "10000", "--duration", "60") == 60.0
