@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 
 def seconds_between(low: float, high: float) -> Callable[[str], float]:
@@ -32,4 +33,15 @@ def port(text: str) -> int:
     return value
 
 
-__all__ = ["port", "seconds_between"]
+def output_path(text: str) -> Path:
+    """A file to write, whose folder exists: checked before the work starts, so a long
+    run never fails at its very end."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"directory {str(path.parent)!r} does not exist")
+    return path
+
+
+__all__ = ["output_path", "port", "seconds_between"]

@@ -16,6 +16,8 @@ from typing import Any
 
 from rich.console import Console
 
+from failover.cli.arguments import output_path
+
 STDOUT = "-"
 
 
@@ -31,16 +33,8 @@ def add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def json_target(text: str) -> str | Path:
-    """``-`` for stdout, or a file path whose folder exists: checked before the work starts,
-    so a long run never fails at its very end."""
-    if text == STDOUT:
-        return STDOUT
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"directory {str(path.parent)!r} does not exist")
-    return path
+    """``-`` for stdout, or a file path whose folder exists."""
+    return STDOUT if text == STDOUT else output_path(text)
 
 
 def console_for(target: str | Path | None) -> Console:
