@@ -123,17 +123,27 @@ def test_sixteen_threads_while_one_advances_a_fake_clock() -> None:
     transitions = Transitions()
     config = BreakerConfig(consecutive_failures=2, half_open_permits=3, open_base=1.0, open_max=8.0)
     breaker = CircuitBreaker("ticking", config, clock=clock, listeners=[transitions])
+    operator_done = threading.Event()
+    hammers = THREADS - 2
+    hammers_done = threading.Barrier(hammers + 1)  # the hammers and the clock
 
     def work(index: int) -> None:
-        if index == 0:
-            for _ in range(20_000):
+        if index == 0:  # time runs until every caller has finished
+            while hammers_done.n_waiting < hammers:
                 clock.advance(0.01)
+            hammers_done.wait(JOIN_TIMEOUT)
             return
-        if index == 1:  # an operator flipping switches meanwhile
+        if index == 1:  # an operator flipping switches meanwhile, ending with a reset
             for n in range(300):
                 (breaker.force_open, breaker.force_closed, breaker.reset)[n % 3]()
+            operator_done.set()
             return
+        # Callers race the operator, then go on for a fixed count after its last reset:
+        # a forced state cannot swallow every call, so the breaker must open on its own.
+        while not operator_done.is_set():
+            hammer(breaker, index, 50)
         hammer(breaker, index, 5_000)
+        hammers_done.wait(JOIN_TIMEOUT)
 
     run_threads(work)
     check_quiescent(breaker, transitions)
