@@ -1,5 +1,6 @@
 """What the test suite and the drill share to run against real servers on this machine:
-the local cloud servers (`failover.testing.servers`: moto, Azurite, fake-gcs-server) and a
+the local cloud servers (`failover.testing.servers`: moto, Azurite, fake-gcs-server; all
+three at once, with a bucket each and a configuration file, `failover.testing.clouds`) and a
 loopback proxy that injects network faults in front of any of them
 (`failover.testing.proxy`: delay, blackhole, reset, 503).
 
