@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from failover.errors import ConfigError
 
@@ -64,6 +64,12 @@ def parse_scenarios(values: Iterable[str] | None) -> tuple[str, ...]:
     if unknown:
         raise ConfigError(f"--scenario: unknown {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     return tuple(names) or DEFAULT_SCENARIOS
+
+
+def default_writes(scenarios: Iterable[str]) -> Literal["all", "quorum"]:
+    """``quorum`` (2 of the 3 targets), or ``all`` when a scenario leaves one target up:
+    a quorum of 2 cannot be met then, and the drill's writes would fail by design."""
+    return "all" if any(len(SCENARIOS[name].victims) >= 2 for name in scenarios) else "quorum"
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,7 @@ __all__ = [
     "Scenario",
     "Step",
     "brownout_latency",
+    "default_writes",
     "episodes",
     "help_text",
     "parse_scenarios",

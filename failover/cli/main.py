@@ -131,8 +131,8 @@ def _add_demo(commands: Subparsers) -> None:
     parser.add_argument(
         "--writes",
         choices=WRITES,
-        default="quorum",
-        help="replication of writes: all targets, a quorum of 2, or the primary then background (quorum)",
+        help="replication of writes: all targets, a quorum of 2, or the primary then background "
+        "(default quorum; all when a scenario takes two targets down, as a quorum of 2 cannot be met then)",
     )
     parser.add_argument("--realtime", action="store_true", help="pace the in-memory drill on the wall clock")
     parser.add_argument(
@@ -150,20 +150,28 @@ def _add_demo(commands: Subparsers) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from failover.cli.drill_run import game_day
-    from failover.cli.drill_scenarios import parse_scenarios
+    from failover.cli.drill_scenarios import default_writes, parse_scenarios
 
+    scenarios = parse_scenarios(args.scenario)
+    writes = args.writes or default_writes(scenarios)
+    console = console_for(args.json)
+    if writes == "quorum" and default_writes(scenarios) != "quorum":
+        console.print(
+            "note: --writes quorum with a scenario that leaves one target up: a quorum of 2 cannot be met "
+            "then, so those writes are refused and count as client errors (--writes all or primary keeps writing)"
+        )
     config = DrillConfig(
         duration=_drill_duration(args),
         rate=args.rate or 50,
         ops=args.ops,
         seed=args.seed,
-        scenarios=parse_scenarios(args.scenario),
-        writes=args.writes,
+        scenarios=scenarios,
+        writes=writes,
         realtime=args.realtime,
         real=args.real,
         objects=50 if args.real else 200,  # seeded through each SDK, one call per object
     )
-    return game_day(config, console_for(args.json), args.json, args.report)
+    return game_day(config, console, args.json, args.report)
 
 
 def _drill_duration(args: argparse.Namespace) -> float:

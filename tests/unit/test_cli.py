@@ -37,6 +37,20 @@ def test_scenarios_combine_with_commas_and_repeated_flags(capsys: pytest.Capture
         assert f"PASS #{n} {name}: failed over" in out
 
 
+def test_two_targets_down_passes_by_default_with_writes_to_every_target(capsys: pytest.CaptureFixture[str]) -> None:
+    # A quorum of 2 cannot be met while one target of three is up: the default is then "all".
+    assert main([*SMALL, "--scenario", "two-down"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "writes=all" in out and "PASS zero client-visible errors" in out
+
+
+def test_two_targets_down_with_an_explicit_quorum_says_why_its_writes_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SMALL, "--scenario", "two-down", "--writes", "quorum"]) == EXIT_FAILED
+    out = " ".join(capsys.readouterr().out.split())
+    assert "a quorum of 2 cannot be met then, so those writes are refused" in out
+    assert "FAIL zero client-visible errors" in out and "PASS zero acknowledged writes lost" in out
+
+
 def test_the_drill_options_are_stated_in_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drill", "--help"]) == EXIT_OK
     out = capsys.readouterr().out
