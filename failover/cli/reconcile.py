@@ -16,14 +16,14 @@ from rich.table import Table
 from failover.cli.output import STDOUT, write_json
 from failover.config import load
 from failover.errors import ConfigError
-from failover.replication.journal import Journal
+from failover.replication.journal import Journal, RepairJournal
 from failover.replication.reconcile import ReconcileReport, reconcile
 from failover.target import Target
 
 SHOWN = 50  # rows of divergence printed; the JSON report has them all
 
 
-def load_targets(spec: str) -> tuple[list[Target], Journal | None]:
+def load_targets(spec: str) -> tuple[list[Target], RepairJournal | None]:
     """``module:name`` -> targets (and the journal of a replicated FailoverStorage)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
@@ -57,7 +57,7 @@ def run_reconcile(args: argparse.Namespace, console: Console) -> int:
     return _reconcile(args, console, targets, journal)
 
 
-def _reconcile(args: argparse.Namespace, console: Console, targets: list[Target], journal: Journal | None) -> int:
+def _reconcile(args: argparse.Namespace, console: Console, targets: list[Target], journal: RepairJournal | None) -> int:
     opened = None
     if args.journal is not None:
         journal = opened = Journal(args.journal)

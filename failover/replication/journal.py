@@ -26,6 +26,11 @@ process with ``synchronous=NORMAL`` and a power loss with ``FULL`` (the default)
 The keys that are owed anywhere are mirrored in memory (`owing`): the read path asks
 that dict, never SQLite.  One process writes one journal; readers (the reconcile CLI)
 may open it at the same time.
+
+`RepairJournal` is what the write modes, the repairer, reconcile and the metrics use of a
+journal; `Journal` (this SQLite file) is the default, and a journal a fleet of processes
+shares (`failover.fleet.redis_journal.RedisJournal`) is given as ``journal=`` instead of a
+path (`open_journal`).
 """
 
 from __future__ import annotations
@@ -34,10 +39,10 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from failover.errors import ConfigError
 
@@ -127,6 +132,59 @@ class Payload:
     data: bytes | None  # None: too large to keep here; copy it from a target that has it
     content_type: str | None
     metadata: dict[str, str]
+
+
+class RepairJournal(Protocol):
+    """What a journal offers the write modes, the repairer, reconcile, status and metrics.
+
+    `Journal` below is the embedded default; `failover.fleet.redis_journal.RedisJournal`
+    is one a fleet shares.  Both keep the same rules: a row only moves forward, a
+    quarantined row stays owed but out of `owed`, payloads live while a row needs them.
+    """
+
+    @property
+    def owing(self) -> Mapping[str, dict[str, str]]:
+        """key -> {target: version}: what the read path avoids; never a round trip."""
+        ...
+
+    def record(
+        self,
+        key: str,
+        version: str,
+        op: str,
+        targets: Iterable[str],
+        *,
+        payload: Payload | None = None,
+        source: str | None = None,
+    ) -> Prior: ...
+    def settle(self, key: str, version: str, targets: Iterable[str], *, source: str | None = None) -> None: ...
+    def forget(self, key: str, version: str, prior: Prior) -> None: ...
+    def note_failure(self, owed: Owed, error: str) -> None: ...
+    def quarantine(self, owed: Owed, error: str) -> None: ...
+    def owed(self, target: str, *, limit: int = 256, after: int = 0) -> list[Owed]: ...
+    def entry(self, target: str, key: str) -> Owed | None: ...
+    def payload(self, key: str, version: str) -> Payload | None: ...
+    def tombstone(self, key: str) -> str | None: ...
+    def tombstones(self, prefix: str = "") -> dict[str, str]: ...
+    def prune_tombstones(self, before_version: str) -> int: ...
+    def meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
+    def last_version(self) -> str: ...
+    def counts(self) -> dict[str, int]: ...
+    def backlog(self) -> dict[str, Backlog]: ...
+    def failed(self) -> list[Failed]: ...
+    def quarantined(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    def __len__(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def open_journal(journal: str | os.PathLike[str] | RepairJournal, *, sync: Sync = "full") -> RepairJournal:
+    """The SQLite `Journal` at a path, or the journal object given (a shared one)."""
+    if isinstance(journal, (str, os.PathLike)):
+        return Journal(journal, sync=sync)
+    return journal
 
 
 class Journal:
@@ -421,4 +479,4 @@ def _create(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
-__all__ = ["Backlog", "Failed", "Journal", "Owed", "Payload", "Prior", "Sync"]
+__all__ = ["Backlog", "Failed", "Journal", "Owed", "Payload", "Prior", "RepairJournal", "Sync", "open_journal"]

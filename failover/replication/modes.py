@@ -38,7 +38,7 @@ from failover.errors import (
 from failover.events import BacklogChanged, held_back
 from failover.replication.fanout import FanOut
 from failover.replication.inflight import InFlight
-from failover.replication.journal import Failed, Journal, Payload, Sync
+from failover.replication.journal import Failed, Payload, RepairJournal, Sync, open_journal
 from failover.replication.versioning import NO_VERSION, VERSION_KEY, Versioner
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ DEFAULT_JOURNAL = "failover-journal.sqlite"
 class WriteMode:
     """Settings every write mode shares.
 
-    ``journal``: path of the SQLite repair journal.  ``sync``: ``"full"`` (a commit
+    ``journal``: path of the SQLite repair journal, or a journal a fleet shares
+    (`failover.fleet.redis_journal.RedisJournal`).  ``sync``: ``"full"`` (a commit
     survives power loss) or ``"normal"`` (survives a crash of the process; faster).
     ``inline_limit``: objects up to this many bytes are kept in the journal until every
     target has them, so a repair needs no source; larger ones are copied from a target
@@ -79,7 +80,7 @@ class WriteMode:
     may have died with writes on their way (see `failover.replication.inflight`).
     """
 
-    journal: str | os.PathLike[str] = DEFAULT_JOURNAL
+    journal: str | os.PathLike[str] | RepairJournal = DEFAULT_JOURNAL
     sync: Sync = "full"
     inline_limit: int = 8 * 1024 * 1024
     drain_interval: float = 1.0
@@ -195,7 +196,7 @@ class Replication:
         self.pool = pool
         self.mode = mode
         self._acks = mode.acks(len(self.names))
-        self.journal = Journal(mode.journal, sync=mode.sync)
+        self.journal = open_journal(mode.journal, sync=mode.sync)
         self.owing = self.journal.owing  # the read path's view: key -> targets that owe it
         self.versioner = Versioner(mode.writer_id, time_ns=time_ns, floor=self.journal.last_version())
         self.locks = KeyLocks()

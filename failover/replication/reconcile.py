@@ -44,7 +44,7 @@ from failover.capabilities import ObjectInfo, ObjectStore
 from failover.errors import ConfigError, FailoverError, IntegrityError, NotFound
 from failover.replication.anti_entropy import MARKER_PREFIX
 from failover.replication.conditional import condition_on, takes_conditions
-from failover.replication.journal import Journal
+from failover.replication.journal import RepairJournal
 from failover.replication.versioning import metadata_with_version, version_of
 from failover.target import Target
 
@@ -119,7 +119,7 @@ def reconcile(
     targets: Sequence[Target],
     *,
     prefix: str = "",
-    journal: Journal | None = None,
+    journal: RepairJournal | None = None,
     repair: bool = False,
     verify: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
