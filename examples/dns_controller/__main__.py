@@ -66,7 +66,9 @@ def banner(terminal: Terminal, stack: DemoStack) -> None:
     if bind is None or moto is None:
         raise RuntimeError("banner needs a started DemoStack")
     terminal.show(f"\n{RECORD} A on BIND and Route 53, kept by a DnsController (mode {s.mode})")
-    terminal.show(f"probes every {s.interval:g} s, 2 failures = down, 2 successes = up\n")
+    failback = f"; a recovered backend a takes the record back after {s.failback_after:g} s up"
+    failback = failback if s.mode == "failover" else ""
+    terminal.show(f"probes every {s.interval:g} s, 2 failures = down, 2 successes = up{failback}\n")
     for b in stack.backends.values():
         terminal.show(f"  backend {b.label}   {b.endpoint}/   pid {b.pid}   priority {b.priority}")
     terminal.show(f"  BIND        127.0.0.1 port {bind.port}, zone {bind.zone} (RFC 2136 updates signed with TSIG)")
