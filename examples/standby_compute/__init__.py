@@ -1,6 +1,6 @@
 """A warm standby over two EC2 regions: us-west-2 takes over when us-east-1 stops answering.
 
-    python -m examples.standby_compute                      # about 5 s, needs moto (the ec2 extra)
+    python -m examples.standby_compute                      # about 5 s; needs the ec2 extra and moto
     python -m examples.standby_compute --instances 4 --standby 2 --failback-after 120
 
 Starts moto on a free loopback port, registers an AMI in us-east-1 and us-west-2, and runs
