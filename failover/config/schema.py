@@ -246,6 +246,18 @@ class ReplicationSection(_Strict):
     pass_budget: Seconds | None = None
     unconfirmed_grace: float | None = Field(None, ge=0)
     writer_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_]{1,64}$")
+    # The journal a fleet shares, on Redis (failover.fleet.redis_journal) instead of the file.
+    journal_url: str | None = Field(None, pattern=r"^(redis|rediss|unix)://")
+    journal_url_env: EnvName = None
+    journal_prefix: str | None = Field(None, min_length=1)
+    journal_lease: Seconds | None = None
+    journal_wait_replicas: Count | None = None
+    journal_wait_timeout: Seconds | None = None
+
+    @field_validator("journal_url")
+    @classmethod
+    def _no_journal_password(cls, url: str | None) -> str | None:
+        return _no_password(url, "journal_url_env")
 
     @model_validator(mode="after")
     def _quorum_with_its_mode(self) -> ReplicationSection:
@@ -254,6 +266,29 @@ class ReplicationSection(_Strict):
         if self.mode != "quorum" and self.quorum is not None:
             raise ValueError(f"quorum is only for mode quorum, not {self.mode}")
         return self
+
+    @model_validator(mode="after")
+    def _one_journal(self) -> ReplicationSection:
+        if self.journal_url is not None and self.journal_url_env is not None:
+            raise ValueError("give at most one of journal_url or journal_url_env")
+        shared = self.journal_url is not None or self.journal_url_env is not None
+        redis_only = sorted(k for k in _REDIS_JOURNAL_KEYS if k in self.model_fields_set)
+        if shared and ({"journal", "sync"} & self.model_fields_set):
+            raise ValueError("journal and sync are for the SQLite file; with journal_url(_env) the journal is in Redis")
+        if redis_only and not shared:
+            raise ValueError(f"{', '.join(redis_only)} need the Redis journal: give journal_url or journal_url_env")
+        return self
+
+
+_REDIS_JOURNAL_KEYS = ("journal_prefix", "journal_lease", "journal_wait_replicas", "journal_wait_timeout")
+
+
+def _no_password(url: str | None, env_key: str) -> str | None:
+    if url is not None and ":" in url.partition("://")[2].partition("@")[0] and "@" in url:
+        raise ValueError(
+            f"this URL holds a password, a secret: name an environment variable that holds the URL with {env_key}"
+        )
+    return url
 
 
 class FleetSection(_Strict):
@@ -267,12 +302,7 @@ class FleetSection(_Strict):
     @field_validator("breaker_store")
     @classmethod
     def _no_password(cls, url: str | None) -> str | None:
-        if url is not None and ":" in url.partition("://")[2].partition("@")[0] and "@" in url:
-            raise ValueError(
-                "this URL holds a password, a secret: name an environment variable that holds the URL "
-                "with breaker_store_env"
-            )
-        return url
+        return _no_password(url, "breaker_store_env")
 
     @model_validator(mode="after")
     def _one_store(self) -> FleetSection:

@@ -223,7 +223,7 @@ def check(config: SetupConfig, options: Options) -> None:
         _facade_keywords(facade, section, options)
         replication = getattr(section, "replication", None)
         if replication is not None:
-            mode = _write_mode(replication, len(targets), options)
+            mode = _write_mode(replication, len(targets), options, open_shared=False)
             named(f"{options.source}: {facade}.replication", lambda: mode.validate(len(targets)))  # noqa: B023
 
 
@@ -231,7 +231,13 @@ def _storage(section: StorageSection, options: Options) -> FailoverStorage:
     targets = _targets("storage", section, options)
     writes = None if section.replication is None else _write_mode(section.replication, len(targets), options)
     keywords = _facade_keywords("storage", section, options)
-    return named(f"{options.source}: storage", lambda: FailoverStorage(targets, writes=writes, **keywords))
+    try:
+        return named(f"{options.source}: storage", lambda: FailoverStorage(targets, writes=writes, **keywords))
+    except BaseException:
+        close = getattr(writes and writes.journal, "close", None)
+        if callable(close):  # a Redis journal opened for a facade that could not be built
+            close()
+        raise
 
 
 def _facade(cls: type[F], facade: FacadeName, section: FacadeSection, options: Options) -> F:
@@ -356,19 +362,45 @@ def _breaker_store(facade: FacadeName, section: FacadeSection, options: Options)
     return RedisBreakerStore(connect(url or ""), prefix=prefix, clock=options.clock, **interval)
 
 
-def _write_mode(section: ReplicationSection, targets: int, options: Options) -> WriteMode:
+def _write_mode(section: ReplicationSection, targets: int, options: Options, *, open_shared: bool = True) -> WriteMode:
     from failover.replication.modes import All, Primary, Quorum
 
     at = f"{options.source}: storage.replication"
     if section.quorum is not None and section.quorum > targets:
         raise ConfigError(f"{at}.quorum: must be <= the number of targets ({targets}), got {section.quorum}")
-    settings = set_fields(section)
+    settings = {k: v for k, v in set_fields(section).items() if not k.startswith("journal")}
     settings.pop("mode")
     settings.pop("quorum", None)
-    settings["journal"] = options.base / section.journal
+    settings["journal"] = _journal(section, options, open_shared)
     if section.mode == "quorum":
         return named(at, lambda: Quorum(section.quorum or 0, **settings))
     return named(at, lambda: (Primary if section.mode == "primary" else All)(**settings))
+
+
+# ``[storage.replication]`` key -> `RedisJournal` keyword.
+_REDIS_JOURNAL = {
+    "journal_prefix": "prefix",
+    "journal_lease": "lease",
+    "journal_wait_replicas": "wait_replicas",
+    "journal_wait_timeout": "wait_timeout",
+}
+
+
+def _journal(section: ReplicationSection, options: Options, open_shared: bool) -> Any:
+    """The SQLite file (relative to the file's folder), or the Redis journal a fleet shares.
+    ``open_shared=False`` (checking a file) resolves the URL but connects to nothing."""
+    at = f"{options.source}: storage.replication"
+    url = section.journal_url
+    if section.journal_url_env is not None:
+        url = options.environ.get(section.journal_url_env)
+        if not url:
+            raise ConfigError(f"{at}.journal_url_env: environment variable {section.journal_url_env} is not set")
+    if url is None or not open_shared:  # checking a file: the default path stands in, unopened
+        return options.base / section.journal
+    from failover.fleet.redis_journal import RedisJournal
+
+    keywords = {_REDIS_JOURNAL[k]: v for k, v in set_fields(section).items() if k in _REDIS_JOURNAL}
+    return named(at, lambda: RedisJournal.from_url(url, clock=options.clock, **keywords))
 
 
 def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:

@@ -1,0 +1,409 @@
+"""A repair journal a fleet shares, on Redis Streams (the ``redis`` extra).
+
+`RedisJournal` keeps the SQLite `failover.replication.journal.Journal`'s rules (a row per
+(target, key) only moves forward, quarantined rows stay owed but out of drains, payloads
+live while a row needs them, tombstones outlive their rows) with the rows in Redis, so
+that when a process dies with writes still owed, any live process repairs them::
+
+    journal = RedisJournal.from_url(os.environ["REDIS_URL"], lease=30.0)
+    storage = FailoverStorage(targets, writes=replication.All(journal=journal))
+
+How the work is shared: each target has a stream and a consumer group.  A write records
+its intent (one entry per target) **before** it is attempted, and the same script hands
+each entry to the recording process (its consumer).  That process repairs what it wrote,
+and it alone, while it lives: repairing an entry renews its lease (``XCLAIM``), and the
+repair is only made while this consumer holds it.  An entry idle for ``lease`` seconds
+(its process died, or stopped repairing it) is taken over by the next process whose
+repair pass reads the stream (``XAUTOCLAIM``), so two live processes never repair the
+same entry at once, and a dead one's debts are drained without anyone's help.  The
+versions (`failover.replication.versioning`) and conditional writes keep a late repair
+from overwriting newer data.  Keep ``lease`` well above a repair's duration (a head, a
+get and a put, each bounded by the attempt timeout).
+
+Durability: a write is acknowledged once the intent is in Redis.  What Redis promises
+then is what the server is set up for: with ``appendonly yes`` and ``appendfsync always``
+the intent is on disk; with the default ``everysec`` up to a second of intents can be
+lost with the server; without AOF, everything since the last snapshot.  ``wait_replicas
+= N`` adds ``WAIT N timeout`` after each intent: the write is refused (`Unavailable`)
+unless N replicas have it within ``wait_timeout`` seconds.  Off (0) by default: then a
+failover of Redis to a replica that had not received the intent loses it.
+
+Redis unreachable: recording an intent raises `failover.errors.Unavailable`, so the write
+is refused, never acknowledged without its intent.  (A reply lost after Redis ran the
+script leaves the intent there: the refused write may then reach the targets later, as
+any write that timed out may; what is never possible is an acknowledged write lost.)  Crossing targets off (`settle`) when
+Redis is down only logs: the rows stay owed and a later pass finds those targets already
+hold the version.  Status reads (`backlog`, `quarantined`, `failed`) answer with what
+they last read, so a dashboard survives an outage of Redis.
+
+`owing` (the read path's view) holds this process's own rows at once and the fleet's as
+of the last `refresh` (each repair pass's `counts`, at most every ``refresh_every``
+seconds).  One Redis server or primary; not Redis Cluster (the scripts reach keys by
+prefix).  The client's URL, and any password in it, is never in a message, a log or a repr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from failover.clock import Clock, SystemClock
+from failover.errors import ConfigError, Unavailable
+from failover.fleet import journal_scripts as lua
+from failover.replication.journal import Backlog, Failed, Owed, Payload, Prior
+
+try:
+    import redis
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError("failover.fleet.redis_journal needs redis-py: pip install 'multicloud-failover[redis]'") from exc
+
+from failover.fleet.redis_store import connect, describe_client
+
+logger = logging.getLogger("failover.redis")
+
+T = TypeVar("T")
+_MAX_ERROR = 500  # as the SQLite journal keeps
+
+
+class RedisJournal:
+    """The repair journal in Redis, shared by every process that opens the same ``prefix``.
+
+    ``lease``: seconds an entry may sit idle in a consumer's hands before another
+    process takes it over.  ``consumer``: this process's name in the groups (default
+    ``host:pid:random``; a process restarted under the same name takes its entries back
+    at once).  ``wait_replicas``/``wait_timeout``: see the module docstring.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "failover:journal:",
+        lease: float = 30.0,
+        consumer: str | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+        refresh_every: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        _check(prefix, lease, wait_replicas, wait_timeout, refresh_every)
+        self.client = client
+        self.prefix = prefix
+        self.lease = float(lease)
+        self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.wait_replicas = wait_replicas
+        self.wait_timeout = float(wait_timeout)
+        self._where = describe_client(client)
+        self._clock = clock or SystemClock()
+        self._refresh_every = refresh_every
+        self._next_refresh = 0.0
+        self._lock = threading.Lock()
+        self._scripts = {name: client.register_script(getattr(lua, name)) for name in _SCRIPTS}
+        self._last_rows: list[tuple[str, str, list[Any], int]] = []
+        self._down = False
+        # key -> {target: version}, for the read path; mutated in place (the facade keeps it).
+        self.owing: dict[str, dict[str, str]] = {}
+        self.refresh()
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 1.0, **options: Any) -> RedisJournal:
+        """A journal on the Redis at ``url`` (``redis://``, ``rediss://`` or ``unix://``;
+        a password may be in it, read from the environment: it is never shown)."""
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("journal url: must start with redis://, rediss:// or unix://")
+        try:
+            client = connect(url, timeout=timeout)
+        except ValueError as exc:  # redis-py's words about the URL, never its text
+            raise ConfigError("journal url: not a Redis URL redis-py can read") from exc
+        return cls(client, **options)
+
+    # ------------------------------------------------------------ writes
+
+    def record(
+        self,
+        key: str,
+        version: str,
+        op: str,
+        targets: Iterable[str],
+        *,
+        payload: Payload | None = None,
+        source: str | None = None,
+    ) -> Prior:
+        """Every target in ``targets`` owes ``key`` at ``version``: in Redis, or `Unavailable`."""
+        targets = tuple(targets)
+        kind, content_type, metadata, data = "0", "", "{}", b""
+        if payload is not None:
+            kind = "1" if payload.data is None else "2"
+            content_type, metadata = payload.content_type or "", json.dumps(payload.metadata)
+            data = payload.data or b""
+        args = [self.prefix, self.consumer, key, version, op, source or "", kind, content_type, metadata, data]
+        with self._lock:
+            replaced, tomb = self._run("record", "RECORD", [*args, *targets])
+            prior = Prior(
+                tuple(_prior_row(str(t), key, row) for t, row in json.loads(replaced) or []),
+                None if tomb is None else _text(tomb),
+            )
+            owed = self.owing.setdefault(key, {})
+            for target in targets:
+                if owed.get(target, "") < version:
+                    owed[target] = version
+        if self.wait_replicas:
+            self._wait(key, version, prior)
+        return prior
+
+    def _wait(self, key: str, version: str, prior: Prior) -> None:
+        """``WAIT``: the intent must reach ``wait_replicas`` replicas, or the write is refused."""
+        try:
+            reached = int(self.client.wait(self.wait_replicas, round(self.wait_timeout * 1000)))
+        except RedisError as exc:
+            reached, error = -1, exc
+        if reached >= self.wait_replicas:
+            return
+        try:  # roll back, as far as Redis lets us: the write will not be attempted
+            self.forget(key, version, prior)
+        except Unavailable:
+            logger.warning("%s: could not withdraw the intent for %s after WAIT failed", self._where, key)
+        detail = f"{type(error).__name__}" if reached < 0 else f"{reached} of {self.wait_replicas} replicas"
+        raise Unavailable(
+            f"repair journal ({self._where}): the intent for {key!r} reached {detail} "
+            f"within {self.wait_timeout:g}s; the write is not acknowledged",
+            operation="journal",
+        )
+
+    def settle(self, key: str, version: str, targets: Iterable[str], *, source: str | None = None) -> None:
+        """``targets`` hold ``key`` at ``version`` (or newer).  Redis down: logged, rows kept."""
+        targets = tuple(targets)
+        with self._lock:
+            try:
+                self._run("settle", "SETTLE", [self.prefix, key, version, source or "", *targets])
+            except Unavailable as exc:
+                logger.warning("%s; %s stays owed until a repair pass checks it", exc, key)
+                return
+            self._drop_owing(key, version, targets)
+
+    def forget(self, key: str, version: str, prior: Prior) -> None:
+        """The write of ``version`` failed everywhere: drop its intent, restore what it replaced."""
+        rows = [[row[0], [row[2], row[3], row[4] or "", row[5], row[6], row[7] or "", row[8]]] for row in prior.rows]
+        args = [self.prefix, self.consumer, key, version, prior.tombstone or "", json.dumps(rows)]
+        with self._lock:
+            flat = self._run("forget", "FORGET", args)
+            owed = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+            if owed:
+                self.owing[key] = owed
+            else:
+                self.owing.pop(key, None)
+
+    def note_failure(self, owed: Owed, error: str) -> None:
+        self._failure(owed, error, quarantine=False)
+
+    def quarantine(self, owed: Owed, error: str) -> None:
+        """``owed.target`` refused the repair for good: keep the row owed, but out of drains."""
+        self._failure(owed, error, quarantine=True)
+
+    def _failure(self, owed: Owed, error: str, *, quarantine: bool) -> None:
+        args = [self.prefix, owed.target, owed.key, owed.version, error[:_MAX_ERROR], "1" if quarantine else "0"]
+        self._run("quarantine" if quarantine else "note_failure", "FAILURE", args)
+
+    def _drop_owing(self, key: str, version: str, targets: Iterable[str]) -> None:
+        owed = self.owing.get(key)
+        if owed is None:
+            return
+        for target in targets:
+            if owed.get(target, "\uffff") <= version:
+                del owed[target]
+        if not owed:
+            del self.owing[key]
+
+    # ------------------------------------------------------------ the repairer's reads
+
+    def owed(self, target: str, *, limit: int = 256, after: int = 0) -> list[Owed]:
+        """What this process may repair on ``target`` now, oldest first, from ``after`` on:
+        its own entries, and those idle past the lease that it takes over."""
+        lease_ms = str(round(self.lease * 1000))
+        rows = self._run("owed", "OWED", [self.prefix, self.consumer, target, after, limit, lease_ms])
+        return [_owed(target, row) for row in rows]
+
+    def entry(self, target: str, key: str) -> Owed | None:
+        """The row of ``key`` on ``target`` if this process holds it (its lease renewed)."""
+        row = self._run("entry", "ENTRY", [self.prefix, self.consumer, target, key])
+        return None if row is None else _owed(target, row)
+
+    def payload(self, key: str, version: str) -> Payload | None:
+        def read() -> tuple[Any, Any]:
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hget(self.prefix + "payloads:" + key, version)
+                pipe.hget(self.prefix + "data:" + key, version)
+                described, data = pipe.execute()
+            return described, data
+
+        described, data = self._call("payload", read)
+        if described is None:
+            return None
+        content_type, metadata, has_data = json.loads(described)
+        return Payload(
+            bytes(data) if has_data and data is not None else None, content_type or None, json.loads(metadata)
+        )
+
+    # ------------------------------------------------------------ tombstones and meta
+
+    def tombstone(self, key: str) -> str | None:
+        found = self._call("tombstone", lambda: self.client.hget(self.prefix + "tombstones", key))
+        return None if found is None else _text(found)
+
+    def tombstones(self, prefix: str = "") -> dict[str, str]:
+        found: dict[Any, Any] = self._call("tombstones", lambda: self.client.hgetall(self.prefix + "tombstones"))
+        pairs = {_text(k): _text(v) for k, v in found.items()}
+        return {k: v for k, v in pairs.items() if k.startswith(prefix)}
+
+    def prune_tombstones(self, before_version: str) -> int:
+        return int(self._run("prune_tombstones", "PRUNE", [self.prefix, before_version]))
+
+    def meta(self, name: str) -> str | None:
+        found = self._call("meta", lambda: self.client.hget(self.prefix + "meta", name))
+        return None if found is None else _text(found)
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._call("set_meta", lambda: self.client.hset(self.prefix + "meta", name, value))
+
+    def last_version(self) -> str:
+        return self.meta("last_version") or ""
+
+    # ------------------------------------------------------------ figures
+
+    def refresh(self) -> None:
+        """Read every row: the fleet's debts join `owing`, and the figures are current."""
+        with self._lock:
+            rows = self._rows()
+            fresh: dict[str, dict[str, str]] = {}
+            for target, key, row, _ in rows:
+                fresh.setdefault(key, {})[target] = str(row[0])
+            # In place, key by key: a reader never sees a key vanish that is owed throughout.
+            for key in [k for k in self.owing if k not in fresh]:
+                del self.owing[key]
+            self.owing.update(fresh)
+            self._next_refresh = self._clock.monotonic() + self._refresh_every
+
+    def counts(self) -> dict[str, int]:
+        """How many keys each target owes (the whole fleet's); refreshes `owing` when due."""
+        if self._clock.monotonic() >= self._next_refresh:
+            self.refresh()
+        return self._counts()
+
+    def _counts(self) -> dict[str, int]:
+        flat = self._run("counts", "COUNTS", [self.prefix])
+        return {_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+    def backlog(self) -> dict[str, Backlog]:
+        """Per target: rows, inline payload bytes, oldest version (the live RPO), quarantined."""
+        found: dict[str, Backlog] = {}
+        for target, _, row, size in self._rows(stale_ok=True):
+            was = found.get(target)
+            version, quarantined = str(row[0]), int(row[6])
+            if was is None:
+                found[target] = Backlog(1, size, version, quarantined)
+            else:
+                found[target] = Backlog(
+                    was.rows + 1, was.bytes + size, min(was.oldest, version), was.quarantined + quarantined
+                )
+        return found
+
+    def failed(self) -> list[Failed]:
+        held = sorted((r for r in self._rows(stale_ok=True) if int(r[2][6])), key=lambda r: int(r[2][3]))
+        return [Failed(t, k, str(row[0]), str(row[1]), str(row[5])) for t, k, row, _ in held]
+
+    def quarantined(self) -> int:
+        return sum(1 for _, _, row, _ in self._rows(stale_ok=True) if int(row[6]))
+
+    @property
+    def seq(self) -> int:
+        """The newest row's sequence number (the whole fleet's): a drain pass stops there."""
+        return int(self._call("seq", lambda: self.client.get(self.prefix + "seq")) or 0)
+
+    def __len__(self) -> int:
+        return sum(self._counts().values())
+
+    def _rows(self, *, stale_ok: bool = False) -> list[tuple[str, str, list[Any], int]]:
+        """Every row as (target, key, row, inline bytes); with ``stale_ok``, Redis down
+        answers what was last read (status and metrics must not fail with it)."""
+        try:
+            flat = self._run("rows", "ROWS", [self.prefix])
+        except Unavailable:
+            if stale_ok:
+                return self._last_rows
+            raise
+        self._last_rows = [
+            (_text(flat[i]), _text(flat[i + 1]), json.loads(flat[i + 2]), int(flat[i + 3]))
+            for i in range(0, len(flat), 4)
+        ]
+        return self._last_rows
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        """Leave the groups where this process holds nothing, and close the connections."""
+        # Redis down: its entries are taken over after the lease, as a dead process's are.
+        with contextlib.suppress(Unavailable):
+            self._run("close", "LEAVE", [self.prefix, self.consumer])
+        self.client.close()
+
+    def _run(self, what: str, script: str, args: list[Any]) -> Any:
+        return self._call(what, lambda: self._scripts[script](keys=[], args=args))
+
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        """One round trip; a Redis failure becomes `Unavailable` naming the server, never its URL."""
+        try:
+            result = call()
+        except RedisError as exc:
+            if not self._down:
+                self._down = True
+                logger.warning("repair journal on %s unreachable (%s: %s)", self._where, type(exc).__name__, exc)
+            raise Unavailable(
+                f"repair journal ({self._where}) unreachable during {what}: {type(exc).__name__}: {exc}",
+                operation="journal",
+            ) from exc
+        if self._down:
+            self._down = False
+            logger.info("repair journal on %s reachable again", self._where)
+        return result
+
+    def __repr__(self) -> str:
+        return f"RedisJournal({self._where}, prefix={self.prefix!r}, {len(self.owing)} keys owed)"
+
+
+_SCRIPTS = ("COUNTS", "RECORD", "SETTLE", "FORGET", "FAILURE", "OWED", "ENTRY", "ROWS", "PRUNE", "LEAVE")
+
+
+def _check(prefix: str, lease: float, wait_replicas: int, wait_timeout: float, refresh_every: float) -> None:
+    if not isinstance(prefix, str) or not prefix:
+        raise ConfigError(f"prefix: must be a non-empty string, got {prefix!r}")
+    for name, value in (("lease", lease), ("wait_timeout", wait_timeout), ("refresh_every", refresh_every)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise ConfigError(f"{name}: must be > 0 seconds, got {value!r}")
+    if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
+        raise ConfigError(f"wait_replicas: must be an int >= 0, got {wait_replicas!r}")
+
+
+def _owed(target: str, row: list[Any]) -> Owed:
+    key, version, op, source, seq, attempts = row
+    return Owed(target, _text(key), _text(version), _text(op), _text(source) or None, int(seq), int(attempts))
+
+
+def _prior_row(target: str, key: str, row: list[Any]) -> tuple[object, ...]:
+    """A replaced row in the SQLite journal's column order (`Prior.rows`)."""
+    version, op, source, seq, attempts, error, quarantined = row
+    return (target, key, version, op, source or None, int(seq), int(attempts), error or None, int(quarantined))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+__all__ = ["RedisJournal"]
