@@ -19,6 +19,7 @@ logger = logging.getLogger("examples.object_service")
 
 CHAOS_TOKEN_ENV = "OBJECT_SERVICE_CHAOS_TOKEN"
 LOCAL_JOURNAL = "object-service-local-journal.sqlite"
+INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C
 # Per-request INFO lines of the SDKs would drown the failover events.
 QUIET_LOGGERS = ("azure", "botocore", "urllib3", "google")
 # Polled every second by the dashboard page and by scrapers: not worth a line each.
@@ -114,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ServerError) as exc:
         print(f"object service: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # uvicorn shut down cleanly, then passes Ctrl-C on
+        return INTERRUPTED
     return 0
 
 
-__all__ = ["CHAOS_TOKEN_ENV", "main", "parser"]
+__all__ = ["CHAOS_TOKEN_ENV", "INTERRUPTED", "LOCAL_JOURNAL", "main", "parser"]
