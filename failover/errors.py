@@ -9,6 +9,7 @@
     │   ├── NotFound (FileNotFoundError)
     │   ├── AlreadyExists
     │   ├── PreconditionFailed          conflict, etag / generation mismatch
+    │   │   └── Fenced                  a newer leader's fencing token holds the record
     │   ├── PermissionDenied (PermissionError) denied, no or expired credentials [temporary]
     │   ├── InvalidRequest (ValueError) the provider rejected the input
     │   ├── Unsupported                 the provider lacks this operation
@@ -136,6 +137,30 @@ class AlreadyExists(ProviderError):
 
 class PreconditionFailed(ProviderError):
     kind = "precondition_failed"
+
+
+class Fenced(PreconditionFailed):
+    """A leader's write was refused: the zone holds a newer leader's fencing token.
+
+    Permanent: this writer has lost its leadership (its lease expired while it was
+    paused, partitioned or slow) and must stop writing.  ``token`` is the writer's own,
+    ``current`` the larger one the zone holds.
+    """
+
+    kind = "fenced"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        token: int,
+        current: int,
+        target: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target, operation=operation)
+        self.token = token
+        self.current = current
 
 
 class PermissionDenied(ProviderError, PermissionError):
@@ -339,6 +364,7 @@ __all__ = [
     "ConfigError",
     "DeadlineExceeded",
     "FailoverError",
+    "Fenced",
     "IntegrityError",
     "InvalidInput",
     "InvalidRequest",

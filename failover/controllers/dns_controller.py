@@ -15,6 +15,14 @@ Each pass of `run_once`:
 Only the holder of the leader lock writes, so two controllers never fight over the
 record.  Writes are idempotent upserts, issued only on change.
 
+Fencing: with a lock that hands out fencing tokens (`failover.fleet.leader.FencingLock`)
+each write to a zone that can fence (`FencedDnsZone`) carries the token, and the zone
+refuses it once a newer leader has written (`Fenced`): a leader paused past its lease
+cannot overwrite its successor.  A new leader writes to every such zone once, even where
+the record is already right, so that its token fences off the one before.  A fenced
+controller logs once, stops publishing, gives the lock up and asks for it again on the
+next pass, as a standby would.
+
 Start-up (and every time this controller becomes the leader): it reads the record as
 the providers hold it and writes nothing until every endpoint has a verdict (``rise``
 good probes in a row, ``fall`` failed ones, or ``rise + fall`` probes of flapping).
@@ -38,9 +46,9 @@ from typing import Literal
 from failover.breaker.circuit import BreakerConfig, CircuitBreaker
 from failover.capabilities import Record
 from failover.clock import Clock, SystemClock
-from failover.errors import ConfigError, FailoverError, NotFound
+from failover.errors import ConfigError, FailoverError, Fenced, NotFound
 from failover.events import DnsPublished, Emitter, Listener
-from failover.fleet.leader import LeaderLock
+from failover.fleet.leader import FencedDnsZone, FencingLock, LeaderLock
 from failover.health.checker import Check, HealthChecker
 from failover.health.probes import Probe
 from failover.health.target_health import HealthConfig, TargetHealth
@@ -71,6 +79,9 @@ class Published:
     leader: bool = True
     # True while start-up waits for the endpoints' verdicts: nothing was written.
     deciding: bool = False
+    # True when a zone refused a write because a newer leader had written: this controller
+    # stepped down (``failed`` names that zone and the ones it then left alone).
+    fenced: bool = False
 
 
 class _Tally:
@@ -138,6 +149,8 @@ class DnsController:
         }
         self.current: tuple[str, ...] = ()  # the answer last decided (kept through total outages)
         self._copies: dict[str, tuple[str, ...] | None] = {}  # provider -> values it holds, if known
+        self._fences: dict[str, int] = {}  # provider -> the fencing token its fence holds, if known
+        self._fencing = _fenced_providers(lock, self.providers, name)
         self._leading: bool | None = None  # None until the first pass has asked the lock
         self._deciding = True  # start-up: wait for every endpoint's verdict before writing
         self.next_due = -math.inf  # when the next probe is due (the loop sleeps until then)
@@ -159,8 +172,8 @@ class DnsController:
         self.current = self._decide(now)
         if not self.current:
             return Published((), healthy)  # never seen a healthy endpoint: publish nothing yet
-        written, failed = self._publish(self.current)
-        return Published(self.current, healthy, written, failed)
+        written, failed, fenced = self._publish(self.current)
+        return Published(self.current, healthy, written, failed, fenced=fenced)
 
     def run_until_decided(self) -> Published:
         """Probe until start-up has its verdicts, then publish: one decision (``--once``).
@@ -192,6 +205,7 @@ class DnsController:
 
     def _adopt(self) -> None:
         self._copies.clear()  # another leader may have written since we last looked
+        self._fences.clear()
         self._deciding = True
         found = self._found()
         known = tuple(v for v in found if v in self.healths)
@@ -239,29 +253,71 @@ class DnsController:
         better = [e for e in settled if e.priority < current.priority]
         return ((better[0] if better else current).value,)
 
-    def _publish(self, values: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    def _publish(self, values: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str], bool]:
         written: list[str] = []
         failed: dict[str, str] = {}
         record = Record(self.name, self.type, self.ttl, values)
-        for target in self.providers:
+        token = self._token()
+        for i, target in enumerate(self.providers):
             try:
-                if self.breakers[target.name].call(self._sync, target, record):
+                if self.breakers[target.name].call(self._sync, target, record, token):
                     written.append(target.name)
+            except Fenced as exc:
+                failed[target.name] = f"{exc.kind}: {exc.message}"
+                skipped = self.providers[i + 1 :]
+                failed.update((t.name, "fenced: not written, this controller stepped down") for t in skipped)
+                self._step_down(target, exc)
+                return tuple(written), failed, True
             except FailoverError as exc:
                 self._copies.pop(target.name, None)  # unknown now: read it again next time
+                self._fences.pop(target.name, None)
                 failed[target.name] = f"{exc.kind}: {exc.message}"
                 logger.warning("dns update of %s on %s failed (%s); will retry", self.name, target.name, exc.kind)
-        return tuple(written), failed
+        return tuple(written), failed, False
 
-    def _sync(self, target: Target, record: Record) -> bool:
-        """Make ``target``'s copy equal ``record``; True if it had to be written."""
+    def _token(self) -> int | None:
+        """The lock's fencing token for this pass's writes; None to write unfenced."""
+        return self._lock.token if isinstance(self._lock, FencingLock) else None
+
+    def _sync(self, target: Target, record: Record, token: int | None) -> bool:
+        """Make ``target``'s copy equal ``record`` (and its fence ``token``); True if written."""
         wanted = tuple(sorted(record.values))
-        if self._copy_of(target) == wanted:
+        fence = token if target.name in self._fencing else None
+        # A new leader writes once even where the record is right: its token fences off the last.
+        if self._copy_of(target) == wanted and (fence is None or self._fences.get(target.name) == fence):
             return False
-        target.provider.upsert_record(record)
+        if fence is not None:
+            target.provider.upsert_fenced(record, fence, seen=self._fences.get(target.name))
+            self._fences[target.name] = fence
+        else:
+            target.provider.upsert_record(record)
         self._copies[target.name] = wanted
         self._emitter.emit(DnsPublished(target.name, f"{self.name} {self.type}", tuple(record.values)))
         return True
+
+    def _step_down(self, target: Target, exc: Fenced) -> None:
+        """A newer leader has written: stop, let the lock go, and ask for it again next pass.
+
+        The lock learns the token that fenced us (`FencingLock.advance`): when the lock's
+        own counter was lost (a Redis without persistence restarted), the next acquisition
+        gets a larger token than any in the zones, instead of being fenced for ever.
+        """
+        logger.warning(
+            "dns controller for %s %s: fenced by %s (it holds fencing token %d, ours is %d); "
+            "a newer leader has written: stepping down",
+            self.name,
+            self.type,
+            target.name,
+            exc.current,
+            exc.token,
+        )
+        self._leading = False  # the next pass asks the lock again; standby then logs nothing more
+        self._copies.clear()
+        self._fences.clear()
+        if isinstance(self._lock, FencingLock):
+            self._lock.advance(exc.current)
+        if self._lock is not None:
+            self._lock.release()
 
     def _copy_of(self, target: Target) -> tuple[str, ...] | None:
         if target.name not in self._copies:
@@ -323,6 +379,20 @@ _PROVIDER_BREAKER = BreakerConfig(consecutive_failures=3, failure_rate=None, ope
 
 _TYPES = frozenset({"A", "AAAA", "CNAME", "TXT"})
 _MIN_PAUSE = 0.001  # seconds: never spin, even when a probe is already due
+
+
+def _fenced_providers(lock: LeaderLock | None, providers: Sequence[Target], name: str) -> frozenset[str]:
+    """The providers whose writes are fenced; a warning for those that cannot be."""
+    if not isinstance(lock, FencingLock):
+        return frozenset()
+    unfenced = [t.name for t in providers if not isinstance(t.provider, FencedDnsZone)]
+    if unfenced:
+        logger.warning(
+            "dns controller for %s: %s cannot fence writes: a leader paused past its lease may still write there",
+            name,
+            ", ".join(unfenced),
+        )
+    return frozenset(t.name for t in providers if t.name not in unfenced)
 
 
 def _validate(

@@ -6,9 +6,11 @@ the open time is an absolute time on the **Redis server's** clock (``TIME``), re
 written inside Redis, so processes on machines whose clocks disagree still agree on how
 long a breaker stays open; `load` turns it back into a duration.
 
-`RedisLeaderLock` implements `failover.fleet.leader.LeaderLock` with redis-py's own `Lock`
+`RedisLeaderLock` implements `failover.fleet.leader.FencingLock` with redis-py's own `Lock`
 (``SET key owner NX PX ttl``, renewed by a script that checks the owner): the holder must
 renew it (call `try_acquire` again) within ``ttl`` seconds, or another process takes over.
+Each acquisition takes its fencing token from ``INCR key:fence`` in the same script as the
+``SET``, so no two holds ever share a token and a later hold always has a larger one.
 
 Redis is a helper, never a dependency of a call: when it is unreachable the store drops
 saves and loads nothing (each breaker carries on alone), and the lock reports that this
@@ -30,6 +32,7 @@ from failover.breaker.store import StoredState
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
 from failover.fleet.background import LatestWriter
+from failover.fleet.leader import check_token
 
 try:
     import redis
@@ -53,6 +56,24 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'opens', ARGV[2], 'reason', ARGV[3],
            'open_until_ms', now + tonumber(ARGV[4]))
 redis.call('PUBLISH', KEYS[2], ARGV[5])
+return 1
+"""
+
+# KEYS[1] = the lock, KEYS[2] = its fencing counter; ARGV = owner, ttl in ms.  The token
+# is taken in the same atomic step as the lock: 0 means another process holds it.
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return 0
+"""
+
+# KEYS[1] = the fencing counter; ARGV[1] = a token the next acquisition must exceed.
+_ADVANCE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if count < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
 return 1
 """
 
@@ -316,6 +337,11 @@ class RedisLeaderLock:
     ``owner`` is stored as the key's value and must be unique per process; the default
     is ``host:pid:random``.  When Redis cannot be reached `try_acquire` returns False:
     leadership that cannot be proven is not assumed.
+
+    `token` is the fencing token of the current hold, from the counter ``name + ":fence"``
+    (which never expires).  A Redis that loses its data (no persistence, a failover to a
+    replica that lagged) starts counting again from 1; a controller fenced by a larger
+    token then calls `advance`, and its next acquisition gets a larger token.
     """
 
     def __init__(
@@ -337,6 +363,10 @@ class RedisLeaderLock:
         # thread_local=False: DnsController renews from its loop thread and releases from
         # the thread that calls stop(); both must see the same token.
         self._lock = Lock(client, name, timeout=ttl, blocking=False, thread_local=False)
+        self.fence_key = name + ":fence"
+        self._acquire = client.register_script(_ACQUIRE)
+        self._advance = client.register_script(_ADVANCE)
+        self._token: int | None = None
         self._mutex = threading.Lock()
         self._outage = _Outage(describe_client(client), retry_after, clock or SystemClock())
 
@@ -354,12 +384,29 @@ class RedisLeaderLock:
                         # Expired (and perhaps taken): whoever holds it now is the leader.
                         self._lock.local.token = None
                         logger.warning("leader lock %s expired before it was renewed", self.name)
-                got = bool(self._lock.acquire(blocking=False, token=self.owner))
+                token = int(self._acquire(keys=[self.name, self.fence_key], args=[self.owner, self._ttl_ms()]))
             except RedisError as exc:
                 self._outage.failed(f"leader lock {self.name!r}", exc)
                 return False
             self._outage.succeeded()
-            return got
+            if token <= 0:
+                return False
+            # What redis-py's own acquire would keep: its renewal and release check it.
+            encoder: Any = self.client.get_encoder()  # redis-py's Encoder carries no annotations
+            self._lock.local.token = encoder.encode(self.owner)
+            self._token = token
+            return True
+
+    def advance(self, token: int) -> None:
+        """Make later acquisitions' tokens larger than ``token`` (see the class docstring)."""
+        check_token(token)
+        try:
+            self._advance(keys=[self.fence_key], args=[token])
+        except RedisError as exc:
+            self._outage.failed(f"fencing counter of leader lock {self.name!r}", exc)
+
+    def _ttl_ms(self) -> int:
+        return max(1, int(self.ttl * 1000))
 
     def release(self) -> None:
         """Give the lock up if this object holds it; otherwise do nothing."""
@@ -381,8 +428,13 @@ class RedisLeaderLock:
         """Whether this object believes it holds the lock (as of its last renewal)."""
         return self._lock.local.token is not None
 
+    @property
+    def token(self) -> int | None:
+        """The fencing token of the current hold; None when not held."""
+        return self._token if self.held else None
+
     def __repr__(self) -> str:
-        return f"RedisLeaderLock({self.name!r}, owner={self.owner!r}, held={self.held})"
+        return f"RedisLeaderLock({self.name!r}, owner={self.owner!r}, held={self.held}, token={self.token})"
 
 
 def _name(data: bytes | str) -> str | None:

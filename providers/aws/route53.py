@@ -13,6 +13,10 @@ Names, types, TTLs and values are checked by the same functions as the in-memory
   type that holds one, touching nothing: a delete would otherwise remove one member of a
   weighted group and report success, and an upsert would silently replace an alias.
 
+``upsert_fenced`` is a compare-and-swap on the fence record (failover/fleet/leader.py):
+one change batch DELETEs the fence as read, CREATEs it with the writer's token, and
+UPSERTs the record; Route 53 refuses the whole batch if the fence changed since the read.
+
 Writes return when Route 53 has accepted the change (``ChangeInfo`` PENDING); waiting for
 INSYNC (propagation to every edge server, up to a minute) is left to callers that need it.
 """
@@ -20,6 +24,7 @@ INSYNC (propagation to every edge server, up to a minute) is left to callers tha
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +38,7 @@ except ImportError as exc:
 
 from failover.capabilities import Record
 from failover.errors import ConfigError, InvalidRequest, NotFound, Unsupported
+from failover.fleet.leader import check_token, fence_name, fence_record, fence_token, fenced
 from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, safe_url
 from failover.providers._dns_names import (
     check_seconds,
@@ -48,6 +54,8 @@ from failover.providers.aws._client import make_client, map_errors
 # A DELETE must name the record set exactly as it is; if it changed between our read and
 # the DELETE, Route 53 refuses the batch and we read it again, this many times at most.
 DELETE_ATTEMPTS = 3
+# A fenced upsert whose fence keeps moving (writers racing) gives up after this many batches.
+FENCE_ATTEMPTS = 3
 
 
 def _bare_zone_id(hosted_zone_id: str) -> str:
@@ -175,14 +183,55 @@ class Route53Zone:
         normal = normalize_record(record, self._zone)
         with contextlib.suppress(NotFound):  # a new record set: nothing to refuse
             _refuse_special(self._find_rrset(normal.name, normal.type, "upsert_record"), "upsert_record")
-        rrset = {
-            "Name": normal.name,
-            "Type": normal.type,
-            "TTL": normal.ttl,
-            "ResourceRecords": [{"Value": v} for v in _wire_values(normal)],
-        }
-        self._change("UPSERT", rrset, "upsert_record")
+        self._change("UPSERT", _rrset(normal), "upsert_record")
         return normal
+
+    def upsert_fenced(self, record: Record, token: int, *, seen: int | None = None) -> Record:
+        """`upsert_record` and the fence in one change batch, a compare-and-swap: the batch
+        DELETEs the fence as it was read and CREATEs it anew, and Route 53 refuses the whole
+        batch if the fence is not exactly as read (or exists, for a first CREATE).
+
+        The fence is read first whatever ``seen`` says: a DELETE must name the record set
+        exactly, TTL included.  A refused batch is retried after reading the fence again
+        if the fence moved, and raised if it did not (the record itself was refused).
+        """
+        check_token(token, seen)
+        normal = normalize_record(record, self._zone)
+        what = f"{normal.name} {normal.type}"
+        with contextlib.suppress(NotFound):
+            _refuse_special(self._find_rrset(normal.name, normal.type, "upsert_fenced"), "upsert_fenced")
+        fence = self._read_fence(normal.name)
+        for attempt in range(1, FENCE_ATTEMPTS + 1):
+            current = 0 if fence is None else fence_token(self._to_record(fence))
+            if current > token:
+                raise fenced(what, token, current)
+            changes = [] if fence is None else [{"Action": "DELETE", "ResourceRecordSet": fence}]
+            changes.append({"Action": "CREATE", "ResourceRecordSet": self._fence_rrset(normal.name, token)})
+            changes.append({"Action": "UPSERT", "ResourceRecordSet": _rrset(normal)})
+            try:
+                self._batch(changes, "upsert_fenced", what)
+                return normal
+            except InvalidRequest:
+                moved = self._read_fence(normal.name)
+                if moved == fence or attempt == FENCE_ATTEMPTS:
+                    raise
+                fence = moved
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _read_fence(self, name: str) -> dict[str, Any] | None:
+        try:
+            fence = self._find_rrset(fence_name(name), "TXT", "upsert_fenced")
+        except NotFound:
+            return None
+        _refuse_special(fence, "upsert_fenced")
+        return fence
+
+    def _fence_rrset(self, name: str, token: int) -> dict[str, Any]:
+        # The write's time after the token, for operators; it also keeps each CREATE new, which
+        # moto needs: it refuses a CREATE equal to an earlier one while that set exists, even
+        # after a DELETE of it in the same batch (Route 53 applies a batch in order).
+        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+        return _rrset(normalize_record(fence_record(name, token, f"{token} {stamp}"), self._zone))
 
     def delete_record(self, name: str, type: str) -> None:
         """Idempotent.  Route 53 deletes only an exact copy of the record set, so it is read first."""
@@ -203,8 +252,12 @@ class Route53Zone:
 
     def _change(self, action: str, rrset: dict[str, Any], operation: str) -> None:
         change = {"Action": action, "ResourceRecordSet": rrset}
-        batch = {"Comment": f"multicloud-failover {operation}", "Changes": [change]}
-        with map_errors(operation, f"{self._zone} {rrset['Name']} {rrset['Type']}"):
+        self._batch([change], operation, f"{rrset['Name']} {rrset['Type']}")
+
+    def _batch(self, changes: list[dict[str, Any]], operation: str, what: str) -> None:
+        """One change batch: Route 53 applies all of its changes, in order, or none."""
+        batch = {"Comment": f"multicloud-failover {operation}", "Changes": changes}
+        with map_errors(operation, f"{self._zone} {what}"):
             self._client.change_resource_record_sets(HostedZoneId=self.hosted_zone_id, ChangeBatch=batch)
 
     # ------------------------------------------------------------ health
@@ -219,6 +272,15 @@ class Route53Zone:
             f"Route53Zone(zone={self._zone!r}, hosted_zone_id={self._hosted_zone_id!r}, "
             f"endpoint_url={safe_url(self.endpoint_url)!r})"
         )
+
+
+def _rrset(normal: Record) -> dict[str, Any]:
+    return {
+        "Name": normal.name,
+        "Type": normal.type,
+        "TTL": normal.ttl,
+        "ResourceRecords": [{"Value": v} for v in _wire_values(normal)],
+    }
 
 
 def _is_plain(rrset: Any) -> bool:

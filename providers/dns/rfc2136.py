@@ -5,6 +5,9 @@ dynamic updates and RFC 5936 zone transfers, every message signed with a TSIG ke
   applies atomically; ``delete_record`` deletes the RRset (a no-op if missing: idempotent).
   Where a server would silently drop data beside a CNAME, prerequisites make it an
   `InvalidRequest`.
+* ``upsert_fenced`` adds the fence record (failover/fleet/leader.py) to the same update,
+  after a prerequisite that the fence holds the token the writer saw last: the server
+  refuses a stale leader's update by itself (NXRRSET or YXRRSET), and nothing changes.
 * ``get_record`` queries that name and type; ``list_records`` transfers the zone (AXFR).
   A query cannot tell a wildcard's synthesised answer from a real RRset: with ``*.x`` in
   the zone, ``get_record("a.x", ...)`` returns the wildcard's data (``list_records`` is exact).
@@ -33,6 +36,7 @@ import binascii
 import ipaddress
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from failover.providers._sdk import missing_sdk
@@ -63,11 +67,13 @@ from failover.errors import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
     ProviderError,
     Timeout,
     Unavailable,
     Unsupported,
 )
+from failover.fleet.leader import check_token, fence_record, fence_token, fenced
 from failover.providers._dns_names import (
     check_seconds,
     normalize_name,
@@ -80,7 +86,20 @@ from failover.providers._dns_txt import txt_join, txt_rdata
 TSIG_ALGORITHMS = frozenset({"hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
 
 _WRITES = frozenset({"upsert_record", "delete_record"})
+# What a failed prerequisite answers (RFC 2136 section 3.2.5): each is the fence's or another's.
+_PREREQUISITE_FAILED = frozenset({dns.rcode.YXDOMAIN, dns.rcode.YXRRSET, dns.rcode.NXRRSET})
+# A fenced update whose fence keeps moving (writers racing) gives up after this many tries.
+FENCE_ATTEMPTS = 3
 _INVALID = frozenset({dns.rcode.FORMERR, dns.rcode.NOTZONE, dns.rcode.YXDOMAIN, dns.rcode.YXRRSET, dns.rcode.NXRRSET})
+
+
+@dataclass(frozen=True)
+class _Fence:
+    """The fence of a fenced update: its name, the RRset it gets, the token it must hold now."""
+
+    name: str
+    rdataset: dns.rdataset.Rdataset
+    seen: int
 
 
 class _Tsig:
@@ -170,28 +189,76 @@ class Rfc2136Zone:
 
     def upsert_record(self, record: Record) -> Record:
         normal = normalize_record(record, self._zone)
+        rdataset = self._rdataset(normal)
+        if normal.name == self._zone and normal.type == "NS":
+            return self._replace_apex_ns(rdataset)
+        return self._upsert_result(self._send_upsert(normal, rdataset, None), normal, _values(rdataset))
+
+    def upsert_fenced(self, record: Record, token: int, *, seen: int | None = None) -> Record:
+        """`upsert_record` and the fence in one update whose first prerequisite is the fence
+        as ``seen`` (read first when None): the server itself refuses the update if another
+        writer changed the fence since.  The fence is then read to tell why: a larger token
+        is `Fenced`; one no larger than ours (an older leader's, or none: it was deleted)
+        makes the update be sent again, expecting it."""
+        check_token(token, seen)
+        normal = normalize_record(record, self._zone)
+        if normal.name == self._zone and normal.type == "NS":
+            raise Unsupported("upsert_fenced of the apex NS set: it takes two steps, not one update")
+        rdataset = self._rdataset(normal)
+        fence = fence_record(normal.name, token)
+        for _ in range(FENCE_ATTEMPTS):
+            if seen is None:
+                seen = self._fence_token(fence.name)
+            if seen > token:
+                raise fenced(f"{normal.name} {normal.type}", token, seen)
+            response = self._send_upsert(normal, rdataset, _Fence(fence.name, self._rdataset(fence), seen))
+            if response.rcode() in _PREREQUISITE_FAILED:
+                current = self._fence_token(fence.name)
+                if current != seen:  # the fence moved (else another prerequisite failed)
+                    seen = current
+                    continue
+            return self._upsert_result(response, normal, _values(rdataset))
+        raise PreconditionFailed(
+            f"upsert_fenced {normal.name} {normal.type}: {fence.name} changed on each of {FENCE_ATTEMPTS} attempts",
+            operation="upsert_fenced",
+        )
+
+    def _rdataset(self, normal: Record) -> dns.rdataset.Rdataset:
         rdatas = [self._parse(normal.type, value) for value in normal.values]
         values = _values(rdatas)
         if len(set(values)) != len(values):
             raise InvalidInput(f"{normal.name} {normal.type} has values that are equal in DNS: {normal.values!r}")
-        rdataset = dns.rdataset.from_rdata_list(normal.ttl, rdatas)
+        return dns.rdataset.from_rdata_list(normal.ttl, rdatas)
+
+    def _fence_token(self, name: str) -> int:
+        try:
+            return fence_token(self.get_record(name, "TXT"))
+        except NotFound:
+            return 0
+
+    def _send_upsert(
+        self, normal: Record, rdataset: dns.rdataset.Rdataset, fence: _Fence | None
+    ) -> dns.message.Message:
         what = f"{normal.name} {normal.type}"
-        if normal.name == self._zone and normal.type == "NS":
-            return self._replace_apex_ns(rdataset)
         # A server silently ignores data that would sit beside a CNAME (RFC 2136 3.4.2.2) and
         # still answers NOERROR; prerequisites turn that into an error we can report.
         if normal.type != "CNAME":
-            response = self._send(self._replace(rdataset, normal.name, "CNAME"), "upsert_record", what)
-        else:
-            # The name must be unused, or hold a CNAME already (which then stands alone).
-            response = self._send(self._replace(rdataset, normal.name), "upsert_record", what)
-            if response.rcode() == dns.rcode.YXDOMAIN:
-                response = self._send(self._replace(rdataset, normal.name, present="CNAME"), "upsert_record", what)
-                if response.rcode() == dns.rcode.NXRRSET:
-                    raise InvalidRequest(
-                        f"upsert_record {what}: other records exist at {normal.name}; a CNAME cannot join them",
-                        operation="upsert_record",
-                    )
+            return self._send(self._replace(rdataset, normal.name, "CNAME", fence=fence), "upsert_record", what)
+        # The name must be unused, or hold a CNAME already (which then stands alone).
+        response = self._send(self._replace(rdataset, normal.name, fence=fence), "upsert_record", what)
+        if response.rcode() == dns.rcode.YXDOMAIN:
+            response = self._send(
+                self._replace(rdataset, normal.name, present="CNAME", fence=fence), "upsert_record", what
+            )
+        return response
+
+    def _upsert_result(self, response: dns.message.Message, normal: Record, values: tuple[str, ...]) -> Record:
+        what = f"{normal.name} {normal.type}"
+        if normal.type == "CNAME" and response.rcode() == dns.rcode.NXRRSET:
+            raise InvalidRequest(
+                f"upsert_record {what}: other records exist at {normal.name}; a CNAME cannot join them",
+                operation="upsert_record",
+            )
         self._check(response, "upsert_record", what)
         return Record(normal.name, normal.type, normal.ttl, values)
 
@@ -210,11 +277,25 @@ class Rfc2136Zone:
         return self.get_record(self._zone, "NS")
 
     def _replace(
-        self, rdataset: dns.rdataset.Rdataset, name: str, absent: str | None = None, *, present: str | None = None
+        self,
+        rdataset: dns.rdataset.Rdataset,
+        name: str,
+        absent: str | None = None,
+        *,
+        present: str | None = None,
+        fence: _Fence | None = None,
     ) -> dns.update.UpdateMessage:
         """An update that replaces ``name``'s RRset, if ``name`` has no ``absent`` RRset (no
-        RRset at all when ``absent`` is None) or, with ``present``, has that RRset."""
+        RRset at all when ``absent`` is None) or, with ``present``, has that RRset; with
+        ``fence``, only if the fence holds what it says, and the fence is replaced too."""
         update = self._update()
+        if fence is not None:
+            # First: a server checks prerequisites in order and answers with the first failure.
+            if fence.seen == 0:
+                update.absent(fence.name, "TXT")  # fails with YXRRSET
+            else:
+                update.present(fence.name, txt_rdata(str(fence.seen)))  # value-dependent: NXRRSET
+            update.replace(fence.name, fence.rdataset)
         if present is not None:
             update.present(name, present)
         elif absent is not None:

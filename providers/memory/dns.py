@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from failover.capabilities import Record
 from failover.errors import NotFound
+from failover.fleet.leader import check_token, fence_record, fence_token, fenced
 
 # The normalisers live in providers/_dns_names.py, shared with the cloud adapters;
 # re-exported here so existing imports keep working.
@@ -38,6 +39,10 @@ class MemoryDnsZone:
     Starts empty (no SOA or NS sets).  `upsert_record` replaces the whole record set and
     returns it normalised (providers/_dns_names.py): absolute lower-cased name, upper-cased
     type, canonical values in sorted order, TXT values as one logical string each.
+
+    `upsert_fenced` checks the fence and writes it with the record under the same lock, so
+    it refuses a stale leader exactly when BIND's prerequisites or Route 53's change batch
+    would (failover/fleet/leader.py).
     """
 
     def __init__(self, zone: str = "example.com.") -> None:
@@ -68,6 +73,21 @@ class MemoryDnsZone:
         normal = normalize_record(record, self._zone)
         with self._lock:
             self._records[(normal.name, normal.type)] = normal
+        return normal
+
+    def upsert_fenced(self, record: Record, token: int, *, seen: int | None = None) -> Record:
+        """`upsert_record`, unless the fence holds a token larger than ``token`` (`Fenced`).
+        ``seen`` is not needed here: the check and the write are one step."""
+        check_token(token, seen)
+        normal = normalize_record(record, self._zone)
+        fence = normalize_record(fence_record(normal.name, token), self._zone)
+        with self._lock:
+            held = self._records.get((fence.name, "TXT"))
+            current = 0 if held is None else fence_token(held)
+            if current > token:
+                raise fenced(f"{normal.name} {normal.type}", token, current)
+            self._records[(normal.name, normal.type)] = normal
+            self._records[(fence.name, fence.type)] = fence
         return normal
 
     def delete_record(self, name: str, type: str) -> None:
