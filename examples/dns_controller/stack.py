@@ -39,6 +39,9 @@ BACKENDS = (("a", "127.0.0.2"), ("b", "127.0.0.3"))
 _BACKEND_SCRIPT = Path(__file__).with_name("backend.py")
 # moto takes any key pair; these are what boto3's default chain finds in the environment.
 _AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Unset while the stack runs: a profile or session token of the user's real account has no
+# business with moto (and a profile name this machine lacks would stop boto3 altogether).
+_AWS_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 
 Mode = Literal["failover", "multivalue"]
 T = TypeVar("T")
@@ -162,13 +165,14 @@ class DemoStack:
     def start(self) -> DemoStack:
         """Start every server at once (one that fails stops the others), then the hosted zone."""
         try:
+            # Before the servers start: moto runs botocore too, and inherits this environment.
+            self._export({**_AWS_ENVIRONMENT, **dict.fromkeys(_AWS_UNSET), **_loopback_without_proxy()})
             self.bind = BindServer(ZONE, error_cases=False)
             self.moto = moto("moto-route53")
             self.backends = {label: Backend(label, address, i) for i, (label, address) in enumerate(BACKENDS)}
             with ThreadPoolExecutor(max_workers=len(self.servers)) as pool:
                 for started in [pool.submit(server.start) for server in self.servers]:
                     started.result()
-            self._export(_AWS_ENVIRONMENT)
             created = self.route53_client().create_hosted_zone(Name=ZONE, CallerReference=uuid.uuid4().hex)
             self.hosted_zone_id = str(created["HostedZone"]["Id"]).rsplit("/", 1)[-1]
             self.config_path.write_text(self.config_text())
@@ -246,16 +250,27 @@ class DemoStack:
     def __repr__(self) -> str:
         return f"DemoStack({RECORD} A, servers={self.servers!r})"
 
-    def _export(self, variables: dict[str, str]) -> None:
+    def _export(self, variables: dict[str, str | None]) -> None:
+        """Set (or, for None, unset) ``variables``; `close` puts back what was there."""
         for name, value in variables.items():
             self._saved_environment.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _running(server: T | None) -> T:
     if server is None:
         raise ConfigError("DemoStack: the servers are not running; call start() first")
     return server
+
+
+def _loopback_without_proxy() -> dict[str, str | None]:
+    """NO_PROXY with 127.0.0.1 added: boto3 would send moto's traffic to a configured proxy."""
+    current = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
+    value = ",".join(part for part in (current, "127.0.0.1") if part)
+    return {"NO_PROXY": value, "no_proxy": value}
 
 
 def _session_keys() -> dict[str, str]:

@@ -25,7 +25,7 @@ import dns.message
 import dns.query
 import pytest
 
-from tests.integration.servers import REPO
+from tests.integration.servers import REPO, closed_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +33,17 @@ RECORD = "app.example.test."
 A, B = "127.0.0.2", "127.0.0.3"
 STARTUP_DEADLINE = 30.0  # the example's four servers, on a busy machine
 MOVE_DEADLINE = 10.0  # 2 failed probes 0.25 s apart, then two writes: well under a second alone
+
+
+def stray_environment() -> dict[str, str]:
+    """What a user's shell may hold; the example must keep its SDKs on loopback regardless:
+    a profile this machine lacks would stop boto3 (in the example and in moto), and a proxy
+    would swallow the calls to moto."""
+    return {
+        "AWS_PROFILE": "no-such-profile",
+        "HTTP_PROXY": f"http://127.0.0.1:{closed_port()}",
+        "HTTPS_PROXY": f"http://127.0.0.1:{closed_port()}",
+    }
 
 
 @dataclass
@@ -67,7 +78,7 @@ def start_example(*args: str) -> Running:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **stray_environment(), "PYTHONUNBUFFERED": "1"},
     )
     lines: queue.Queue[str] = queue.Queue()
     output: list[str] = []
