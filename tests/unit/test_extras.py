@@ -54,6 +54,9 @@ MODULES = {
     "starlette": "starlette",
     "uvicorn": "uvicorn",
     "plotly": "plotly",
+    "aiobotocore": "aiobotocore",
+    "aiohttp": "aiohttp",
+    "gcloud-aio-storage": "gcloud.aio.storage",
 }
 # The extra each adapter of failover.registry asks for (and that must install it).
 ADAPTERS = {
