@@ -71,6 +71,8 @@ def check_token(token: str | None) -> bytes | None:
 
 
 class Refused(Exception):
+    """A chaos request turned down: its HTTP status and why (never the token)."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

@@ -59,7 +59,9 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("uvicorn.access").addFilter(_skip_polled_paths)
+    access = logging.getLogger("uvicorn.access")
+    if _skip_polled_paths not in access.filters:
+        access.addFilter(_skip_polled_paths)
 
 
 def _skip_polled_paths(record: logging.LogRecord) -> bool:

@@ -20,6 +20,7 @@ from failover import FailoverStorage, LoggingListener
 from failover.config import Setup
 from failover.config.setup import Options, build, read
 from failover.errors import ConfigError
+from failover.events import Listener
 from failover.registry import Registry
 from failover.testing.clouds import LocalClouds
 
@@ -59,7 +60,7 @@ def load_setup(
     journal: Path | None = None,
     chaos: bool = False,
     probes: dict[str, float] | None = None,
-    listeners: Iterable[object] = (),
+    listeners: Iterable[Listener] = (),
 ) -> Setup:
     """The file's set-up, as the service needs it: replicated writes (``[storage.replication]``,
     ``mode = "all"`` when the file has none; the journal at ``journal`` when given), Prometheus
@@ -84,7 +85,7 @@ def load_setup(
         base=path.parent,
         environ=os.environ,
         registry=chaos_registry() if chaos else Registry(),
-        listeners=tuple(listeners),  # type: ignore[arg-type]  # any object with on_event
+        listeners=tuple(listeners),
     )
     return build(read(tables, str(path)), options)
 

@@ -17,8 +17,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from examples.object_service import create_app
+from examples.object_service.chaos import chaos_targets
+from examples.object_service.cli import main
+from examples.object_service.service import load_setup
 from failover import FailoverStorage, Target, replication
 from failover.clock import FakeClock
+from failover.config import Setup
 from failover.dashboard import Dashboard
 from failover.errors import ConfigError
 from failover.providers.chaos import ChaosProvider
@@ -326,3 +330,77 @@ def test_a_chaos_token_for_storage_without_chaos_providers_is_refused(tmp_path: 
     storage = FailoverStorage([Target("memory:a", MemoryObjectStore())])
     with pytest.raises(ConfigError, match="ChaosProvider"):
         create_app(storage, chaos_token=TOKEN)
+
+
+# ---------------------------------------------------------------- a set-up file (--config)
+
+MEMORY_SETUP = """
+[storage]
+failback_after = 5
+
+[[storage.targets]]
+name = "memory:a"
+provider = "memory"
+
+[[storage.targets]]
+name = "memory:b"
+provider = "memory"
+priority = 1
+"""
+
+
+def test_a_setup_file_gets_replication_metrics_and_chaos_wrapped_providers(tmp_path: Path) -> None:
+    path = tmp_path / "failover.toml"
+    path.write_text(MEMORY_SETUP)
+    setup = load_setup(path, journal=tmp_path / "j.sqlite", chaos=True)
+    try:
+        storage = setup.storage
+        assert storage is not None and storage.replication is not None  # mode "all" added
+        assert set(chaos_targets(storage)) == {"memory:a", "memory:b"}
+        client = TestClient(create_app(storage, metrics=setup.metrics, chaos_token=TOKEN))
+        assert client.put("/objects/f", content=b"from a file").status_code == 200
+        assert client.post("/chaos/memory:a/down", headers=AUTH).status_code == 200
+        assert client.get("/objects/f").content == b"from a file"  # from memory:b
+        assert "failover_attempts_total" in client.get("/metrics").text
+    finally:
+        setup.close()
+    assert (tmp_path / "j.sqlite").exists()
+    assert not chaos_targets(_closed(load_setup(path, journal=tmp_path / "j.sqlite")))  # no chaos: bare providers
+
+
+def _closed(setup: Setup) -> FailoverStorage:
+    setup.close()
+    assert setup.storage is not None
+    return setup.storage
+
+
+def test_a_setup_file_without_storage_or_unreadable_is_a_config_error(tmp_path: Path) -> None:
+    dns_only = tmp_path / "dns.toml"
+    dns_only.write_text('[[dns.targets]]\nname = "m"\nprovider = "memory_dns"\nzone = "example.test."\n')
+    with pytest.raises(ConfigError, match=r"no \[storage\] section"):
+        load_setup(dns_only)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_setup(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[storage\n")
+    with pytest.raises(ConfigError, match="not UTF-8 TOML"):
+        load_setup(broken)
+
+
+def test_the_command_needs_local_or_a_config_and_exits_2_on_a_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main([])
+    assert usage.value.code == 2
+    assert "--local" in capsys.readouterr().err
+    assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    good = tmp_path / "failover.toml"
+    good.write_text(MEMORY_SETUP)
+    journal = str(tmp_path / "j.sqlite")
+    assert main(["--config", str(good), "--journal", journal, "--chaos-token", "weak-secret"]) == 2
+    refused = capsys.readouterr().err
+    assert "chaos token" in refused and "weak-secret" not in refused
+    with pytest.raises(SystemExit):
+        main(["--local", "--port", "70000"])
