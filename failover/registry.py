@@ -37,6 +37,11 @@ BUILTIN: Mapping[str, str] = MappingProxyType(
         "memory_dns": "failover.providers.memory.dns:MemoryDnsZone",
         "memory_compute": "failover.providers.memory.compute:MemoryCompute",
         "chaos": "failover.providers.chaos.provider:ChaosProvider",
+        # Async object stores, for failover.aio.FailoverStorage (built in code, not from files).
+        "s3_aio": "failover.providers.aws.s3_aio:AsyncS3Store",
+        "azure_blob_aio": "failover.providers.azure.blob_aio:AsyncBlobStore",
+        "gcs_aio": "failover.providers.gcp.gcs_aio:AsyncGCSStore",
+        "memory_aio": "failover.providers.memory.aio:AsyncMemoryObjectStore",
     }
 )
 

@@ -110,13 +110,51 @@ def make_service_client(
         from azure.storage.blob import BlobServiceClient, LinearRetry
     except ImportError as exc:
         raise missing_sdk("failover.providers.azure.blob", "azure-blob", exc) from exc
+    if needs_default_credential(account_url, credential, connection_string):
+        credential = default_credential()
+    client: BlobServiceClient = configured_client(
+        BlobServiceClient,
+        LinearRetry,
+        account_url,
+        credential=credential,
+        connection_string=connection_string,
+        api_version=api_version,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retry_total=retry_total,
+    )
+    return client
+
+
+def needs_default_credential(account_url: str | None, credential: Any, connection_string: str | None) -> bool:
+    """No credential and no SAS in the URL: Entra ID through the default chain."""
+    return (
+        connection_string is None
+        and credential is None
+        and bool(account_url)
+        and "sig=" not in str(account_url).partition("?")[2].lower()
+    )
+
+
+def configured_client(
+    client_class: Any,
+    retry_class: Any,
+    account_url: str | None,
+    *,
+    credential: Any,
+    connection_string: str | None,
+    api_version: str | None,
+    connect_timeout: float,
+    read_timeout: float,
+    retry_total: int,
+) -> Any:
+    """A ``client_class`` (the sync or the aio ``BlobServiceClient``) with ``retry_class``
+    (its ``LinearRetry``) and the timeouts, as the module docstring says."""
     kwargs: dict[str, Any] = {
         "connection_timeout": connect_timeout,
         "read_timeout": read_timeout,
-        "retry_policy": LinearRetry(
-            backoff=RETRY_BACKOFF,  # type: ignore[arg-type]  # typed int, used as float seconds
-            random_jitter_range=RETRY_BACKOFF / 2,  # type: ignore[arg-type]
-            retry_total=retry_total,
+        "retry_policy": retry_class(
+            backoff=RETRY_BACKOFF, random_jitter_range=RETRY_BACKOFF / 2, retry_total=retry_total
         ),
     }
     if api_version is not None:
@@ -125,17 +163,14 @@ def make_service_client(
         if account_url is not None:
             raise ConfigError("give either account_url or connection_string, not both")
         try:
-            return BlobServiceClient.from_connection_string(connection_string, credential=credential, **kwargs)
+            return client_class.from_connection_string(connection_string, credential=credential, **kwargs)
         except ValueError as exc:
             # The SDK's message may quote the string, account key included: do not repeat it.
             raise ConfigError("invalid Azure storage connection string") from exc
     if not account_url:
         raise ConfigError("BlobStore needs account_url (or connection_string)")
-    if credential is None and "sig=" not in account_url.partition("?")[2].lower():
-        # No credential and no SAS in the URL: Entra ID through the default chain.
-        credential = default_credential()
     try:
-        return BlobServiceClient(account_url, credential=credential, **kwargs)
+        return client_class(account_url, credential=credential, **kwargs)
     except ValueError as exc:
         raise ConfigError(f"invalid Azure account URL or credential: {redact(str(exc))}") from exc
 

@@ -25,17 +25,16 @@ except ImportError as exc:
     raise missing_sdk(__name__, "gcs", exc) from exc
 
 from failover.errors import (
-    AlreadyExists,
     ConfigError,
     FailoverError,
     IntegrityError,
     PermissionDenied,
-    Throttled,
     Timeout,
     Unavailable,
 )
 from failover.providers._common import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, parse_retry_after, redact
-from failover.providers._errors import Answer, ErrorTable, build, by_code
+from failover.providers._errors import Answer, ErrorTable, build
+from failover.providers.gcp._rules import REASONS
 
 _GOOGLE_ERRORS: tuple[type[BaseException], ...] = (
     gexc.GoogleAPIError,
@@ -61,19 +60,9 @@ def _mapped() -> tuple[type[BaseException], ...]:
 
 DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 
-# Google's codes are the reasons in a JSON error (``errors[0].reason``), shared by GCS, GCE
-# and Cloud DNS.  GCS says "conflict" both to a taken bucket name and to a concurrent
-# change, so that 409 is told apart by the request (providers/_errors.ON_CREATE).
 TABLE = ErrorTable(
     cloud="Google Cloud",
-    codes=by_code(
-        {
-            # GCE's insert of a taken name; a Cloud DNS change adding a set that exists.
-            AlreadyExists: ("alreadyExists",),
-            # GCE answers its API rate limits with a 403: back off, not a refused credential.
-            Throttled: ("rateLimitExceeded", "userRateLimitExceeded"),
-        }
-    ),
+    codes=REASONS,  # Google's reasons (providers/gcp/_rules.py), shared with the async GCS adapter
     exceptions=(
         (gexc.RetryError, Timeout),  # a caller-supplied Retry ran out of time
         (requests.Timeout, Timeout),  # ConnectTimeout and ReadTimeout

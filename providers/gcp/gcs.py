@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
@@ -15,10 +14,11 @@ except ImportError as exc:
     raise missing_sdk(__name__, "gcs", exc) from exc
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
-from failover.errors import ConfigError, InvalidInput, PreconditionFailed, Unavailable
+from failover.errors import PreconditionFailed
 from failover.providers._common import check_prefix, check_timeout_pair, remaining_timeout
 from failover.providers._objects import prepare_write, stored_digest, stored_info, verified_chunks, verify
 from failover.providers.gcp._client import DEFAULT_TIMEOUT, make_client, map_errors
+from failover.providers.gcp._rules import generation_of, range_of, validate_bucket_name
 
 # get() reads the metadata, then the bytes of that same generation; if the object is
 # replaced in between, the pair is read again (a few times at most).
@@ -26,26 +26,6 @@ _GET_ATTEMPTS = 3
 # get_stream downloads ranges of this size (or chunk_size, if larger), one at a time, each
 # of the generation read when the stream was opened.
 STREAM_WINDOW = 4 * 1024 * 1024
-
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
-
-
-def validate_bucket_name(bucket: str) -> str:
-    rule = (
-        "GCS bucket names are 3-63 characters (222 with dots, 63 between dots) of lowercase "
-        "letters, digits, '-', '_' and '.', start and end with a letter or digit, and do not "
-        "start with 'goog'"
-    )
-    ok = (
-        isinstance(bucket, str)
-        and _BUCKET.match(bucket) is not None
-        and (len(bucket) <= 63 or "." in bucket)
-        and all(0 < len(part) <= 63 for part in bucket.split("."))
-        and not bucket.startswith("goog")
-    )
-    if not ok:
-        raise ConfigError(f"invalid bucket name {bucket!r}: {rule}")
-    return bucket
 
 
 class GCSStore:
@@ -111,7 +91,7 @@ class GCSStore:
         write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("GCS", 8192))
         condition: dict[str, Any] = {}
         if if_match is not None:
-            condition["if_generation_match"] = _generation(if_match)
+            condition["if_generation_match"] = generation_of(if_match)
         elif if_absent:
             condition["if_generation_match"] = 0
         blob = self._bucket.blob(key)
@@ -195,7 +175,7 @@ class GCSStore:
                 # against a healthy target: drop the idle pooled connections instead.
                 self._discard_idle_connections()
                 return b""
-        return _range_of(data, status, start, end, where)
+        return range_of(data, status, start, end, where)
 
     def head(self, key: str) -> ObjectInfo:
         validate_key(key)
@@ -272,34 +252,6 @@ def _record_status(blob: Any) -> list[int]:
 
     blob._extract_headers_from_download = record
     return seen
-
-
-def _range_of(data: bytes, status: list[int], start: int, end: int, where: str) -> bytes:
-    """Bytes ``[start, end)`` from a ranged download's body.
-
-    A 206 carries the range.  A 200 carries the whole object: fake-gcs-server answers a
-    range that starts past the end that way, so the range is cut from it here (empty, as
-    on S3 and Azure).  A 206 longer than the range asked for is a broken response.
-    """
-    if status and status[-1] == 206:
-        if len(data) > end - start:
-            raise Unavailable(
-                f"get_range {where}: a 206 response of {len(data)} bytes for a {end - start}-byte range",
-                operation="get_range",
-            )
-        return data
-    if status or len(data) > end - start:
-        return data[start:end]
-    return data
-
-
-def _generation(if_match: str) -> int:
-    """The generation an ``if_match`` token names: the decimal digits `_info` puts in ``etag``."""
-    if not if_match.isdecimal() or not if_match.isascii() or int(if_match) <= 0:
-        raise InvalidInput(
-            f"if_match {if_match!r} is not a GCS generation: pass the etag head() or put() of this store returned"
-        )
-    return int(if_match)
 
 
 def _etag(blob: Any) -> str | None:

@@ -1,0 +1,336 @@
+"""Google Cloud Storage as an `AsyncObjectStore`, on gcloud-aio-storage (aiohttp).
+
+The async twin of `failover.providers.gcp.gcs.GCSStore`: the same JSON API requests, the
+same rules (`failover.providers._objects`, `failover.providers.gcp._rules`) and Google's
+error reasons (`REASONS`) read with the shared status table.  gcloud-aio-storage raises
+aiohttp's exceptions, so this module holds the async GCS boundary (`map_errors`).
+
+gcloud-aio-storage retries nothing but the body of a resumable upload (5 attempts with
+backoff): every put here is one multipart upload, never resumable, so no request is
+repeated.  Every request carries its own connect and read timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, BinaryIO
+
+from failover.providers._sdk import missing_sdk
+
+try:
+    import aiohttp
+    from gcloud.aio.storage import Storage
+except ImportError as exc:
+    raise missing_sdk(__name__, "gcs-aio", exc) from exc
+
+from failover.capabilities import ObjectInfo, validate_key, validate_range
+from failover.errors import ConfigError, FailoverError, PreconditionFailed, Timeout, Unavailable
+from failover.providers._aio import LoopClient
+from failover.providers._common import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_prefix,
+    check_timeout_pair,
+    parse_retry_after,
+    redact,
+    safe_url,
+)
+from failover.providers._errors import Answer, ErrorTable
+from failover.providers._objects import prepare_write, stored_digest, stored_info, verify
+from failover.providers.gcp._rules import REASONS, generation_of, range_of, validate_bucket_name
+
+# Google's own endpoint; an explicit ``api_root`` (an emulator) replaces it.  Always
+# passed, so that gcloud-aio-storage never reads the process-wide STORAGE_EMULATOR_HOST.
+GOOGLE_API_ROOT = "https://www.googleapis.com"
+DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
+# get() reads the metadata, then the bytes; if the object is replaced in between (the
+# download names another generation), the pair is read again (a few times at most).
+_GET_ATTEMPTS = 3
+
+# Google's reasons, then the shared status table (providers/_errors.py); what is no answer
+# is named by aiohttp's exception class, the first row that matches deciding.
+TABLE = ErrorTable(
+    cloud="Google Cloud",
+    codes=REASONS,
+    exceptions=(
+        # ServerTimeoutError is a ClientError too, so it comes first.  TimeoutError is a
+        # ``sock_connect`` or ``sock_read`` timeout (asyncio's own class before Python 3.11).
+        ((aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError), Timeout),
+        # Refused, reset, DNS resolution failure, a body cut short; a JSON answer that is not.
+        ((aiohttp.ClientError, json.JSONDecodeError), Unavailable),
+    ),
+)
+_MAPPED = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, json.JSONDecodeError)
+
+
+def _answer(exc: aiohttp.ClientResponseError) -> Answer:
+    """gcloud-aio's message is ``"<reason phrase>: <body>"``; the body is Google's JSON error."""
+    phrase, _, body = str(exc.message).partition(": ")
+    reason, detail = "", phrase
+    try:
+        error = json.loads(body).get("error", {})
+    except (ValueError, AttributeError):
+        error = {}
+    if isinstance(error, Mapping):
+        errors = error.get("errors") or [{}]
+        reason = str(errors[0].get("reason") or "") if isinstance(errors[0], Mapping) else ""
+        detail = str(error.get("message") or phrase)
+    headers: Mapping[str, str] = exc.headers or {}
+    return Answer(
+        int(exc.status or 0),
+        reason,
+        label=phrase or "HTTP error",
+        detail=redact(detail),
+        retry_after=parse_retry_after(headers.get("Retry-After")),
+    )
+
+
+def translate(exc: BaseException, operation: str, where: str) -> FailoverError | None:
+    """The `failover.errors` equivalent of a gcloud-aio/aiohttp exception, or None if not one."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return TABLE.from_answer(_answer(exc), operation, where)
+    return TABLE.from_exception(exc, operation, where)
+
+
+@contextmanager
+def map_errors(operation: str, where: str) -> Iterator[None]:
+    """Re-raise gcloud-aio-storage's (aiohttp's) errors as `failover.errors`
+    (``raise ... from exc``): the async GCS adapter's one boundary."""
+    try:
+        yield
+    except _MAPPED as exc:
+        mapped = translate(exc, operation, where)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+class AsyncGCSStore:
+    """Objects in one GCS bucket, for `failover.aio.FailoverStorage`.
+
+    ``api_root``: an emulator such as fake-gcs-server (``"http://127.0.0.1:PORT"``),
+    reached anonymously unless ``anonymous=False``; without it, Google's endpoint with
+    ``token`` (a ``gcloud.aio.auth.Token``) or one made from ``service_file`` (default:
+    application default credentials).  ``timeout``: seconds, or ``(connect, read)``, for
+    every request.  The aiohttp session is made on the first call, inside the running
+    loop, and closed by `close` (or ``async with store:``).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        api_root: str | None = None,
+        anonymous: bool | None = None,
+        service_file: str | None = None,
+        token: Any = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.bucket_name = validate_bucket_name(bucket)
+        connect, read = check_timeout_pair(timeout)
+        if api_root is not None and (not isinstance(api_root, str) or not api_root.startswith(("http://", "https://"))):
+            raise ConfigError(f"api_root must be an http:// or https:// URL, not {safe_url(str(api_root))!r}")
+        self.api_root = api_root
+        self._anonymous = api_root is not None if anonymous is None else bool(anonymous)
+        self._service_file = service_file
+        self._token = token
+        # sock_connect/sock_read, as the sync adapter's (connect, read); no total: a large
+        # body may take longer than either, as long as it keeps moving.
+        self._call: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(sock_connect=connect, sock_read=read)}
+        self._client: LoopClient[Storage] = LoopClient(self._open, owner=repr(self))
+
+    def __repr__(self) -> str:
+        return f"AsyncGCSStore(bucket={self.bucket_name!r}, api_root={safe_url(self.api_root)!r})"
+
+    async def _open(self, stack: AsyncExitStack) -> Storage:
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        storage = Storage(
+            api_root=self.api_root or GOOGLE_API_ROOT,
+            api_is_dev=self._anonymous,
+            service_file=self._service_file,
+            token=self._token,
+            # gcloud-aio types it as requests' Session (its sync build's), whatever the build.
+            session=session,  # type: ignore[arg-type]
+        )
+        stack.push_async_callback(storage.close)  # leaves our session to the stack
+        return storage
+
+    def _where(self, key: str | None = None) -> str:
+        return f"gs://{self.bucket_name}/{key}" if key is not None else f"gs://{self.bucket_name}"
+
+    async def _media(self, storage: Storage, key: str, headers: dict[str, str] | None = None) -> _Media:
+        stream = await storage.download_stream(self.bucket_name, key, headers=headers, **self._call)
+        async with stream as response:
+            return _Media(response.status, response.headers.get("x-goog-generation"), await response.read())
+
+    # ------------------------------------------------------------------ AsyncObjectStore
+
+    async def put(
+        self,
+        key: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        """``etag`` is the object's generation: ``if_match`` → ``ifGenerationMatch=<it>``,
+        ``if_absent`` → ``ifGenerationMatch=0`` (412 when either fails)."""
+        write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("GCS", 8192))
+        parameters: dict[str, str] = {}
+        if if_match is not None:
+            parameters["ifGenerationMatch"] = str(generation_of(if_match))
+        elif if_absent:
+            parameters["ifGenerationMatch"] = "0"
+        storage = await self._client.get()
+        with map_errors("put", self._where(key)):
+            resource = await storage.upload(
+                self.bucket_name,
+                key,
+                write.body.stream.read(),
+                content_type=write.content_type,
+                metadata={"metadata": write.stored},
+                parameters=parameters,
+                force_resumable_upload=False,  # one request: a resumable body is retried by the SDK
+                **self._call,
+            )
+        return _info(resource)
+
+    async def get(self, key: str) -> bytes:
+        validate_key(key)
+        where = self._where(key)
+        storage = await self._client.get()
+        with map_errors("get", where):
+            for _ in range(_GET_ATTEMPTS):
+                # The media download carries no metadata the JSON API promises, so read it
+                # first; the download names its generation, which must be the same one.
+                resource = await storage.download_metadata(self.bucket_name, key, **self._call)
+                media = await self._media(storage, key)
+                if media.generation is not None and media.generation != str(resource.get("generation")):
+                    continue  # replaced between the two requests: read the new one
+                return verify(media.data, stored_digest(resource.get("metadata")), where=where)
+        raise PreconditionFailed(f"get {where}: object kept changing while read", operation="get")
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        validate_key(key)
+        validate_range(start, end)
+        if start == end:
+            await self._head(key, "get_range")  # an empty range of a missing object is still NotFound
+            return b""
+        where = self._where(key)
+        storage = await self._client.get()
+        with map_errors("get_range", where):
+            try:
+                # GCS ranges are inclusive at both ends.
+                media = await self._media(storage, key, {"Range": f"bytes={start}-{end - 1}"})
+            except aiohttp.ClientResponseError as exc:
+                if exc.status != 416:
+                    raise
+            else:
+                return range_of(media.data, [media.status], start, end, where)
+        # 416: start at or past the end of the object.  fake-gcs-server then closes the
+        # connection without saying so; aiohttp resends an idempotent request that meets a
+        # closed connection, not a put.  One pass of the loop lets it see the close first
+        # (measured: a put right after a 416 failed 300 times in 300, none after one pass).
+        await asyncio.sleep(0)
+        return b""
+
+    async def head(self, key: str) -> ObjectInfo:
+        validate_key(key)
+        return await self._head(key, "head")
+
+    async def _head(self, key: str, operation: str) -> ObjectInfo:
+        storage = await self._client.get()
+        with map_errors(operation, self._where(key)):
+            return _info(await storage.download_metadata(self.bucket_name, key, **self._call))
+
+    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        return self._list(check_prefix(prefix))
+
+    async def _list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
+        # Lexicographic order, pages of up to 1000 fetched as the caller iterates, with
+        # metadata (so the checksum) included.
+        storage = await self._client.get()
+        params = {"prefix": prefix} if prefix else {}
+        with map_errors("list", f"{self._where()}/{prefix}*"):
+            while True:
+                page = await storage.list_objects(self.bucket_name, params=dict(params), **self._call)
+                for resource in page.get("items", ()):
+                    yield _info(resource)
+                token = page.get("nextPageToken")
+                if not token:
+                    return
+                params["pageToken"] = str(token)
+
+    async def delete(self, key: str) -> None:
+        validate_key(key)
+        storage = await self._client.get()
+        with map_errors("delete", self._where(key)):
+            try:
+                await storage.delete(self.bucket_name, key, **self._call)
+            except aiohttp.ClientResponseError as exc:
+                # Idempotent.  GCS answers 404 alike for a missing object and a missing
+                # bucket; either way the object is not there.
+                if exc.status != 404:
+                    raise
+
+    async def copy(self, src: str, dst: str) -> ObjectInfo:
+        validate_key(src)
+        validate_key(dst)
+        storage = await self._client.get()
+        with map_errors("copy", f"{self._where(src)} -> {dst}"):
+            # rewrite (in as many calls as the service asks for); metadata is copied along.
+            done = await storage.copy(self.bucket_name, src, self.bucket_name, new_name=dst, **self._call)
+        resource = done.get("resource")
+        return _info(resource) if isinstance(resource, Mapping) else await self._head(dst, "copy")
+
+    # ------------------------------------------------------------------ health and lifecycle
+
+    async def probe(self) -> None:
+        """One list request for at most one object: needs only storage.objects.list."""
+        storage = await self._client.get()
+        with map_errors("probe", self._where()):
+            await storage.list_objects(self.bucket_name, params={"maxResults": "1"}, **self._call)
+
+    async def close(self) -> None:
+        """Close the aiohttp session and its connections; a later call opens a new one."""
+        await self._client.close()
+
+    async def __aenter__(self) -> AsyncGCSStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+@dataclass(frozen=True)
+class _Media:
+    """A media download's answer: its status, the generation it names, its bytes."""
+
+    status: int
+    generation: str | None
+    data: bytes
+
+
+def _info(resource: Mapping[str, Any]) -> ObjectInfo:
+    # ``etag`` is the generation, as in GCSStore: uploads take only ifGenerationMatch.
+    generation = resource.get("generation")
+    return stored_info(
+        str(resource["name"]),
+        size=int(resource.get("size") or 0),
+        etag=str(generation) if generation is not None else None,
+        content_type=resource.get("contentType"),
+        modified=resource.get("updated"),
+        metadata=resource.get("metadata"),
+    )
+
+
+__all__ = ["GOOGLE_API_ROOT", "TABLE", "AsyncGCSStore", "map_errors", "translate"]
