@@ -31,10 +31,11 @@ failover of Redis to a replica that had not received the intent loses it.
 Redis unreachable: recording an intent raises `failover.errors.Unavailable`, so the write
 is refused, never acknowledged without its intent.  (A reply lost after Redis ran the
 script leaves the intent there: the refused write may then reach the targets later, as
-any write that timed out may; what is never possible is an acknowledged write lost.)  Crossing targets off (`settle`) when
-Redis is down only logs: the rows stay owed and a later pass finds those targets already
-hold the version.  Status reads (`backlog`, `quarantined`, `failed`) answer with what
-they last read, so a dashboard survives an outage of Redis.
+any write that timed out may; what is never possible is an acknowledged write lost.)
+Crossing targets off (`settle`) when Redis is down only logs: the rows stay owed and a
+later pass finds those targets already hold the version.  Status reads (`backlog`,
+`quarantined`, `failed`) answer with what they last read, so a dashboard survives an
+outage of Redis.
 
 `owing` (the read path's view) holds this process's own rows at once and the fleet's as
 of the last `refresh` (each repair pass's `counts`, at most every ``refresh_every``
