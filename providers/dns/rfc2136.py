@@ -203,14 +203,16 @@ class Rfc2136Zone:
         check_token(token, seen)
         normal = normalize_record(record, self._zone)
         if normal.name == self._zone and normal.type == "NS":
-            raise Unsupported("upsert_fenced of the apex NS set: it takes two steps, not one update")
+            raise Unsupported(
+                "upsert_fenced of the apex NS set: it takes two steps, not one update", operation="upsert_fenced"
+            )
         rdataset = self._rdataset(normal)
         fence = fence_record(normal.name, token)
         for _ in range(FENCE_ATTEMPTS):
-            if seen is None:
+            if seen is None or seen > token:  # a refusal is never taken on the caller's word
                 seen = self._fence_token(fence.name)
-            if seen > token:
-                raise fenced(f"{normal.name} {normal.type}", token, seen)
+                if seen > token:
+                    raise fenced(f"{normal.name} {normal.type}", token, seen)
             response = self._send_upsert(normal, rdataset, _Fence(fence.name, self._rdataset(fence), seen))
             if response.rcode() in _PREREQUISITE_FAILED:
                 current = self._fence_token(fence.name)
