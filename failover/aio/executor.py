@@ -143,9 +143,8 @@ class AsyncExecutor:
                 raise
             ended = monotonic()
             duration = ended - attempt_start
-            if permit is PASS and breaker.count_success is not None:
-                breaker.consecutive_failures = 0  # `CircuitBreaker.on_success`, inlined
-                breaker.count_success()
+            if permit is PASS and breaker.count_success is not None and not breaker.consecutive_failures:
+                breaker.count_success()  # `CircuitBreaker.on_success`, inlined: no failure streak to end
             elif permit is not BYPASS:
                 breaker.on_success(permit, duration)
             member.health.record_success(duration, ended)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from failover.breaker.store import BreakerStore, StoredState
+from failover.breaker.store import BreakerStore, FleetFailures, StoredState
 from failover.classification import Classifier, judge
 from failover.clock import Clock, SystemClock
 from failover.errors import CircuitOpen, ConfigError, FailoverError
@@ -146,13 +146,15 @@ class CircuitBreaker:
         self._clock = clock or SystemClock()
         self._emitter = Emitter(listeners)
         self._store = store
+        self._fleet = store if isinstance(store, FleetFailures) else None
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._window = self.config.new_window(self._clock)
         self._slow_after = self.config.slow_call_duration
-        # The fast path for a closed-state success, which the executor inlines:
-        # ``consecutive_failures = 0`` then ``count_success()``.  None when a slow-call
-        # rule needs the duration, and then `on_success` must be called.
+        # The fast path for a closed-state success after another success, which the
+        # executor inlines: ``count_success()``.  None when a slow-call rule needs the
+        # duration, and then `on_success` must be called (as after a failure: the end of
+        # a failure streak is news for a store that counts failures across a fleet).
         self.count_success: Callable[[], object] | None = (
             self._window.record_success if self._slow_after is None else None
         )
@@ -237,7 +239,8 @@ class CircuitBreaker:
         if permit is PASS and (slow_after is None or duration < slow_after):
             # No lock: the window takes an atomic sequence number, and a racing
             # failure that reads a stale count is the same race as calls in flight.
-            self.consecutive_failures = 0
+            if self.consecutive_failures:
+                self._end_streak()
             self._window.record_success()
             return
         self._record(permit, failed=False, slow=slow_after is not None, reason="slow call")
@@ -287,11 +290,19 @@ class CircuitBreaker:
 
     def _record_closed(self, failed: bool, slow: bool, now: float, events: list[BreakerTransition]) -> None:
         cfg = self.config
+        if not failed and self.consecutive_failures:
+            self._end_streak()
         self.consecutive_failures = self.consecutive_failures + 1 if failed else 0
         calls, failures, slow_calls = self._window.record(failed, slow, now)
         if cfg.consecutive_failures and self.consecutive_failures >= cfg.consecutive_failures:
             self._open(now, f"{self.consecutive_failures} consecutive failures", events)
             return
+        if failed and cfg.consecutive_failures and self._fleet is not None:
+            # The fleet's processes together may reach the threshold first: the store
+            # opens the shared state then, and every process adopts it.
+            self._fleet.failed(
+                self.name, cfg.consecutive_failures, self._opens + 1, self._open_duration(), self.last_failure or ""
+            )
         if calls < self._minimum_calls:
             return
         # Divide rather than multiply: `failures / calls` is correctly rounded, so a rate
@@ -303,16 +314,29 @@ class CircuitBreaker:
 
     # ------------------------------------------------------------ transitions (lock held)
 
+    def _end_streak(self) -> None:
+        """A success after failures: the streak is over, here and, for a store that
+        counts failures across a fleet, there too."""
+        self.consecutive_failures = 0
+        if self._fleet is not None:
+            self._fleet.recovered(self.name)
+
+    def _open_duration(self) -> float:
+        """How long the next opening lasts before jitter: it grows with each opening in a row."""
+        cfg = self.config
+        try:
+            return min(cfg.open_max, cfg.open_base * cfg.open_multiplier**self._opens)
+        except OverflowError:  # ~1,024 opens in a row (days down) at 2x: long past the cap
+            return cfg.open_max
+
     def _open(self, now: float, reason: str, events: list[BreakerTransition]) -> None:
         cfg = self.config
-        self._opens += 1
-        try:
-            base = min(cfg.open_max, cfg.open_base * cfg.open_multiplier ** (self._opens - 1))
-        except OverflowError:  # ~1,024 opens in a row (days down) at 2x: long past the cap
-            base = cfg.open_max
+        base = self._open_duration()
         spread = base * cfg.jitter
+        open_for = min(cfg.open_max, base + self._rng.uniform(-spread, spread))
+        self._opens += 1
         self._opened_at = now
-        self._open_until = now + min(cfg.open_max, base + self._rng.uniform(-spread, spread))
+        self._open_until = now + open_for
         self.consecutive_failures = 0
         self._trials.clear()
         self._trial_successes = 0

@@ -1,16 +1,20 @@
 """Where breakers keep the state a fleet shares: state name, open count, open time left.
 
 Windows of call outcomes stay in each process (sharing them would cost a network
-round trip per call); only transitions are shared, and `CircuitBreaker.sync()` adopts
-what another process decided.  Times are stored as durations ("open for 12 s more"),
-never as clock readings, because monotonic clocks differ between processes.
+round trip per call); transitions are shared, and `CircuitBreaker.sync()` adopts what
+another process decided.  A store may also count failure streaks across the fleet
+(`FleetFailures`): a breaker that fails tells it (never on a success after a success,
+so a healthy target costs nothing), and when the processes together reach the
+consecutive-failure threshold the store saves the breaker open for all of them.  Times
+are stored as durations ("open for 12 s more"), never as clock readings, because
+monotonic clocks differ between processes.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from failover.clock import Clock, SystemClock
 
@@ -34,14 +38,55 @@ class BreakerStore(Protocol):
         ...
 
 
+@runtime_checkable
+class FleetFailures(Protocol):
+    """A store that counts consecutive failures across every breaker of a name.
+
+    Neither call may wait for anything remote: a breaker calls them on a caller's thread.
+    """
+
+    def failed(self, name: str, threshold: int, opens: int, open_for: float, reason: str) -> None:
+        """One more failure in a row; at ``threshold`` across the fleet, save the breaker
+        open (its ``opens``-th opening) for ``open_for`` seconds."""
+        ...
+
+    def recovered(self, name: str) -> None:
+        """A success ended a failure streak: the fleet's count starts again."""
+        ...
+
+
 class MemoryBreakerStore:
-    """A store shared by breakers of one process (the default is no store at all)."""
+    """A store shared by breakers of one process (the default is no store at all), which
+    also counts their failure streaks together (`FleetFailures`)."""
 
     def __init__(self, clock: Clock | None = None, *, sync_interval: float = 1.0) -> None:
         self._clock = clock or SystemClock()
         self.sync_interval = sync_interval
         self._lock = threading.Lock()
         self._states: dict[str, tuple[StoredState, float]] = {}
+        self._streaks: dict[str, int] = {}
+
+    def failed(self, name: str, threshold: int, opens: int, open_for: float, reason: str) -> None:
+        with self._lock:
+            streak = self._streaks.get(name, 0) + 1
+            self._streaks[name] = 0 if streak >= threshold else streak
+            if streak < threshold or self._decided(name):
+                return
+            reason = f"{streak} consecutive failures across the fleet: {reason}"
+            self._states[name] = (StoredState("open", opens, open_for, reason), self._clock.monotonic())
+
+    def recovered(self, name: str) -> None:
+        with self._lock:
+            self._streaks.pop(name, None)
+
+    def _decided(self, name: str) -> bool:
+        """Forced by an operator, or open already: a fleet streak changes nothing (lock held)."""
+        entry = self._states.get(name)
+        if entry is None:
+            return False
+        state, saved_at = entry
+        still_open = state.state == "open" and state.open_for > self._clock.monotonic() - saved_at
+        return still_open or state.state.startswith("forced")
 
     def save(self, name: str, state: StoredState) -> None:
         with self._lock:
@@ -57,4 +102,4 @@ class MemoryBreakerStore:
         return replace(state, open_for=max(0.0, state.open_for - elapsed))
 
 
-__all__ = ["BreakerStore", "MemoryBreakerStore", "StoredState"]
+__all__ = ["BreakerStore", "FleetFailures", "MemoryBreakerStore", "StoredState"]

@@ -19,10 +19,19 @@ logger = logging.getLogger(__name__)
 
 
 class LatestWriter(Generic[V]):
-    """Writes ``write(name, value)`` on a daemon thread, newest value per name."""
+    """Writes ``write(name, value)`` on a daemon thread, newest (or merged) value per name."""
 
-    def __init__(self, write: Callable[[str, V], None], *, thread_name: str = "failover-store-writer") -> None:
+    def __init__(
+        self,
+        write: Callable[[str, V], None],
+        *,
+        thread_name: str = "failover-store-writer",
+        merge: Callable[[V, V], V] | None = None,
+    ) -> None:
         self._write = write
+        # Values for one name are combined with ``merge(queued, new)`` instead of the
+        # newest replacing the rest: for counts, which must add up.
+        self._merge = merge
         self._thread_name = thread_name
         self._pending: dict[str, V] = {}
         self._writing: frozenset[str] = frozenset()  # the names of the batch being written
@@ -35,8 +44,8 @@ class LatestWriter(Generic[V]):
         with self._cond:
             if self._closed:
                 return
-            self._pending.pop(name, None)  # re-inserted last: names are written in the order they changed
-            self._pending[name] = value
+            queued = self._pending.pop(name, None)  # re-inserted last: names are written in the order they changed
+            self._pending[name] = value if queued is None or self._merge is None else self._merge(queued, value)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._thread_name, daemon=True)
                 self._thread.start()

@@ -4,7 +4,9 @@
 transition is one Redis hash (state, open count, reason, ``open_until_ms``).  The end of
 the open time is an absolute time on the **Redis server's** clock (``TIME``), read and
 written inside Redis, so processes on machines whose clocks disagree still agree on how
-long a breaker stays open; `load` turns it back into a duration.
+long a breaker stays open; `load` turns it back into a duration.  The store also counts
+failure streaks across the fleet (`failover.fleet.fleet_failures`): the processes open a
+breaker together once their failures in a row add up to the threshold.
 
 `RedisLeaderLock` implements `failover.fleet.leader.FencingLock` with redis-py's own `Lock`
 (``SET key owner NX PX ttl``, renewed by a script that checks the owner): the holder must
@@ -32,6 +34,7 @@ from failover.breaker.store import StoredState
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
 from failover.fleet.background import LatestWriter
+from failover.fleet.fleet_failures import FleetStreaks
 from failover.fleet.leader import check_token
 
 try:
@@ -161,8 +164,11 @@ class RedisBreakerStore:
         prefix: str = "failover:breaker:",
         retry_after: float = 1.0,
         sync_interval: float = 1.0,
+        failure_window: float = 10.0,
         clock: Clock | None = None,
     ) -> None:
+        if not failure_window > 0:
+            raise ConfigError(f"failure_window: must be > 0 seconds, got {failure_window!r}")
         self.client = client
         self.prefix = prefix
         self.channel = prefix + "changed"
@@ -171,6 +177,17 @@ class RedisBreakerStore:
         self._outage = _Outage(describe_client(client), retry_after, clock or SystemClock())
         self._writer: LatestWriter[StoredState] = LatestWriter(self._write, thread_name="failover-redis-writer")
         self._subscriber = _Subscriber(client, self.channel, self._outage, retry_after)
+        outage = self._outage
+        self._streaks = FleetStreaks(
+            client,
+            prefix=prefix,
+            channel=self.channel,
+            window=failure_window,
+            paused=outage.paused,
+            failed=outage.failed,
+            succeeded=outage.succeeded,
+            max_reason=_MAX_REASON,
+        )
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -179,9 +196,18 @@ class RedisBreakerStore:
         """Queue ``state`` for the writer thread: returns at once, whatever Redis is doing."""
         self._writer.put(name, state)
 
+    def failed(self, name: str, threshold: int, opens: int, open_for: float, reason: str) -> None:
+        """Count a failure in the fleet's streak (`failover.breaker.store.FleetFailures`);
+        queued like `save`, so it returns at once."""
+        self._streaks.failed(name, threshold, opens, open_for, reason)
+
+    def recovered(self, name: str) -> None:
+        self._streaks.recovered(name)
+
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every state saved so far is written, or has failed; False on timeout."""
-        return self._writer.flush(timeout)
+        """Wait until every state and failure count so far is written, or has failed;
+        False on timeout."""
+        return self._writer.flush(timeout) and self._streaks.flush(timeout)
 
     def subscribe(self, on_change: Callable[[str | None], None]) -> None:
         """Call ``on_change(name)`` when a breaker's state is announced, and
@@ -200,6 +226,7 @@ class RedisBreakerStore:
     def close(self) -> None:
         """Write what is queued (briefly), stop the writer and subscriber threads."""
         self._writer.close()
+        self._streaks.close()
         self._subscriber.stop()
 
     def _write(self, name: str, state: StoredState) -> None:
