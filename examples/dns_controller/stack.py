@@ -29,6 +29,7 @@ from failover.controllers.dns_controller import DnsController
 from failover.errors import ConfigError
 from failover.events import Listener
 from failover.testing.bind import BindServer
+from failover.testing.environment import AWS_TEST_KEYS, LoopbackEnvironment
 from failover.testing.servers import LocalServer, moto
 
 ZONE = "example.test."
@@ -37,11 +38,6 @@ TSIG_SECRET_ENV = "FAILOVER_EXAMPLE_TSIG_SECRET"
 # Distinct loopback addresses, so each backend is its own A value (Linux routes all of 127/8).
 BACKENDS = (("a", "127.0.0.2"), ("b", "127.0.0.3"))
 _BACKEND_SCRIPT = Path(__file__).with_name("backend.py")
-# moto takes any key pair; these are what boto3's default chain finds in the environment.
-_AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# Unset while the stack runs: a profile or session token of the user's real account has no
-# business with moto (and a profile name this machine lacks would stop boto3 altogether).
-_AWS_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 
 Mode = Literal["failover", "multivalue"]
 T = TypeVar("T")
@@ -158,7 +154,7 @@ class DemoStack:
         self.moto: LocalServer | None = None
         self.backends: dict[str, Backend] = {}
         self.hosted_zone_id = ""
-        self._saved_environment: dict[str, str | None] = {}
+        self._environment = LoopbackEnvironment()
 
     # ------------------------------------------------------------ servers
 
@@ -166,7 +162,7 @@ class DemoStack:
         """Start every server at once (one that fails stops the others), then the hosted zone."""
         try:
             # Before the servers start: moto runs botocore too, and inherits this environment.
-            self._export({**_AWS_ENVIRONMENT, **dict.fromkeys(_AWS_UNSET), **_loopback_without_proxy()})
+            self._environment.apply()
             self.bind = BindServer(ZONE, error_cases=False)
             self.moto = moto("moto-route53")
             self.backends = {label: Backend(label, address, i) for i, (label, address) in enumerate(BACKENDS)}
@@ -231,12 +227,7 @@ class DemoStack:
         for server in self.servers:
             server.close()
         self.bind, self.moto, self.backends = None, None, {}
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environment = {}
+        self._environment.restore()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> DemoStack:
@@ -250,15 +241,6 @@ class DemoStack:
     def __repr__(self) -> str:
         return f"DemoStack({RECORD} A, servers={self.servers!r})"
 
-    def _export(self, variables: dict[str, str | None]) -> None:
-        """Set (or, for None, unset) ``variables``; `close` puts back what was there."""
-        for name, value in variables.items():
-            self._saved_environment.setdefault(name, os.environ.get(name))
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
 
 def _running(server: T | None) -> T:
     if server is None:
@@ -266,17 +248,10 @@ def _running(server: T | None) -> T:
     return server
 
 
-def _loopback_without_proxy() -> dict[str, str | None]:
-    """NO_PROXY with 127.0.0.1 added: boto3 would send moto's traffic to a configured proxy."""
-    current = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
-    value = ",".join(part for part in (current, "127.0.0.1") if part)
-    return {"NO_PROXY": value, "no_proxy": value}
-
-
 def _session_keys() -> dict[str, str]:
     return {
-        "aws_access_key_id": _AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": _AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+        "aws_access_key_id": AWS_TEST_KEYS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": AWS_TEST_KEYS["AWS_SECRET_ACCESS_KEY"],
     }
 
 

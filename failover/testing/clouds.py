@@ -9,20 +9,22 @@ bucket of the same name on each, and writes the `failover.config` file that poin
             setup.storage.put("hello.txt", b"hi")    # on all three clouds
 
 The references are environment variables (the AWS keys moto accepts, the Azurite
-connection string); `start()` sets them in ``os.environ`` and `stop()` puts back what was
-there before, because the configuration reads them when it is loaded.  A server whose
+connection string); `start()` sets them in ``os.environ``, with what the SDKs need to
+reach loopback whatever the user's shell holds (`failover.testing.environment`), and
+`stop()` puts back what was there before, because the configuration reads them when it
+is loaded.  A server whose
 program is missing raises `failover.testing.servers.ServerError` naming what to install.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
 from failover.errors import ConfigError
+from failover.testing.environment import AWS_TEST_KEYS, LoopbackEnvironment
 from failover.testing.servers import (
     LocalServer,
     azurite_connection_string,
@@ -34,7 +36,7 @@ from failover.testing.servers import (
     raw_s3_client,
 )
 
-# The variables the written configuration names; moto takes any key pair.
+# The variables the written configuration names; moto takes any key pair (AWS_TEST_KEYS).
 AWS_KEY_ID_ENV = "AWS_ACCESS_KEY_ID"
 AWS_SECRET_ENV = "AWS_SECRET_ACCESS_KEY"
 AZURITE_CONNECTION_ENV = "FAILOVER_AZURITE_CONNECTION"
@@ -76,12 +78,17 @@ class LocalClouds:
         self.s3: LocalServer | None = None
         self.azure: LocalServer | None = None
         self.gcs: LocalServer | None = None
-        self._saved_environment: dict[str, str | None] = {}
+        self._environment = LoopbackEnvironment()
 
     def start(self) -> LocalClouds:
         """Start every server (a failed start stops the others), create the buckets, set the variables."""
-        self.s3, self.azure, self.gcs = moto("moto"), azurite_server("azurite"), fake_gcs_server("fake-gcs")
+        if self.servers:
+            raise ConfigError("LocalClouds: already started; call stop() first")
+        self._environment.apply()  # before the servers start: they inherit it
         try:
+            self.s3 = moto("moto")
+            self.azure = azurite_server("azurite")
+            self.gcs = fake_gcs_server("fake-gcs")
             with ThreadPoolExecutor(max_workers=3) as pool:
                 for started in [pool.submit(server.start) for server in self.servers]:
                     started.result()
@@ -91,7 +98,7 @@ class LocalClouds:
         except BaseException:
             self.stop()
             raise
-        self._export(self.environment())
+        self._environment.apply(self.environment())
         return self
 
     @property
@@ -101,8 +108,8 @@ class LocalClouds:
     def environment(self) -> dict[str, str]:
         """The variables the configuration refers to, by name."""
         return {
-            AWS_KEY_ID_ENV: "testing",
-            AWS_SECRET_ENV: "testing",
+            AWS_KEY_ID_ENV: AWS_TEST_KEYS[AWS_KEY_ID_ENV],
+            AWS_SECRET_ENV: AWS_TEST_KEYS[AWS_SECRET_ENV],
             AZURITE_CONNECTION_ENV: azurite_connection_string(self._running(self.azure, "azure")),
         }
 
@@ -138,12 +145,7 @@ class LocalClouds:
         for server in self.servers:
             server.close()
         self.s3 = self.azure = self.gcs = None
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environment = {}
+        self._environment.restore()
 
     def __enter__(self) -> LocalClouds:
         return self.start()
@@ -155,11 +157,6 @@ class LocalClouds:
 
     def __repr__(self) -> str:
         return f"LocalClouds(bucket={self.bucket!r}, servers={self.servers!r})"
-
-    def _export(self, variables: dict[str, str]) -> None:
-        for name, value in variables.items():
-            self._saved_environment.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
 
     @staticmethod
     def _running(server: LocalServer | None, which: str) -> LocalServer:

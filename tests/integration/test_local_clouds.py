@@ -36,3 +36,27 @@ def test_local_clouds_refuse_an_unknown_write_mode_and_an_unstarted_config() -> 
         clouds.config_text()
     with pytest.raises(ConfigError, match="bucket"):
         LocalClouds("")
+
+
+def test_local_clouds_work_whatever_aws_profile_and_proxy_the_shell_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A profile this machine lacks stops boto3 (and moto, which runs botocore); a proxy
+    # would receive the loopback traffic.  Both are the user's, and both come back.
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with (
+        LocalClouds("shell") as clouds,
+        load(clouds.write_config(tmp_path / "f.toml", journal=tmp_path / "j")) as setup,
+    ):
+        assert setup.storage is not None
+        setup.storage.put("k", b"v")
+        assert setup.storage.get("k") == b"v"
+        assert "AWS_PROFILE" not in os.environ
+    assert os.environ["AWS_PROFILE"] == "no-such-profile"
+
+
+def test_local_clouds_refuse_a_second_start() -> None:
+    with LocalClouds("twice") as clouds, pytest.raises(ConfigError, match="already started"):
+        clouds.start()
