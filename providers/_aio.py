@@ -62,10 +62,14 @@ class LoopClient(Generic[T]):
         return self._client is not None
 
     async def close(self) -> None:
-        """Close the client and what was opened with it; a no-op if none is open."""
-        stack = self._stack
+        """Close the client and what was opened with it, on the loop it was opened on; a
+        no-op if none is open.  A client whose loop is closed is dropped: its connections
+        went with that loop."""
+        stack, loop = self._stack, self._loop
+        if loop is not None and loop is not asyncio.get_running_loop() and not loop.is_closed():
+            raise ConfigError(f"{self._owner} is open on another event loop: close it there")
         self._forget()
-        if stack is not None:
+        if stack is not None and loop is not None and not loop.is_closed():
             await stack.aclose()
 
     def _forget(self) -> None:

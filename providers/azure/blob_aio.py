@@ -140,11 +140,11 @@ class AsyncBlobStore:
         condition: dict[str, Any] = {}
         if if_match is not None:
             condition = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
-        body = write.body.stream.read()
         container = await self._client.get()
         with map_errors("put", self._where(key)):
             resp = await container.get_blob_client(key).upload_blob(
-                body,
+                # A stream, not bytes: aiohttp warns that a large bytes body blocks the loop.
+                write.body.stream,
                 length=write.body.size,
                 overwrite=not if_absent,  # overwrite=False is how the SDK sends If-None-Match: *
                 metadata=write.stored,

@@ -142,13 +142,18 @@ class AsyncGCSStore:
         # sock_connect/sock_read, as the sync adapter's (connect, read); no total: a large
         # body may take longer than either, as long as it keeps moving.
         self._call: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(sock_connect=connect, sock_read=read)}
-        self._client: LoopClient[Storage] = LoopClient(self._open, owner=repr(self))
+        self._client: LoopClient[_Clients] = LoopClient(self._open, owner=repr(self))
 
     def __repr__(self) -> str:
         return f"AsyncGCSStore(bucket={self.bucket_name!r}, api_root={safe_url(self.api_root)!r})"
 
-    async def _open(self, stack: AsyncExitStack) -> Storage:
+    async def _open(self, stack: AsyncExitStack) -> _Clients:
         session = await stack.enter_async_context(aiohttp.ClientSession())
+        # Ranged reads have connections of their own.  fake-gcs-server closes the
+        # connection after a 416 without saying so: aiohttp resends an idempotent request
+        # that meets such a connection, but not a put (measured: a put right after a 416
+        # on one session failed 300 times in 300; a get never did).
+        ranged = await stack.enter_async_context(aiohttp.ClientSession())
         storage = Storage(
             api_root=self.api_root or GOOGLE_API_ROOT,
             api_is_dev=self._anonymous,
@@ -157,14 +162,17 @@ class AsyncGCSStore:
             # gcloud-aio types it as requests' Session (its sync build's), whatever the build.
             session=session,  # type: ignore[arg-type]
         )
-        stack.push_async_callback(storage.close)  # leaves our session to the stack
-        return storage
+        stack.push_async_callback(storage.close)  # leaves our sessions to the stack
+        return _Clients(storage, ranged)
 
     def _where(self, key: str | None = None) -> str:
         return f"gs://{self.bucket_name}/{key}" if key is not None else f"gs://{self.bucket_name}"
 
-    async def _media(self, storage: Storage, key: str, headers: dict[str, str] | None = None) -> _Media:
-        stream = await storage.download_stream(self.bucket_name, key, headers=headers, **self._call)
+    async def _media(self, clients: _Clients, key: str, byte_range: str | None = None) -> _Media:
+        request: dict[str, Any] = dict(self._call)
+        if byte_range is not None:
+            request.update(headers={"Range": byte_range}, session=clients.ranged)
+        stream = await clients.storage.download_stream(self.bucket_name, key, **request)
         async with stream as response:
             return _Media(response.status, response.headers.get("x-goog-generation"), await response.read())
 
@@ -188,7 +196,7 @@ class AsyncGCSStore:
             parameters["ifGenerationMatch"] = str(generation_of(if_match))
         elif if_absent:
             parameters["ifGenerationMatch"] = "0"
-        storage = await self._client.get()
+        storage = (await self._client.get()).storage
         with map_errors("put", self._where(key)):
             resource = await storage.upload(
                 self.bucket_name,
@@ -205,13 +213,13 @@ class AsyncGCSStore:
     async def get(self, key: str) -> bytes:
         validate_key(key)
         where = self._where(key)
-        storage = await self._client.get()
+        clients = await self._client.get()
         with map_errors("get", where):
             for _ in range(_GET_ATTEMPTS):
                 # The media download carries no metadata the JSON API promises, so read it
                 # first; the download names its generation, which must be the same one.
-                resource = await storage.download_metadata(self.bucket_name, key, **self._call)
-                media = await self._media(storage, key)
+                resource = await clients.storage.download_metadata(self.bucket_name, key, **self._call)
+                media = await self._media(clients, key)
                 if media.generation is not None and media.generation != str(resource.get("generation")):
                     continue  # replaced between the two requests: read the new one
                 return verify(media.data, stored_digest(resource.get("metadata")), where=where)
@@ -224,29 +232,23 @@ class AsyncGCSStore:
             await self._head(key, "get_range")  # an empty range of a missing object is still NotFound
             return b""
         where = self._where(key)
-        storage = await self._client.get()
+        clients = await self._client.get()
         with map_errors("get_range", where):
             try:
                 # GCS ranges are inclusive at both ends.
-                media = await self._media(storage, key, {"Range": f"bytes={start}-{end - 1}"})
+                media = await self._media(clients, key, f"bytes={start}-{end - 1}")
             except aiohttp.ClientResponseError as exc:
-                if exc.status != 416:
-                    raise
-            else:
-                return range_of(media.data, [media.status], start, end, where)
-        # 416: start at or past the end of the object.  fake-gcs-server then closes the
-        # connection without saying so; aiohttp resends an idempotent request that meets a
-        # closed connection, not a put.  One pass of the loop lets it see the close first
-        # (measured: a put right after a 416 failed 300 times in 300, none after one pass).
-        await asyncio.sleep(0)
-        return b""
+                if exc.status == 416:  # start at or past the end of the object
+                    return b""
+                raise
+        return range_of(media.data, [media.status], start, end, where)
 
     async def head(self, key: str) -> ObjectInfo:
         validate_key(key)
         return await self._head(key, "head")
 
     async def _head(self, key: str, operation: str) -> ObjectInfo:
-        storage = await self._client.get()
+        storage = (await self._client.get()).storage
         with map_errors(operation, self._where(key)):
             return _info(await storage.download_metadata(self.bucket_name, key, **self._call))
 
@@ -256,7 +258,7 @@ class AsyncGCSStore:
     async def _list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
         # Lexicographic order, pages of up to 1000 fetched as the caller iterates, with
         # metadata (so the checksum) included.
-        storage = await self._client.get()
+        storage = (await self._client.get()).storage
         params = {"prefix": prefix} if prefix else {}
         with map_errors("list", f"{self._where()}/{prefix}*"):
             while True:
@@ -270,7 +272,7 @@ class AsyncGCSStore:
 
     async def delete(self, key: str) -> None:
         validate_key(key)
-        storage = await self._client.get()
+        storage = (await self._client.get()).storage
         with map_errors("delete", self._where(key)):
             try:
                 await storage.delete(self.bucket_name, key, **self._call)
@@ -283,7 +285,7 @@ class AsyncGCSStore:
     async def copy(self, src: str, dst: str) -> ObjectInfo:
         validate_key(src)
         validate_key(dst)
-        storage = await self._client.get()
+        storage = (await self._client.get()).storage
         with map_errors("copy", f"{self._where(src)} -> {dst}"):
             # rewrite (in as many calls as the service asks for); metadata is copied along.
             done = await storage.copy(self.bucket_name, src, self.bucket_name, new_name=dst, **self._call)
@@ -294,7 +296,7 @@ class AsyncGCSStore:
 
     async def probe(self) -> None:
         """One list request for at most one object: needs only storage.objects.list."""
-        storage = await self._client.get()
+        storage = (await self._client.get()).storage
         with map_errors("probe", self._where()):
             await storage.list_objects(self.bucket_name, params={"maxResults": "1"}, **self._call)
 
@@ -309,6 +311,14 @@ class AsyncGCSStore:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+@dataclass(frozen=True)
+class _Clients:
+    """The SDK's client, and the aiohttp session ranged reads go through."""
+
+    storage: Storage
+    ranged: aiohttp.ClientSession
 
 
 @dataclass(frozen=True)
