@@ -8,7 +8,8 @@ and classification of `failover.execution` and below; only the cross-target loop
 losers are cancelled) are its own.  `FailoverStorage.sharing` puts an async facade over
 a sync facade's pool, so both see one breaker per target.  `failover.aio.virtual` runs
 async tests on a `FakeClock`.  Nothing here imports an SDK: the async adapters are
-``failover.providers.memory.aio`` and ``failover.providers.aws.s3_aio``.
+``failover.providers.memory.aio``, ``failover.providers.aws.s3_aio``,
+``failover.providers.azure.blob_aio`` and ``failover.providers.gcp.gcs_aio``.
 """
 
 from failover.aio.capabilities import AsyncObjectStore
