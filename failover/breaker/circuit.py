@@ -352,6 +352,10 @@ class CircuitBreaker:
         if self._store is not None:
             remaining = max(0.0, self._open_until - self._clock.monotonic())
             self._store.save(self.name, StoredState(new.value, self._opens, remaining, reason))
+            if self._fleet is not None:
+                # After this process's failure reports, on their queue: a transition ends
+                # the fleet's streak, so the failures before it never count towards the next.
+                self._fleet.recovered(self.name)
         if old is not new:
             events.append(BreakerTransition(self.name, old.value, new.value, reason))
 

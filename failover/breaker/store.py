@@ -12,11 +12,13 @@ monotonic clocks differ between processes.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from failover.clock import Clock, SystemClock
+from failover.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +57,38 @@ class FleetFailures(Protocol):
         ...
 
 
+def check_window(failure_window: object) -> None:
+    """A fleet streak's window: a finite number of seconds above 0."""
+    if isinstance(failure_window, bool) or not isinstance(failure_window, (int, float)):
+        raise ConfigError(f"failure_window: must be a number of seconds, got {failure_window!r}")
+    if not 0 < failure_window < math.inf:
+        raise ConfigError(f"failure_window: must be > 0 and finite, got {failure_window!r}")
+
+
 class MemoryBreakerStore:
     """A store shared by breakers of one process (the default is no store at all), which
     also counts their failure streaks together (`FleetFailures`)."""
 
-    def __init__(self, clock: Clock | None = None, *, sync_interval: float = 1.0) -> None:
+    def __init__(self, clock: Clock | None = None, *, sync_interval: float = 1.0, failure_window: float = 10.0) -> None:
+        check_window(failure_window)
         self._clock = clock or SystemClock()
         self.sync_interval = sync_interval
+        self._failure_window = failure_window
         self._lock = threading.Lock()
         self._states: dict[str, tuple[StoredState, float]] = {}
-        self._streaks: dict[str, int] = {}
+        self._streaks: dict[str, tuple[int, float]] = {}  # failures in a row, time of the last
+
+    def save(self, name: str, state: StoredState) -> None:
+        with self._lock:
+            self._states[name] = (state, self._clock.monotonic())
+            self._streaks.pop(name, None)  # a transition ends the fleet's streak
 
     def failed(self, name: str, threshold: int, opens: int, open_for: float, reason: str) -> None:
+        now = self._clock.monotonic()
         with self._lock:
-            streak = self._streaks.get(name, 0) + 1
-            self._streaks[name] = 0 if streak >= threshold else streak
+            count, last = self._streaks.get(name, (0, now))
+            streak = (count if now - last <= self._failure_window else 0) + 1
+            self._streaks[name] = (0, now) if streak >= threshold else (streak, now)
             if streak < threshold or self._decided(name):
                 return
             reason = f"{streak} consecutive failures across the fleet: {reason}"
@@ -88,10 +107,6 @@ class MemoryBreakerStore:
         still_open = state.state == "open" and state.open_for > self._clock.monotonic() - saved_at
         return still_open or state.state.startswith("forced")
 
-    def save(self, name: str, state: StoredState) -> None:
-        with self._lock:
-            self._states[name] = (state, self._clock.monotonic())
-
     def load(self, name: str) -> StoredState | None:
         with self._lock:
             entry = self._states.get(name)
@@ -102,4 +117,4 @@ class MemoryBreakerStore:
         return replace(state, open_for=max(0.0, state.open_for - elapsed))
 
 
-__all__ = ["BreakerStore", "FleetFailures", "MemoryBreakerStore", "StoredState"]
+__all__ = ["BreakerStore", "FleetFailures", "MemoryBreakerStore", "StoredState", "check_window"]

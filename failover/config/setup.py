@@ -358,8 +358,10 @@ def _breaker_store(facade: FacadeName, section: FacadeSection, options: Options)
         if not url:
             raise ConfigError(f"breaker_store_env: environment variable {fleet.breaker_store_env} is not set")
     prefix = fleet.prefix or f"failover:breaker:{facade}:"
-    interval = {} if fleet.sync_interval is None else {"sync_interval": fleet.sync_interval}
-    return RedisBreakerStore(connect(url or ""), prefix=prefix, clock=options.clock, **interval)
+    store = RedisBreakerStore(connect(url or ""), prefix=prefix, clock=options.clock)
+    if fleet.sync_interval is not None:
+        store.sync_interval = fleet.sync_interval
+    return store
 
 
 def _write_mode(section: ReplicationSection, targets: int, options: Options, *, open_shared: bool = True) -> WriteMode:

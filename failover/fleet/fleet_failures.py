@@ -45,6 +45,11 @@ return 1
 """
 
 
+def streak_key(prefix: str, name: str) -> str:
+    """The counter of breaker ``name``'s fleet streak, beside its hash ``prefix + name``."""
+    return f"{prefix}{name}#streak"
+
+
 @dataclass(frozen=True, slots=True)
 class StreakReport:
     """What one breaker's process has to tell the fleet since its last report."""
@@ -110,7 +115,7 @@ class FleetStreaks:
             return  # Redis is out: each process counts alone meanwhile
         try:
             self._script(
-                keys=[f"{self._prefix}{name}#streak", self._prefix + name, self._channel],
+                keys=[streak_key(self._prefix, name), self._prefix + name, self._channel],
                 args=[
                     int(report.reset),
                     report.failures,
@@ -128,4 +133,4 @@ class FleetStreaks:
         self._succeeded()
 
 
-__all__ = ["FleetStreaks", "StreakReport", "merge"]
+__all__ = ["FleetStreaks", "StreakReport", "merge", "streak_key"]

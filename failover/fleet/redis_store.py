@@ -30,11 +30,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from failover.breaker.store import StoredState
+from failover.breaker.store import StoredState, check_window
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
 from failover.fleet.background import LatestWriter
-from failover.fleet.fleet_failures import FleetStreaks
+from failover.fleet.fleet_failures import FleetStreaks, streak_key
 from failover.fleet.leader import check_token
 
 try:
@@ -50,14 +50,17 @@ logger = logging.getLogger("failover.redis")
 
 __all__ = ["RedisBreakerStore", "RedisLeaderLock", "connect", "describe_client"]
 
-# KEYS[1] = the hash, KEYS[2] = the change channel; ARGV = state, opens, reason, open
-# time left in ms, breaker name.  The end of the open time is computed on the server's
-# clock, and the change announced, in the same atomic step as the write.
+# KEYS[1] = the hash, KEYS[2] = the change channel, KEYS[3] = the fleet's failure streak
+# (`failover.fleet.fleet_failures`); ARGV = state, opens, reason, open time left in ms,
+# breaker name.  The end of the open time is computed on the server's clock, and the change
+# announced, in the same atomic step as the write.  A transition ends any fleet streak: the
+# failures before an opening, or before a recovery, must not count towards the next one.
 _SAVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'opens', ARGV[2], 'reason', ARGV[3],
            'open_until_ms', now + tonumber(ARGV[4]))
+redis.call('DEL', KEYS[3])
 redis.call('PUBLISH', KEYS[2], ARGV[5])
 return 1
 """
@@ -165,10 +168,13 @@ class RedisBreakerStore:
         retry_after: float = 1.0,
         sync_interval: float = 1.0,
         failure_window: float = 10.0,
+        streaks: bool = True,
         clock: Clock | None = None,
     ) -> None:
-        if not failure_window > 0:
-            raise ConfigError(f"failure_window: must be > 0 seconds, got {failure_window!r}")
+        check_window(failure_window)
+        if not isinstance(streaks, bool):
+            raise ConfigError(f"streaks: must be True or False, got {streaks!r}")
+        self.streaks = streaks  # count failure streaks across the fleet (see fleet_failures)
         self.client = client
         self.prefix = prefix
         self.channel = prefix + "changed"
@@ -198,11 +204,13 @@ class RedisBreakerStore:
 
     def failed(self, name: str, threshold: int, opens: int, open_for: float, reason: str) -> None:
         """Count a failure in the fleet's streak (`failover.breaker.store.FleetFailures`);
-        queued like `save`, so it returns at once."""
-        self._streaks.failed(name, threshold, opens, open_for, reason)
+        queued like `save`, so it returns at once.  Nothing with ``streaks=False``."""
+        if self.streaks:
+            self._streaks.failed(name, threshold, opens, open_for, reason)
 
     def recovered(self, name: str) -> None:
-        self._streaks.recovered(name)
+        if self.streaks:
+            self._streaks.recovered(name)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every state and failure count so far is written, or has failed;
@@ -235,7 +243,7 @@ class RedisBreakerStore:
         open_ms = max(0, round(state.open_for * 1000))
         try:
             self._save_script(
-                keys=[self.key(name), self.channel],
+                keys=[self.key(name), self.channel, streak_key(self.prefix, name)],
                 args=[state.state, state.opens, state.reason[:_MAX_REASON], open_ms, name],
             )
         except RedisError as exc:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import uuid
 
+import redis
+
 from failover import BreakerConfig, BreakerState, FailoverStorage, Target
+from failover.fleet.fleet_failures import streak_key
 from failover.fleet.redis_store import RedisBreakerStore, connect
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
@@ -30,10 +33,15 @@ def fleet(url: str, size: int) -> tuple[list[FailoverStorage], ChaosProvider]:
     return facades, primary
 
 
+def store_of(facade: FailoverStorage) -> RedisBreakerStore:
+    store = facade.pool.member("aws:us-east-1").breaker.store
+    assert isinstance(store, RedisBreakerStore)
+    return store
+
+
 def flush(*facades: FailoverStorage) -> None:
     for facade in facades:
-        store = facade.pool.member("aws:us-east-1").breaker.store
-        assert isinstance(store, RedisBreakerStore) and store.flush()
+        assert store_of(facade).flush()
 
 
 def breakers(facades: list[FailoverStorage]) -> list[BreakerState]:
@@ -64,17 +72,23 @@ def test_a_success_in_one_process_ends_the_fleets_streak(redis_server: RedisServ
         facade.start()
     try:
         primary.down()
+        # Reports travel on each process's own writer thread: each step lands before the
+        # next, as in a fleet where the success came well after the failures and before
+        # the next one.
         first.get("k")
         second.get("k")
+        flush(first, second)
         primary.heal()
         second.get("k")  # answered by the primary: the streak is over
-        # Reports travel on each process's own writer thread: let these land first, as
-        # they would in a fleet where the success came well before the next failure.
-        flush(first, second)
+        flush(second)
         primary.down()
         third.get("k")
         flush(third)
-        assert breakers(facades) == [BreakerState.CLOSED] * 3
+        # What Redis holds decides: the fleet's streak is the third's one failure, no opening.
+        client = redis.Redis.from_url(redis_server.url)
+        prefix = store_of(third).prefix
+        assert client.get(streak_key(prefix, "aws:us-east-1")) == b"1"
+        assert client.hget(prefix + "aws:us-east-1", "state") is None
     finally:
         for facade in facades:
             facade.close()
@@ -98,3 +112,43 @@ def test_with_redis_unreachable_each_process_counts_alone() -> None:
         assert facade.get("k") == b"v"  # no caller error while the store cannot be reached
     assert breakers([facade]) == [BreakerState.OPEN]
     store.close()
+
+
+def test_a_local_opening_ends_the_fleets_streak(redis_server: RedisServer) -> None:
+    facades, primary = fleet(redis_server.url, 1)
+    (alone,) = facades
+    primary.down()
+    for _ in range(CONFIG.consecutive_failures):
+        alone.get("k")  # opens on its own; the failures it reported first must not linger
+    flush(alone)
+    client = redis.Redis.from_url(redis_server.url)
+    prefix = store_of(alone).prefix
+    assert client.hget(prefix + "aws:us-east-1", "state") == b"open"
+    assert client.get(streak_key(prefix, "aws:us-east-1")) is None
+    alone.close()
+
+
+def test_without_streaks_each_process_counts_alone(redis_server: RedisServer) -> None:
+    prefix = f"alone:{uuid.uuid4().hex}:"
+    stores = [RedisBreakerStore(connect(redis_server.url), prefix=prefix, streaks=False) for _ in range(3)]
+    primary = ChaosProvider(MemoryObjectStore())
+    backup = MemoryObjectStore()
+    for provider in (primary, backup):
+        provider.put("k", b"v")
+    facades = [
+        FailoverStorage(
+            [Target("aws:us-east-1", primary), Target("gcp:europe-west1", backup, priority=1)],
+            breaker=CONFIG,
+            breaker_store=store,
+        )
+        for store in stores
+    ]
+    primary.down()
+    for facade in facades:
+        facade.get("k")
+    flush(*facades)
+    client = redis.Redis.from_url(redis_server.url)
+    assert client.get(streak_key(prefix, "aws:us-east-1")) is None
+    assert client.hget(prefix + "aws:us-east-1", "state") is None
+    for store in stores:
+        store.close()

@@ -3,9 +3,14 @@ failures in a row add up to the threshold, and a healthy target never costs the 
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from failover.breaker.circuit import PASS, BreakerConfig, BreakerState, CircuitBreaker
 from failover.breaker.store import MemoryBreakerStore
 from failover.clock import FakeClock
+from failover.errors import ConfigError
 
 CONFIG = BreakerConfig(consecutive_failures=3, failure_rate=None, open_base=10.0, jitter=0.0)
 
@@ -114,3 +119,38 @@ def test_facades_sharing_a_store_open_the_primary_together_and_a_success_ends_th
     for breaker in breakers:
         breaker.sync()
     assert [b.state for b in breakers] == [BreakerState.OPEN] * 3
+
+
+def test_a_breakers_own_opening_and_recovery_end_the_fleets_streak() -> None:
+    clock = FakeClock()
+    store = MemoryBreakerStore(clock)
+    alone, other = fleet(2, clock, store)
+    for _ in range(CONFIG.consecutive_failures):
+        fail(alone)  # opens on its own: the two failures it reported first must not linger
+    assert alone.state is BreakerState.OPEN
+    clock.advance(alone.retry_in())
+    permit = alone.try_acquire()
+    assert permit is not None
+    alone.on_success(permit, 0.001)
+    assert alone.state is BreakerState.CLOSED
+    fail(other)
+    other.sync()
+    assert other.state is BreakerState.CLOSED
+
+
+def test_failures_older_than_the_window_do_not_count() -> None:
+    clock = FakeClock()
+    store = MemoryBreakerStore(clock, failure_window=10.0)
+    first, second, third = fleet(3, clock, store)
+    fail(first)
+    fail(second)
+    clock.advance(10.5)  # the streak went quiet for longer than the window
+    fail(third)
+    third.sync()
+    assert third.state is BreakerState.CLOSED
+
+
+@pytest.mark.parametrize("window", [0, -1.0, math.inf, math.nan, True, "10"])
+def test_a_failure_window_must_be_a_finite_positive_number(window: object) -> None:
+    with pytest.raises(ConfigError, match="failure_window"):
+        MemoryBreakerStore(failure_window=window)  # type: ignore[arg-type]
