@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from examples.object_service.chaos import chaos_router
-from examples.object_service.errors import failover_error, invalid_request
+from examples.object_service.errors import failover_error, http_error, invalid_request
 from examples.object_service.objects import objects_router
 from failover import FailoverStorage
 from failover.errors import FailoverError
@@ -48,6 +49,7 @@ def create_app(
     app.state.storage = storage  # the dashboard holds its facades weakly
     app.add_exception_handler(FailoverError, failover_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)  # unknown routes, wrong methods
     app.include_router(objects_router(storage))
     app.include_router(chaos_router(storage, chaos_token))
 

@@ -8,11 +8,13 @@ act on (create a default, say, over an object that exists on the cloud that is d
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from examples.object_service.ranges import RangeNotSatisfiable
 from failover.errors import (
@@ -83,4 +85,14 @@ def invalid_request(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": "invalid_input", "status": "permanent", "message": problems}, status_code=400)
 
 
-__all__ = ["STATUS_OF", "body_of", "failover_error", "headers_of", "invalid_request", "status_of"]
+def http_error(request: Request, error: Exception) -> JSONResponse:
+    """A route the service lacks (404) or a method it does not take there (405, with
+    ``Allow``), in the same JSON shape as every other error; the kind is the status's name."""
+    assert isinstance(error, HTTPException)  # registered for that class only
+    kind = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    message = f"{error.detail}: {request.method} {request.url.path}"
+    body = {"error": kind, "status": "permanent", "message": message}
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+
+__all__ = ["STATUS_OF", "body_of", "failover_error", "headers_of", "http_error", "invalid_request", "status_of"]

@@ -35,26 +35,43 @@ def portable_etag(info: ObjectInfo) -> str | None:
     return None
 
 
-def etag_of(info: ObjectInfo) -> str:
+def etag_of(info: ObjectInfo) -> str | None:
     """`portable_etag`, else the cloud's own etag, which differs from cloud to cloud (so a
-    failover may change it: the client refetches once, it is never served stale)."""
-    return portable_etag(info) or f'"{(info.etag or "").strip(chr(34))}"'
+    failover may change it: the client refetches once, it is never served stale); None
+    when the cloud gives none either, and the answer then carries no ETag."""
+    own = (info.etag or "").strip('"')
+    return portable_etag(info) or (f'"{own}"' if own else None)
 
 
-def matches(if_none_match: str, etag: str) -> bool:
+def matches(if_none_match: str, etag: str | None) -> bool:
     """Does an If-None-Match list name ``etag``?  Weak comparison, as RFC 9110 asks for GET."""
     if if_none_match.strip() == "*":
         return True
     given = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return etag in given
+    return etag is not None and etag in given
+
+
+def conditional_answer(info: ObjectInfo, if_none_match: str | None) -> Response | None:
+    """The 304 a GET or HEAD gets when ``if_none_match`` names the object as it is; else None."""
+    etag = etag_of(info)
+    if if_none_match is None or not matches(if_none_match, etag):
+        return None
+    return Response(status_code=304, headers={"ETag": etag} if etag else None)
+
+
+def range_applies(if_range: str | None, etag: str | None) -> bool:
+    """Does the Range apply?  With If-Range, only while it is the current strong ETag
+    (RFC 9110, 13.1.5): a weak tag never is, and a date is taken as stale, since the
+    service sends no Last-Modified to compare it with.  Else the whole object is sent."""
+    return if_range is None or (etag is not None and if_range.strip() == etag)
 
 
 def object_headers(info: ObjectInfo) -> dict[str, str]:
-    return {
-        "ETag": etag_of(info),
-        "Accept-Ranges": "bytes",
-        "Content-Type": info.content_type or DEFAULT_CONTENT_TYPE,
-    }
+    headers = {"Accept-Ranges": "bytes", "Content-Type": info.content_type or DEFAULT_CONTENT_TYPE}
+    etag = etag_of(info)
+    if etag is not None:
+        headers["ETag"] = etag
+    return headers
 
 
 def listed(info: ObjectInfo) -> dict[str, Any]:
@@ -100,12 +117,15 @@ def objects_router(storage: FailoverStorage) -> APIRouter:
     ) -> Response:
         kind = content_type or mimetypes.guess_type(key)[0] or DEFAULT_CONTENT_TYPE
         etag = etag_of(storage.put(key, body, content_type=kind))
-        headers = {"ETag": etag, "Location": f"/objects/{quote(key)}"}
+        headers = {"Location": f"/objects/{quote(key)}", **({"ETag": etag} if etag else {})}
         return JSONResponse({"key": key, "size": len(body), "etag": etag, "content_type": kind}, headers=headers)
 
     @router.head("/objects/{key:path}")
-    def head_object(key: str) -> Response:
+    def head_object(key: str, if_none_match: Annotated[str | None, Header()] = None) -> Response:
         info = storage.head(key)
+        not_modified = conditional_answer(info, if_none_match)
+        if not_modified is not None:
+            return not_modified
         headers = object_headers(info)
         headers["Content-Length"] = str(info.size)
         return Response(status_code=200, headers=headers)
@@ -114,17 +134,21 @@ def objects_router(storage: FailoverStorage) -> APIRouter:
     def get_object(
         key: str,
         byte_range: Annotated[str | None, Header(alias="Range")] = None,
+        if_range: Annotated[str | None, Header()] = None,
         if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
         # The head names the version served; an object rewritten between the two calls
         # may come with the previous ETag, which only costs the client a refetch later.
         info = storage.head(key)
+        not_modified = conditional_answer(info, if_none_match)
+        if not_modified is not None:
+            return not_modified
         headers = object_headers(info)
-        if if_none_match is not None and matches(if_none_match, headers["ETag"]):
-            return Response(status_code=304, headers={"ETag": headers["ETag"]})
-        if byte_range is None:
+        span = None
+        if byte_range is not None and range_applies(if_range, headers.get("ETag")):
+            span = parse_range(byte_range, info.size)
+        if span is None:
             return Response(storage.get(key), headers=headers)
-        span = parse_range(byte_range, info.size)
         headers["Content-Range"] = span.content_range
         return Response(storage.get_range(key, span.start, span.end), status_code=206, headers=headers)
 
@@ -136,4 +160,4 @@ def objects_router(storage: FailoverStorage) -> APIRouter:
     return router
 
 
-__all__ = ["etag_of", "matches", "objects_router"]
+__all__ = ["conditional_answer", "etag_of", "matches", "object_headers", "objects_router", "range_applies"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from failover.errors import InvalidInput
 
-# bytes=START-END, bytes=START- (to the end) or bytes=-SUFFIX (the last SUFFIX bytes).
-_SINGLE = re.compile(r"bytes=(\d*)-(\d*)")
+# One byte-range-spec: START-END, START- (to the end) or -SUFFIX (the last SUFFIX bytes).
+_SPEC = re.compile(r"(\d*)-(\d*)")
 
 
 class RangeNotSatisfiable(InvalidInput):
@@ -35,27 +35,31 @@ class ByteRange:
         return f"bytes {self.start}-{self.end - 1}/{self.size}"
 
 
-def parse_range(header: str, size: int) -> ByteRange:
-    """The one range ``header`` asks for, cut to ``size``; else `RangeNotSatisfiable`.
+def parse_range(header: str, size: int) -> ByteRange | None:
+    """The one range ``header`` asks for, cut to ``size``; None to send the whole object.
 
-    A header this service cannot serve (several ranges, another unit, bad syntax) is
-    refused too, rather than answered with the whole object the client did not ask for.
+    RFC 9110 lets a server ignore a Range it will not serve, and makes it ignore one in a
+    unit it does not know: another unit, several ranges (no multipart answers here), and
+    bad syntax all get the whole object (200).  Only a well-formed range that starts past
+    the end is `RangeNotSatisfiable` (416).
     """
-    match = _SINGLE.fullmatch(header.strip())
+    unit, equals, ranges = header.partition("=")
+    if not equals or unit.strip().lower() != "bytes":
+        return None
+    specs = [spec.strip() for spec in ranges.split(",") if spec.strip()]  # empty list elements are no range
+    match = _SPEC.fullmatch(specs[0]) if len(specs) == 1 else None
     if match is None or match.group(1) == match.group(2) == "":
-        raise RangeNotSatisfiable(f"Range: expected one 'bytes=START-END' range, got {header[:64]!r}", size=size)
+        return None
     first, last = match.group(1), match.group(2)
-    if first == "":  # a suffix: the last N bytes
-        start, end = max(size - int(last), 0), size
-        if int(last) == 0:
-            start = end = size
+    if first == "":  # a suffix: the last N bytes; satisfiable only when N > 0 and the object is not empty
+        start, end = max(size - int(last), 0), size if int(last) > 0 else 0
     else:
         start = int(first)
+        if last != "" and int(last) < start:  # an invalid spec, not an unsatisfiable one
+            return None
         end = size if last == "" else min(int(last) + 1, size)
-        if last != "" and int(last) < start:
-            raise RangeNotSatisfiable(f"Range: the last byte comes before the first in {header[:64]!r}", size=size)
     if start >= end:
-        raise RangeNotSatisfiable(f"Range: {header[:64]!r} is past the end of a {size}-byte object", size=size)
+        raise RangeNotSatisfiable(f"Range: {header[:64]!r} asks for no byte of a {size}-byte object", size=size)
     return ByteRange(start, end, size)
 
 
