@@ -105,7 +105,9 @@ def chaos_router(storage: FailoverStorage, token: str | None) -> APIRouter:
             if cloud is None:
                 raise Refused(404, f"no target named {target!r}; targets: {', '.join(sorted(clouds))}")
         except Refused as refused:
-            logger.warning("chaos: %s %s refused for %s (%s)", action, target, client, refused.message)
+            # INFO: anyone can knock, and a refusal must not flood the warnings; the target
+            # is the client's (percent-decoded) text, so repr() keeps it on one line.
+            logger.info("chaos: %s %r refused for %s (%s)", action, target, client, refused.message)
             headers = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else None
             return JSONResponse({"error": "refused", "message": refused.message}, refused.status, headers)
         if action == "down":

@@ -55,20 +55,38 @@ def parser() -> argparse.ArgumentParser:
     return parse
 
 
-def configure_logging() -> None:
+@contextmanager
+def logging_configured() -> Iterator[None]:
+    """The service's logging while it runs (INFO to stderr, the SDKs quiet, polled paths
+    out of the access log); on leaving, the loggers are as they were, so calling `main`
+    in a process that does its own logging (a test run) changes nothing for good."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    access = logging.getLogger("uvicorn.access")
+    filtered = skip_polled_paths in access.filters
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    access = logging.getLogger("uvicorn.access")
-    if _skip_polled_paths not in access.filters:
-        access.addFilter(_skip_polled_paths)
+    access.addFilter(skip_polled_paths)
+    try:
+        yield
+    finally:
+        if not filtered:
+            access.removeFilter(skip_polled_paths)
+        for name, quiet_level in quiet.items():
+            logging.getLogger(name).setLevel(quiet_level)
+        for added in [handler for handler in root.handlers if handler not in handlers]:
+            root.removeHandler(added)
+        root.setLevel(level)
 
 
-def _skip_polled_paths(record: logging.LogRecord) -> bool:
+def skip_polled_paths(record: logging.LogRecord) -> bool:
+    """False for uvicorn's access line of a path polled every second, True for any other."""
     # uvicorn's access record: (client, method, path with query, HTTP version, status).
     args = record.args if isinstance(record.args, tuple) else ()
-    path = str(args[2]) if len(args) > 2 else ""
-    return not path.startswith(UNLOGGED_PATHS)
+    path = str(args[2]).partition("?")[0] if len(args) > 2 else ""
+    return not any(path == polled or path.startswith(f"{polled}/") for polled in UNLOGGED_PATHS)
 
 
 def fresh_journal(path: Path) -> Path:
@@ -109,17 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser().error(f"--port: must be from 0 to 65535, got {args.port}")
-    configure_logging()
     chaos_token = args.chaos_token or os.environ.get(CHAOS_TOKEN_ENV) or None
-    try:
-        with service_for(args, chaos_token) as service:
-            serve(service, args.host, args.port)
-    except (ConfigError, ServerError) as exc:
-        print(f"object service: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # uvicorn shut down cleanly, then passes Ctrl-C on
-        return INTERRUPTED
+    with logging_configured():
+        try:
+            with service_for(args, chaos_token) as service:
+                serve(service, args.host, args.port)
+        except (ConfigError, ServerError) as exc:
+            print(f"object service: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # uvicorn shut down cleanly, then passes Ctrl-C on
+            return INTERRUPTED
     return 0
 
 
-__all__ = ["CHAOS_TOKEN_ENV", "INTERRUPTED", "LOCAL_JOURNAL", "main", "parser"]
+__all__ = ["CHAOS_TOKEN_ENV", "INTERRUPTED", "LOCAL_JOURNAL", "fresh_journal", "logging_configured", "main", "parser"]

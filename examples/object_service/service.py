@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,7 +33,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 DEFAULT_JOURNAL = "object-service-journal.sqlite"
 # The local clouds answer in milliseconds: probe them often, so a cloud taken down is
 # seen down (and one brought back seen up) within a second or two.
-LOCAL_PROBES = {"interval": 1.0, "timeout": 0.5}
+LOCAL_PROBES: Mapping[str, float] = MappingProxyType({"interval": 1.0, "timeout": 0.5})
+# A journal in Redis, shared by a fleet (failover.config's [storage.replication]).
+SHARED_JOURNAL = ("journal_url", "journal_url_env")
 
 
 @dataclass(frozen=True)
@@ -54,32 +57,49 @@ def read_tables(path: Path) -> dict[str, Any]:
     return tables
 
 
+def service_tables(
+    tables: dict[str, Any], path: Path, *, journal: Path | None = None, probes: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The file's tables with what the service adds (see `load_setup`); changed in place."""
+    storage = tables.get("storage")
+    if not isinstance(storage, dict):
+        raise ConfigError(f"--config: {path} has no [storage] section; the service stores objects")
+    replication = storage.setdefault("replication", {"mode": "all"})
+    if isinstance(replication, dict):  # anything else: the validation names the problem
+        set_journal(replication, journal)
+    telemetry = tables.setdefault("telemetry", {})
+    if isinstance(telemetry, dict):
+        telemetry["metrics"] = True  # /metrics serves them
+    if probes is not None:
+        storage.setdefault("health_checks", dict(probes))
+    return tables
+
+
+def set_journal(replication: dict[str, Any], journal: Path | None) -> None:
+    """The SQLite journal at ``journal``, else the file's own, else one in the working
+    directory; a journal the file keeps in Redis stays there."""
+    shared = [key for key in SHARED_JOURNAL if key in replication]
+    if shared and journal is not None:
+        raise ConfigError(f"--journal: the set-up file keeps the journal in Redis ({shared[0]}); give one or the other")
+    if journal is not None:
+        replication["journal"] = str(journal)
+    elif not shared:
+        replication.setdefault("journal", str(Path.cwd() / DEFAULT_JOURNAL))
+
+
 def load_setup(
     path: Path,
     *,
     journal: Path | None = None,
     chaos: bool = False,
-    probes: dict[str, float] | None = None,
+    probes: Mapping[str, float] | None = None,
     listeners: Iterable[Listener] = (),
 ) -> Setup:
     """The file's set-up, as the service needs it: replicated writes (``[storage.replication]``,
     ``mode = "all"`` when the file has none; the journal at ``journal`` when given), Prometheus
     metrics on, health checks ``probes`` unless the file has its own, and with ``chaos`` every
     storage provider inside a `ChaosProvider`.  Built, not started."""
-    tables = read_tables(path)
-    storage = tables.get("storage")
-    if not isinstance(storage, dict):
-        raise ConfigError(f"--config: {path} has no [storage] section; the service stores objects")
-    replication = storage.setdefault("replication", {"mode": "all"})
-    if isinstance(replication, dict):  # anything else: the validation names the problem
-        if journal is not None:
-            replication["journal"] = str(journal)
-        replication.setdefault("journal", str(Path.cwd() / DEFAULT_JOURNAL))
-    telemetry = tables.setdefault("telemetry", {})
-    if isinstance(telemetry, dict):
-        telemetry["metrics"] = True  # /metrics serves them
-    if probes is not None:
-        storage.setdefault("health_checks", dict(probes))
+    tables = service_tables(read_tables(path), path, journal=journal, probes=probes)
     options = Options(
         source=str(path),
         base=path.parent,
@@ -96,7 +116,7 @@ def configured_service(
     *,
     journal: Path | None = None,
     chaos_token: str | None = None,
-    probes: dict[str, float] | None = None,
+    probes: Mapping[str, float] | None = None,
 ) -> Iterator[Service]:
     """The service over the set-up file at ``path``, started; stopped on leaving."""
     from failover.dashboard import Dashboard
@@ -131,4 +151,12 @@ def local_service(
             yield service, clouds
 
 
-__all__ = ["DEFAULT_JOURNAL", "Service", "configured_service", "load_setup", "local_service", "read_tables"]
+__all__ = [
+    "DEFAULT_JOURNAL",
+    "Service",
+    "configured_service",
+    "load_setup",
+    "local_service",
+    "read_tables",
+    "service_tables",
+]

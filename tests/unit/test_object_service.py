@@ -18,11 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.object_service import create_app
 from examples.object_service.chaos import chaos_targets
-from examples.object_service.cli import main
-from examples.object_service.service import load_setup
+from examples.object_service.cli import QUIET_LOGGERS, fresh_journal, logging_configured, main
+from examples.object_service.service import DEFAULT_JOURNAL, LOCAL_PROBES, load_setup, service_tables
 from failover import FailoverStorage, Target, replication
 from failover.clock import FakeClock
 from failover.config import Setup
+from failover.config.setup import read
 from failover.dashboard import Dashboard
 from failover.errors import ConfigError
 from failover.providers.chaos import ChaosProvider
@@ -122,94 +123,6 @@ def test_delete_then_get_is_404(service: Service) -> None:
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_found"
     assert service.client.delete("/objects/gone").status_code == 204  # idempotent
-
-
-# ---------------------------------------------------------------- HEAD, listing
-
-
-def test_head_answers_the_size_etag_and_type_without_a_body(service: Service) -> None:
-    put = service.client.put("/objects/h.txt", content=b"0123456789")
-    answer = service.client.head("/objects/h.txt")
-    assert answer.status_code == 200
-    assert answer.headers["content-length"] == "10"
-    assert answer.headers["etag"] == put.headers["etag"] == put.json()["etag"]
-    assert answer.headers["content-type"].startswith("text/plain")
-    assert answer.headers["accept-ranges"] == "bytes"
-    assert answer.content == b""
-    assert service.client.head("/objects/nothing").status_code == 404
-
-
-def test_listing_is_by_prefix_in_key_order_and_pages_with_after(service: Service) -> None:
-    for key in ("logs/3", "logs/1", "logs/5", "logs/2", "logs/4", "other/1"):
-        service.client.put(f"/objects/{key}", content=key.encode())
-    seen: list[str] = []
-    after: str | None = None
-    pages = 0
-    while True:
-        params = {"prefix": "logs/", "limit": 2, **({"after": after} if after else {})}
-        page = service.client.get("/objects", params=params).json()
-        pages += 1
-        seen += [row["key"] for row in page["objects"]]
-        after = page["next_after"]
-        if after is None:
-            break
-    assert seen == ["logs/1", "logs/2", "logs/3", "logs/4", "logs/5"]
-    assert pages == 3
-    everything = service.client.get("/objects").json()
-    assert [row["key"] for row in everything["objects"]] == [*seen, "other/1"]
-    assert everything["objects"][0]["size"] == len(b"logs/1")
-    assert everything["next_after"] is None
-
-
-# ---------------------------------------------------------------- conditional and ranged reads
-
-
-def test_if_none_match_with_the_etag_is_304_and_with_another_is_200(service: Service) -> None:
-    etag = service.client.put("/objects/c.txt", content=b"cached").headers["etag"]
-    first = service.client.get("/objects/c.txt")
-    assert first.headers["etag"] == etag
-    for header in (etag, f'"other", {etag}', f"W/{etag}", "*"):
-        again = service.client.get("/objects/c.txt", headers={"If-None-Match": header})
-        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag), header
-    changed = service.client.get("/objects/c.txt", headers={"If-None-Match": '"stale"'})
-    assert (changed.status_code, changed.content) == (200, b"cached")
-    service.client.put("/objects/c.txt", content=b"new bytes")
-    after_write = service.client.get("/objects/c.txt", headers={"If-None-Match": etag})
-    assert (after_write.status_code, after_write.content) == (200, b"new bytes")
-
-
-def test_the_etag_is_the_same_whichever_cloud_serves(service: Service) -> None:
-    etag = service.client.put("/objects/e", content=b"same everywhere").headers["etag"]
-    service.clouds["memory:a"].down()
-    service.clouds["memory:b"].down()
-    assert service.client.head("/objects/e").headers["etag"] == etag  # from memory:c
-
-
-@pytest.mark.parametrize(
-    ("header", "body", "content_range"),
-    [
-        ("bytes=0-3", b"0123", "bytes 0-3/10"),
-        ("bytes=7-", b"789", "bytes 7-9/10"),
-        ("bytes=-3", b"789", "bytes 7-9/10"),
-        ("bytes=8-100", b"89", "bytes 8-9/10"),
-        ("bytes=-50", b"0123456789", "bytes 0-9/10"),
-    ],
-)
-def test_a_range_is_206_with_its_content_range(service: Service, header: str, body: bytes, content_range: str) -> None:
-    service.client.put("/objects/r", content=b"0123456789")
-    answer = service.client.get("/objects/r", headers={"Range": header})
-    assert (answer.status_code, answer.content) == (206, body)
-    assert answer.headers["content-range"] == content_range
-    assert answer.headers["content-length"] == str(len(body))
-
-
-@pytest.mark.parametrize("header", ["bytes=10-", "bytes=5-2", "bytes=-0", "items=0-1", "bytes=0-1,4-5", "bytes=-"])
-def test_a_range_that_cannot_be_served_is_416(service: Service, header: str) -> None:
-    service.client.put("/objects/r", content=b"0123456789")
-    answer = service.client.get("/objects/r", headers={"Range": header})
-    assert answer.status_code == 416
-    assert answer.headers["content-range"] == "bytes */10"
-    assert answer.json()["error"] == "range_not_satisfiable"
 
 
 # ---------------------------------------------------------------- outages
@@ -319,6 +232,21 @@ def test_the_chaos_control_needs_the_token_and_never_shows_it(
     assert TOKEN not in wrong.text + bare.text
 
 
+def test_a_refused_chaos_request_is_logged_at_info_with_the_target_quoted(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="examples.object_service.chaos")
+    forged = "/chaos/memory:a%0A2026-01-01 00:00:00 WARNING chaos: memory:a is down, by admin/down"
+    assert service.client.post(forged).status_code == 401
+    assert service.client.post(forged, headers=AUTH).status_code == 404
+    refusals = [r for r in caplog.records if r.name == "examples.object_service.chaos"]
+    assert len(refusals) == 2
+    for record in refusals:
+        assert record.levelno == logging.INFO  # anyone can knock: no flood of warnings
+        assert "\n" not in record.getMessage()
+        assert "'memory:a\\n2026-01-01" in record.getMessage()  # shown as repr() shows it
+
+
 @pytest.mark.parametrize("token", ["short", "has spaces in it, sixteen+", "nön-ascii-token-long-enough"])
 def test_a_weak_chaos_token_is_refused_without_showing_it(tmp_path: Path, token: str) -> None:
     with pytest.raises(ConfigError, match="chaos token") as refused:
@@ -404,3 +332,83 @@ def test_the_command_needs_local_or_a_config_and_exits_2_on_a_bad_file(
     assert "chaos token" in refused and "weak-secret" not in refused
     with pytest.raises(SystemExit):
         main(["--local", "--port", "70000"])
+
+
+@pytest.mark.parametrize(
+    "shared",
+    [
+        {"mode": "all", "journal_url": "redis://127.0.0.1:6379/0"},
+        {"mode": "primary", "journal_url_env": "OBJECT_SERVICE_JOURNAL_URL"},
+    ],
+)
+def test_a_setup_file_with_its_journal_in_redis_keeps_it_there(tmp_path: Path, shared: dict[str, str]) -> None:
+    path = tmp_path / "failover.toml"
+    tables = {"storage": {"targets": [{"name": "memory:a", "provider": "memory"}], "replication": {**shared}}}
+    effective = service_tables(tables, path)
+    assert effective["storage"]["replication"] == shared  # no SQLite file added beside it
+    read(effective, str(path))  # the set-up is valid as the service builds it
+    with pytest.raises(ConfigError, match="--journal"):
+        service_tables({"storage": {"replication": {**shared}}}, path, journal=tmp_path / "j.sqlite")
+
+
+def test_a_setup_file_without_a_journal_gets_one_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "failover.toml"
+    bare = service_tables({"storage": {}}, path)
+    assert bare["storage"]["replication"] == {"mode": "all", "journal": str(tmp_path / DEFAULT_JOURNAL)}
+    named = service_tables({"storage": {"replication": {"journal": "own.sqlite"}}}, path)
+    assert named["storage"]["replication"] == {"journal": "own.sqlite"}
+    given = service_tables({"storage": {"replication": {"journal": "own.sqlite"}}}, path, journal=tmp_path / "j")
+    assert given["storage"]["replication"] == {"journal": str(tmp_path / "j")}
+
+
+def test_the_local_probe_settings_cannot_be_changed_by_a_caller() -> None:
+    with pytest.raises(TypeError):
+        LOCAL_PROBES["interval"] = 60.0  # type: ignore[index]
+    assert LOCAL_PROBES == {"interval": 1.0, "timeout": 0.5}
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_fresh_journal_removes_a_stale_local_journal_with_its_wal_and_shm_files(tmp_path: Path) -> None:
+    journal = tmp_path / "local.sqlite"
+    leftovers = [journal, tmp_path / "local.sqlite-wal", tmp_path / "local.sqlite-shm"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"owed writes")
+    unrelated = tmp_path / "local.sqlite.bak"
+    unrelated.write_bytes(b"keep")
+    assert fresh_journal(journal) == journal
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert unrelated.read_bytes() == b"keep"
+    assert fresh_journal(journal) == journal  # nothing to remove: no error
+
+
+def access_record(path: str) -> logging.LogRecord:
+    # As uvicorn logs a request: (client, method, path with query, HTTP version, status).
+    args = ("127.0.0.1:50000", "GET", path, "1.1", 200)
+    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+
+
+def test_the_access_log_skips_only_the_polled_paths() -> None:
+    access = logging.getLogger("uvicorn.access")
+    with logging_configured():
+        for polled in ("/metrics", "/healthz", "/dashboard/", "/dashboard/api/status?x=1"):
+            assert not access.filter(access_record(polled)), polled
+        for logged in ("/objects/metrics", "/objects/healthz", "/chaos", "/metricsx"):
+            assert access.filter(access_record(logged)), logged
+    assert access.filter(access_record("/metrics"))  # the filter goes with the service
+
+
+def logger_state() -> dict[str, object]:
+    names = ("", *QUIET_LOGGERS, "uvicorn.access")
+    return {name: (logging.getLogger(name).level, list(logging.getLogger(name).filters)) for name in names}
+
+
+def test_the_command_leaves_the_loggers_as_it_found_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = logger_state()
+    assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+    assert logger_state() == before
+    assert "cannot read" in capsys.readouterr().err
