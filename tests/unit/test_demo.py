@@ -230,3 +230,20 @@ def test_ops_sets_the_number_of_calls() -> None:
 def test_realtime_uses_the_system_clock_and_simulation_a_fake_one() -> None:
     assert isinstance(demo.Drill(dataclasses.replace(SMALL, realtime=True)).clock, SystemClock)
     assert isinstance(demo.Drill(SMALL).clock, FakeClock)
+
+
+def test_on_the_wall_clock_a_failback_a_few_ms_short_of_the_hysteresis_by_the_stamps_passes() -> None:
+    # The breaker's close is stamped when its event is published, after the router began
+    # counting the hysteresis: on the wall clock the stamps may show a few ms less.
+    result, summary, _ = drill()
+    closed_at = summary.first.breaker_closed_at
+    failback_at = summary.first.failback_at
+    assert closed_at is not None and failback_at is not None
+    late = failback_at - (SMALL.failback_after - 0.004)
+    events = tuple(dataclasses.replace(e, at=late) if e.at == closed_at else e for e in result.events)
+    simulated = summarize(dataclasses.replace(result, events=events))
+    wall = summarize(dataclasses.replace(result, events=events, config=dataclasses.replace(result.config, real=True)))
+    assert simulated.hysteresis == pytest.approx(SMALL.failback_after - 0.004)
+    hysteresis_ok = {c.name: c.ok for c in wall.criteria if "hysteresis" in c.name}
+    assert list(hysteresis_ok.values()) == [True]
+    assert [c.ok for c in simulated.criteria if "hysteresis" in c.name] == [False]
