@@ -87,6 +87,13 @@ class BindServer(LocalServer):
         self, zone: str = DEFAULT_ZONE, *, error_cases: bool = True, start_timeout: float = START_TIMEOUT
     ) -> None:
         super().__init__("bind", self._command, start_timeout=start_timeout)
+        try:
+            self._configure(zone, error_cases)
+        except BaseException:
+            self.close()  # the folder, the log and the spawner thread: nothing left behind
+            raise
+
+    def _configure(self, zone: str, error_cases: bool) -> None:
         self.zone = zone if zone.endswith(".") else zone + "."
         self.key_name = KEY_NAME
         self.key_algorithm = "hmac-sha256"

@@ -80,6 +80,7 @@ def test_readme_use_example_fails_over_and_journals_the_write_aws_missed(tmp_pat
         journal.close()
 
 
+@pytest.mark.timeout(240)  # the session waits up to 75 s for the restored cloud; the default is 120 s
 def test_quickstart_session_fails_over_repairs_the_restored_cloud_and_fails_back(tmp_path: Path) -> None:
     session = "\n".join(python_blocks((ROOT / "docs" / "quickstart.md").read_text()))
 
