@@ -70,6 +70,9 @@ ADAPTERS = {
     "cloud_dns": "cloud-dns",
     "gce": "gce",
     "rfc2136": "dns",
+    "s3_aio": "s3-aio",
+    "azure_blob_aio": "azure-blob-aio",
+    "gcs_aio": "gcs-aio",
 }
 LAZY_PACKAGES = ("aws", "azure", "gcp", "dns")
 # An SDK that several adapters share: missing, it fails each of them with an extra that has it.
