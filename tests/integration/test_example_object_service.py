@@ -8,6 +8,7 @@ that cloud's own SDK, straight from the server.  Then the one command a newcomer
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -105,12 +106,18 @@ def test_a_cloud_taken_down_loses_no_request_and_is_repaired_on_its_return(
     write("before/report one.txt", b"written while all is well")
     data = b"written while all is well"
     assert on_every_cloud(clouds, "before/report one.txt") == {"s3": data, "azure": data, "gcs": data}
+    etag = client.get("/objects/before/report one.txt").headers["etag"]  # served by the primary
+    assert etag == f'"{hashlib.sha256(data).hexdigest()}"'
 
     assert client.post(f"/chaos/{PRIMARY}/down", headers=AUTH).status_code == 200
     for n in range(12):  # the first calls fail on the primary and move on within the request
         write(f"during/{n}.txt", f"written during the outage {n}".encode())
         read_all()
     assert role_of(client, PRIMARY) == "down"
+    failed_over = client.get("/objects/before/report one.txt")  # served by Azure now
+    assert (failed_over.content, failed_over.headers["etag"]) == (data, etag)
+    cached = client.get("/objects/before/report one.txt", headers={"If-None-Match": etag})
+    assert cached.status_code == 304  # a client's cached copy stays good across the failover
     assert healthz(client)["pending"].get(PRIMARY, 0) > 0  # journaled for the cloud that is down
     ranged = client.get("/objects/during/3.txt", headers={"Range": "bytes=0-6"})
     assert (ranged.status_code, ranged.content) == (206, b"written")
@@ -120,6 +127,7 @@ def test_a_cloud_taken_down_loses_no_request_and_is_repaired_on_its_return(
     wait_for("the journal repaired the primary", lambda: healthz(client)["pending"] == {})
     wait_for("traffic failed back to the primary", lambda: role_of(client, PRIMARY) == "preferred")
     read_all()
+    assert client.head("/objects/before/report one.txt").headers["etag"] == etag  # after the failback
 
     for key, data in written.items():
         assert on_every_cloud(clouds, key) == {"s3": data, "azure": data, "gcs": data}, key

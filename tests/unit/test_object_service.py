@@ -1,4 +1,6 @@
-"""The object service's HTTP behaviour, over in-memory clouds behind `ChaosProvider`s.
+"""The object service over in-memory clouds behind `ChaosProvider`s: keys and bodies,
+outages, the chaos control, set-up files and the command (the HTTP details are in
+`tests.unit.test_object_service_http`).
 
 No server, no thread, no sleeping: FastAPI's TestClient calls the app, the storage is never
 started (no probes, no drainer), and the breakers run on a fake clock.
