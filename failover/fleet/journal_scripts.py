@@ -154,30 +154,36 @@ return 1
 
 # ARGV: prefix, consumer, key, version, the tombstone before ('' for none), JSON of the
 # rows to restore.  Returns a flat list target, version of what the key is owed after.
+# Another process may have recorded a newer version of the key since (nothing serialises
+# writers of one key across processes): its rows stay, a prior row is put back only
+# where no row is left, and the prior tombstone only if no newer row exists.
 FORGET = (
     _COMMON
     + """
 local consumer, key, version, tomb = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local newer = false
 for _, t in ipairs(redis.call('SMEMBERS', P .. 'targets')) do
   local r = row_of(t, key)
   if r and r[1] == version then
     redis.call('HDEL', P .. 'rows:' .. t, key)
     drop_entry(t, r[4])
+  elseif r and older(version, r[1]) then
+    newer = true
   end
 end
 for _, item in ipairs(cjson.decode(ARGV[6])) do
   local t, r = item[1], item[2]
-  local there = row_of(t, key)
-  if there then drop_entry(t, there[4]) end
-  if r[7] == 0 then
-    r[4] = add_entry(t, key, r[1], consumer)
-  else
-    r[4] = redis.call('INCR', P .. 'seq')  -- quarantined: owed, but no entry to drain
+  if not row_of(t, key) then
+    if r[7] == 0 then
+      r[4] = add_entry(t, key, r[1], consumer)
+    else
+      r[4] = redis.call('INCR', P .. 'seq')  -- quarantined: owed, but no entry to drain
+    end
+    put_row(t, key, r)
   end
-  put_row(t, key, r)
 end
 if redis.call('HGET', P .. 'tombstones', key) == version then redis.call('HDEL', P .. 'tombstones', key) end
-if tomb ~= '' then redis.call('HSETNX', P .. 'tombstones', key, tomb) end
+if tomb ~= '' and not newer then redis.call('HSETNX', P .. 'tombstones', key, tomb) end
 collect(key)
 local owed = {}
 for _, t in ipairs(redis.call('SMEMBERS', P .. 'targets')) do
@@ -206,21 +212,25 @@ return 1
 """
 )
 
-# ARGV: prefix, consumer, target, after (a seq), limit, lease (ms).
-# Takes over entries idle past the lease (a dead consumer's), then returns this
-# consumer's pending entries after ``after``, oldest first, as rows
-# {key, version, op, source, seq, attempts}.  Entries whose row moved on are dropped.
+# ARGV: prefix, consumer, target, after (a seq), limit, lease (ms), claim cursor.
+# Takes over entries idle past the lease (a dead consumer's), then returns
+# {the next claim cursor, rows}: this consumer's pending entries after ``after``, oldest
+# first, as {key, version, op, source, seq, attempts}.  Entries whose row moved on are
+# dropped.  XAUTOCLAIM looks at no more than COUNT x 10 pending entries a call, so each
+# call resumes where the last one stopped (the caller keeps the cursor; '0-0' after a
+# full round): live consumers' renewed entries at the head never hide a dead one's.
 OWED = (
     _COMMON
     + """
 local consumer, t, after, limit, lease = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local s = P .. 'stream:' .. t
-if redis.call('EXISTS', s) == 0 then return {} end
-redis.call('XAUTOCLAIM', s, 'repair', consumer, lease, '0-0', 'COUNT', limit, 'JUSTID')
+if redis.call('EXISTS', s) == 0 then return {'0-0', {}} end
+local claimed = redis.call('XAUTOCLAIM', s, 'repair', consumer, lease, ARGV[7], 'COUNT', limit, 'JUSTID')
+local cursor = claimed[1]
 local got = redis.call('XREADGROUP', 'GROUP', 'repair', consumer, 'COUNT', limit, 'STREAMS', s,
                        string.format('%d-0', after))
 local out = {}
-if not got then return out end
+if not got then return {cursor, out} end
 for _, e in ipairs(got[1][2]) do
   local seq = tonumber(string.match(e[1], '^(%d+)'))
   local fields = e[2]
@@ -232,7 +242,7 @@ for _, e in ipairs(got[1][2]) do
     drop_entry(t, seq)
   end
 end
-return out
+return {cursor, out}
 """
 )
 

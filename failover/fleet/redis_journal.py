@@ -96,6 +96,7 @@ class RedisJournal:
         clock: Clock | None = None,
     ) -> None:
         _check(prefix, lease, wait_replicas, wait_timeout, refresh_every)
+        _check_read_timeout(client, wait_replicas, wait_timeout)
         self.client = client
         self.prefix = prefix
         self.lease = float(lease)
@@ -109,6 +110,7 @@ class RedisJournal:
         self._lock = threading.Lock()
         self._scripts = {name: client.register_script(getattr(lua, name)) for name in _SCRIPTS}
         self._last_rows: list[tuple[str, str, list[Any], int]] = []
+        self._claim_cursors: dict[str, str] = {}  # target -> where the next XAUTOCLAIM resumes
         self._down = False
         # key -> {target: version}, for the read path; mutated in place (the facade keeps it).
         self.owing: dict[str, dict[str, str]] = {}
@@ -117,11 +119,17 @@ class RedisJournal:
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 1.0, **options: Any) -> RedisJournal:
         """A journal on the Redis at ``url`` (``redis://``, ``rediss://`` or ``unix://``;
-        a password may be in it, read from the environment: it is never shown)."""
+        a password may be in it, read from the environment: it is never shown).
+        ``timeout``: seconds to connect and for each reply; with ``wait_replicas`` a reply
+        may take ``wait_timeout`` longer (WAIT blocks on the server for that long)."""
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("journal url: must start with redis://, rediss:// or unix://")
+        read_timeout = timeout
+        wait = options.get("wait_timeout", 1.0)
+        if options.get("wait_replicas") and isinstance(wait, (int, float)) and not isinstance(wait, bool):
+            read_timeout = timeout + wait  # WAIT blocks that long on the server, then answers
         try:
-            client = connect(url, timeout=timeout)
+            client = connect(url, timeout=timeout, socket_timeout=read_timeout)
         except ValueError as exc:  # redis-py's words about the URL, never its text
             raise ConfigError("journal url: not a Redis URL redis-py can read") from exc
         return cls(client, **options)
@@ -147,7 +155,10 @@ class RedisJournal:
             data = payload.data or b""
         args = [self.prefix, self.consumer, key, version, op, source or "", kind, content_type, metadata, data]
         with self._lock:
-            replaced, tomb = self._run("record", "RECORD", [*args, *targets])
+            if self.wait_replicas:
+                (replaced, tomb), reached = self._record_and_wait([*args, *targets])
+            else:
+                (replaced, tomb), reached = self._run("record", "RECORD", [*args, *targets]), None
             prior = Prior(
                 tuple(_prior_row(str(t), key, row) for t, row in json.loads(replaced) or []),
                 None if tomb is None else _text(tomb),
@@ -156,28 +167,46 @@ class RedisJournal:
             for target in targets:
                 if owed.get(target, "") < version:
                     owed[target] = version
-        if self.wait_replicas:
-            self._wait(key, version, prior)
+        if reached is not None:
+            self._check_reached(key, version, prior, reached)
         return prior
 
-    def _wait(self, key: str, version: str, prior: Prior) -> None:
-        """``WAIT``: the intent must reach ``wait_replicas`` replicas, or the write is refused."""
-        try:
-            reached = int(self.client.wait(self.wait_replicas, round(self.wait_timeout * 1000)))
-        except RedisError as exc:
-            reached, error = -1, exc
-        if reached >= self.wait_replicas:
+    def _check_reached(self, key: str, version: str, prior: Prior, reached: int | Exception) -> None:
+        """The intent reached ``wait_replicas`` replicas, or it is withdrawn and the write refused."""
+        if isinstance(reached, Exception):
+            detail = f"WAIT failed ({type(reached).__name__}: {reached})"
+        elif reached < self.wait_replicas:
+            detail = f"reached {reached} of {self.wait_replicas} replicas within {self.wait_timeout:g}s"
+        else:
             return
-        try:  # roll back, as far as Redis lets us: the write will not be attempted
+        self._withdraw(key, version, prior)
+        raise Unavailable(
+            f"repair journal ({self._where}): the intent for {key!r} {detail}; the write is not acknowledged",
+            operation="journal",
+        )
+
+    def _record_and_wait(self, args: list[Any]) -> tuple[Any, int | Exception]:
+        """RECORD then ``WAIT`` on one connection (a pipeline, not a transaction): WAIT only
+        counts the writes made on its own connection, so on any other it would pass at once.
+        Returns the script's reply and the replicas reached, or WAIT's error."""
+
+        def both() -> list[Any]:
+            with self.client.pipeline(transaction=False) as pipe:
+                self._scripts["RECORD"](keys=[], args=args, client=pipe)
+                pipe.wait(self.wait_replicas, round(self.wait_timeout * 1000))
+                return list(pipe.execute(raise_on_error=False))
+
+        recorded, reached = self._call("record", both)
+        if isinstance(recorded, RedisError):  # the script did not run: nothing to withdraw
+            raise self._unavailable("record", recorded) from recorded
+        return recorded, reached if isinstance(reached, Exception) else int(reached)
+
+    def _withdraw(self, key: str, version: str, prior: Prior) -> None:
+        """Roll back, as far as Redis lets us: the write will not be attempted."""
+        try:
             self.forget(key, version, prior)
         except Unavailable:
             logger.warning("%s: could not withdraw the intent for %s after WAIT failed", self._where, key)
-        detail = f"{type(error).__name__}" if reached < 0 else f"{reached} of {self.wait_replicas} replicas"
-        raise Unavailable(
-            f"repair journal ({self._where}): the intent for {key!r} reached {detail} "
-            f"within {self.wait_timeout:g}s; the write is not acknowledged",
-            operation="journal",
-        )
 
     def settle(self, key: str, version: str, targets: Iterable[str], *, source: str | None = None) -> None:
         """``targets`` hold ``key`` at ``version`` (or newer).  Redis down: logged, rows kept."""
@@ -229,7 +258,10 @@ class RedisJournal:
         """What this process may repair on ``target`` now, oldest first, from ``after`` on:
         its own entries, and those idle past the lease that it takes over."""
         lease_ms = str(round(self.lease * 1000))
-        rows = self._run("owed", "OWED", [self.prefix, self.consumer, target, after, limit, lease_ms])
+        cursor = self._claim_cursors.get(target, "0-0")
+        args = [self.prefix, self.consumer, target, after, limit, lease_ms, cursor]
+        cursor, rows = self._run("owed", "OWED", args)
+        self._claim_cursors[target] = _text(cursor)  # '0-0' once a round of the pending list is done
         return [_owed(target, row) for row in rows]
 
     def entry(self, target: str, key: str) -> Owed | None:
@@ -363,17 +395,20 @@ class RedisJournal:
         try:
             result = call()
         except RedisError as exc:
-            if not self._down:
-                self._down = True
-                logger.warning("repair journal on %s unreachable (%s: %s)", self._where, type(exc).__name__, exc)
-            raise Unavailable(
-                f"repair journal ({self._where}) unreachable during {what}: {type(exc).__name__}: {exc}",
-                operation="journal",
-            ) from exc
+            raise self._unavailable(what, exc) from exc
         if self._down:
             self._down = False
             logger.info("repair journal on %s reachable again", self._where)
         return result
+
+    def _unavailable(self, what: str, exc: RedisError) -> Unavailable:
+        if not self._down:
+            self._down = True
+            logger.warning("repair journal on %s unreachable (%s: %s)", self._where, type(exc).__name__, exc)
+        return Unavailable(
+            f"repair journal ({self._where}) unreachable during {what}: {type(exc).__name__}: {exc}",
+            operation="journal",
+        )
 
     def __repr__(self) -> str:
         return f"RedisJournal({self._where}, prefix={self.prefix!r}, {len(self.owing)} keys owed)"
@@ -390,6 +425,17 @@ def _check(prefix: str, lease: float, wait_replicas: int, wait_timeout: float, r
             raise ConfigError(f"{name}: must be > 0 seconds, got {value!r}")
     if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
         raise ConfigError(f"wait_replicas: must be an int >= 0, got {wait_replicas!r}")
+
+
+def _check_read_timeout(client: redis.Redis, wait_replicas: int, wait_timeout: float) -> None:
+    """A socket timeout shorter than WAIT's would cut every WAIT off and refuse every write."""
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
+    read_timeout = kwargs.get("socket_timeout")
+    if wait_replicas and isinstance(read_timeout, (int, float)) and read_timeout <= wait_timeout:
+        raise ConfigError(
+            f"wait_timeout: {wait_timeout:g}s does not fit in the client's socket timeout "
+            f"({read_timeout:g}s): give the client a socket timeout above it, or use from_url"
+        )
 
 
 def _owed(target: str, row: list[Any]) -> Owed:
