@@ -172,7 +172,14 @@ class DnsController:
         self.current = self._decide(now)
         if not self.current:
             return Published((), healthy)  # never seen a healthy endpoint: publish nothing yet
-        written, failed, fenced = self._publish(self.current)
+        token = self._token()
+        if token is None and isinstance(self._lock, FencingLock):
+            # The lock was let go since try_acquire (a concurrent release): an unfenced
+            # write to a zone that could fence would be one a newer leader cannot stop.
+            logger.info("dns controller for %s %s: lost the lock before writing", self.name, self.type)
+            self._leading = False
+            return Published(self.current, healthy, leader=False)
+        written, failed, fenced = self._publish(self.current, token)
         return Published(self.current, healthy, written, failed, fenced=fenced)
 
     def run_until_decided(self) -> Published:
@@ -253,11 +260,10 @@ class DnsController:
         better = [e for e in settled if e.priority < current.priority]
         return ((better[0] if better else current).value,)
 
-    def _publish(self, values: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str], bool]:
+    def _publish(self, values: tuple[str, ...], token: int | None) -> tuple[tuple[str, ...], dict[str, str], bool]:
         written: list[str] = []
         failed: dict[str, str] = {}
         record = Record(self.name, self.type, self.ttl, values)
-        token = self._token()
         for i, target in enumerate(self.providers):
             try:
                 if self.breakers[target.name].call(self._sync, target, record, token):
@@ -276,7 +282,8 @@ class DnsController:
         return tuple(written), failed, False
 
     def _token(self) -> int | None:
-        """The lock's fencing token for this pass's writes; None to write unfenced."""
+        """The lock's fencing token for this pass's writes (read once: the lock may be let go
+        meanwhile); None without a `FencingLock`, or when one no longer holds the lock."""
         return self._lock.token if isinstance(self._lock, FencingLock) else None
 
     def _sync(self, target: Target, record: Record, token: int | None) -> bool:

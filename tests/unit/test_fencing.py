@@ -433,3 +433,41 @@ def test_a_zone_that_cannot_fence_is_written_plainly_with_a_warning(
     assert "dns:shared cannot fence writes" in caplog.text
     assert built.run_once().written == ("dns:shared",)
     assert [r.name for r in zone.list_records()] == [NAME]
+
+
+@dataclass(eq=False)
+class LetGoAfterAcquiring(LeaseLock):
+    """A lock released by another thread right after ``try_acquire`` said it is held."""
+
+    let_go: bool = True
+
+    def try_acquire(self) -> bool:
+        held = super().try_acquire()
+        if held and self.let_go:
+            self.let_go = False
+            self.release()  # a concurrent stop(): the token is gone before the pass writes
+        return held
+
+
+class CountingZone(PausedBeforeWrite):
+    """The memory zone, counting its plain (unfenced) upserts."""
+
+    plain: int = 0
+
+    def upsert_record(self, record: Record) -> Record:
+        self.plain += 1
+        return super().upsert_record(record)
+
+
+def test_a_lock_let_go_before_the_write_writes_nothing_and_stands_by() -> None:
+    clock = FakeClock()
+    zone = CountingZone(MemoryDnsZone("example.com."))
+    lock = LetGoAfterAcquiring(Lease(clock))
+    built = controller(zone, lock, clock, {v: Switch() for v in (PRIMARY, SECONDARY)})
+    report = built.run_once()
+    assert report.leader is False and report.written == ()
+    assert zone.plain == 0 and zone.writes == [] and list(zone.inner.list_records()) == []
+    clock.advance(1.0)
+    again = built.run_once()  # the lock held throughout this pass: a fenced write
+    assert again.leader and again.written == ("dns:shared",)
+    assert zone.plain == 0 and zone.writes == [2] and zone.inner.get_record(FENCE, "TXT").values == ("2",)
