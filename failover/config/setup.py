@@ -231,6 +231,9 @@ def _storage(section: StorageSection, options: Options) -> FailoverStorage:
     targets = _targets("storage", section, options)
     writes = None if section.replication is None else _write_mode(section.replication, len(targets), options)
     keywords = _facade_keywords("storage", section, options)
+    check_lease = getattr(writes and writes.journal, "check_lease", None)
+    if callable(check_lease):  # the Redis journal: its lease against the attempt timeout
+        check_lease((keywords.get("execution") or _execution_config()()).attempt_timeout)
     try:
         return named(f"{options.source}: storage", lambda: FailoverStorage(targets, writes=writes, **keywords))
     except BaseException:

@@ -24,11 +24,15 @@ Durability: a write is acknowledged once the intent is in Redis.  What Redis pro
 then is what the server is set up for: with ``appendonly yes`` and ``appendfsync always``
 the intent is on disk; with the default ``everysec`` up to a second of intents can be
 lost with the server; without AOF, everything since the last snapshot.  ``wait_replicas
-= N`` adds ``WAIT N timeout`` after each intent: the write is refused (`Unavailable`)
-unless N replicas have it within ``wait_timeout`` seconds.  Off (0) by default: then a
-failover of Redis to a replica that had not received the intent loses it.
+= N`` adds ``WAIT N timeout`` after each intent, on the intent's own connection (WAIT
+counts only its connection's writes): the write is refused (`Unavailable`) unless N
+replicas have it within ``wait_timeout`` seconds.  Off (0) by default: then a failover
+of Redis to a replica that had not received the intent loses it.  The server must not
+evict keys (``maxmemory-policy noeviction``): an evicted sequence counter or row breaks
+the scripts or loses a debt.
 
-Redis unreachable: recording an intent raises `failover.errors.Unavailable`, so the write
+Redis unreachable: constructing the journal raises `failover.errors.Unavailable` (it
+reads every row to fill `owing`); recording an intent raises it too, so the write
 is refused, never acknowledged without its intent.  (A reply lost after Redis ran the
 script leaves the intent there: the refused write may then reach the targets later, as
 any write that timed out may; what is never possible is an acknowledged write lost.)
@@ -133,6 +137,19 @@ class RedisJournal:
         except ValueError as exc:  # redis-py's words about the URL, never its text
             raise ConfigError("journal url: not a Redis URL redis-py can read") from exc
         return cls(client, **options)
+
+    def check_lease(self, attempt_timeout: float | None) -> None:
+        """Warn when ``lease`` is under three attempt timeouts: a repair (a head, a get, a
+        put, each bounded by it) could then outlast its lease and be repeated by another
+        process.  The set-up file calls this with the facade's execution settings."""
+        if attempt_timeout is not None and self.lease < 3 * attempt_timeout:
+            logger.warning(
+                "repair journal on %s: lease %gs is under 3 x the attempt timeout (%gs): a repair may outlast "
+                "its lease and be made twice; use a lease of several attempt timeouts",
+                self._where,
+                self.lease,
+                attempt_timeout,
+            )
 
     # ------------------------------------------------------------ writes
 

@@ -126,3 +126,21 @@ def test_bad_arguments_are_config_errors(redis_server: RedisServer) -> None:
     with pytest.raises(ConfigError, match="journal url"):
         RedisJournal.from_url("http://127.0.0.1:1")
     assert os.environ.get("JOURNAL_REDIS_URL") is None
+
+
+def test_a_lease_under_three_attempt_timeouts_is_warned_about(
+    redis_server: RedisServer, prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    environ = {"JOURNAL_REDIS_URL": redis_server.url}
+    short = CONFIG.format(prefix=prefix) + "[storage.execution]\nattempt_timeout = 3\n"
+    with caplog.at_level(logging.WARNING, logger="failover.redis"):
+        parse(short, base=tmp_path, environ=environ).close()  # lease 7.5 < 3 x 3
+        assert "lease 7.5s is under 3 x the attempt timeout (3s)" in caplog.text
+        caplog.clear()
+        parse(short.replace("= 3\n", "= 2.5\n"), base=tmp_path, environ=environ).close()
+    assert "lease" not in caplog.text
+
+
+def test_opening_the_journal_while_redis_is_down_raises_unavailable() -> None:
+    with pytest.raises(Unavailable, match=r"repair journal \(redis 127\.0\.0\.1:1/0\) unreachable"):
+        RedisJournal.from_url("redis://127.0.0.1:1/0")
