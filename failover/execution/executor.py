@@ -46,7 +46,7 @@ from failover.execution.hedging import run_hedged
 from failover.execution.lookup import Lookup
 from failover.layers.base import Attempt, Layer, Skip, check_layers, compose
 from failover.layers.builtin import AttemptTimeout
-from failover.routing.router import Member, Router
+from failover.routing.router import Member, Plan, Router
 
 R = TypeVar("R")
 
@@ -147,6 +147,28 @@ class Executor:
         Targets named in ``exclude`` are skipped (a resumed listing avoids the one
         that just failed it).  A read by key passes a `Lookup` (see `failover.execution.lookup`).
         """
+        started = self._monotonic()
+        self._record_call()
+        plan = self.router.current(started)
+        return self._planned(plan, started, operation, call, idempotent, exclude, lookup)
+
+    def run_lead_first(
+        self,
+        operation: str,
+        call: Callable[[Member], R],
+        *,
+        idempotent: bool = True,
+        exclude: frozenset[str] = frozenset(),
+        lookup: Lookup | None = None,
+    ) -> R:
+        """`run` for an executor that neither hedges nor enforces timeouts, with a fast lane.
+
+        Most calls go to the plan's lead for their operation (`Plan.leads`), behind a
+        closed breaker, and succeed there.  Such a call is made here straight away, through
+        the lead's stack of layers, recording only what `run` would record for it; anything
+        else (an exclusion, a lead that is not closed, a failure, a layer passing the lead
+        by) goes the general way, from where the lane left off.
+        """
         monotonic = self._monotonic
         started = monotonic()
         self._record_call()
@@ -154,7 +176,60 @@ class Executor:
         plan = router.cached
         if plan.epoch != router.epoch or started >= plan.valid_until:
             plan = router.replan(started)
-        members = router.reorder(plan.members) if router.shuffles else plan.members
+        lead = plan.leads.get(operation)
+        if lead is None or exclude or lead.breaker.state is not _CLOSED:
+            return self._planned(plan, started, operation, call, idempotent, exclude, lookup)
+        stack = lead.stack
+        errors: list[FailoverError] | None
+        skipped: list[str] | None
+        try:
+            if stack is None:
+                result = call(lead)
+            else:
+                overall = started + self._deadline
+                end = started + self._attempt_timeout
+                result = stack(Attempt(lead, operation, call, started, end if end < overall else overall, monotonic, 0))
+        except Skip:
+            lead.breaker.release(PASS)  # passed by, not tried: nothing to record
+            errors, skipped, tried = None, [lead.name], 0
+        except Exception as exc:
+            tried = 1
+            lookup, errors, skipped = self._failed(
+                lead, PASS, operation, exc, started, plan.members, exclude, lookup, None, None
+            )
+        except BaseException:
+            lead.breaker.release(PASS)
+            raise
+        else:
+            ended = monotonic()
+            duration = ended - started
+            breaker = lead.breaker
+            if breaker.count_success is not None and not breaker.consecutive_failures:
+                breaker.count_success()  # `CircuitBreaker.on_success`, inlined: no failure streak to end
+            else:
+                breaker.on_success(PASS, duration)
+            lead.health.record_success(duration, ended)
+            return result
+        # On from the members after the lead: those before it cannot take the call.
+        members = plan.members
+        rest = iter(members[members.index(lead) + 1 :])
+        overall = started + self._deadline
+        return self._attempts(
+            operation, call, members, rest, False, overall, idempotent, exclude, lookup, errors, skipped, tried
+        )
+
+    def _planned(
+        self,
+        plan: Plan,
+        started: float,
+        operation: str,
+        call: Callable[[Member], R],
+        idempotent: bool,
+        exclude: frozenset[str],
+        lookup: Lookup | None,
+    ) -> R:
+        """The call over ``plan``'s members: hedged, raced against its timeout, or in turn."""
+        members = self.router.reorder(plan.members) if self.router.shuffles else plan.members
         panic = plan.panic
         if exclude:
             members, panic = self._without(members, exclude, panic)
@@ -168,10 +243,28 @@ class Executor:
             return run_hedged(
                 self, self._thread_pool(), operation, call, candidates, overall, lookup, behind_open, left_out
             )
-        errors: list[FailoverError] | None = None  # allocated on the first failure only
-        skipped: list[str] | None = None  # behind an open breaker, or passed by a layer
-        tried = 0  # attempts made so far: the next one's `Attempt.order`
-        for member in members:
+        return self._attempts(
+            operation, call, members, iter(members), panic, overall, idempotent, exclude, lookup, None, None, 0
+        )
+
+    def _attempts(
+        self,
+        operation: str,
+        call: Callable[[Member], R],
+        members: tuple[Member, ...],
+        remaining: Iterator[Member],
+        panic: bool,
+        overall: float,
+        idempotent: bool,
+        exclude: frozenset[str],
+        lookup: Lookup | None,
+        errors: list[FailoverError] | None,  # allocated on the first failure only
+        skipped: list[str] | None,  # behind an open breaker, or passed by a layer
+        tried: int,  # attempts made so far: the next one's `Attempt.order`
+    ) -> R:
+        """Try the ``remaining`` members of ``members`` in turn until one answers."""
+        monotonic = self._monotonic
+        for member in remaining:
             if operation not in member.operations:
                 continue
             breaker = member.breaker
@@ -191,8 +284,7 @@ class Executor:
                 if self.emit is not None:
                     last = errors[-1]
                     self.emit(Retried(member.name, operation, last.target or "", last.kind))
-            # The first attempt reuses the call's start: one clock read less per call.
-            attempt_start = monotonic() if errors or (lookup and lookup.first) else started
+            attempt_start = monotonic()
             stack = member.stack
             try:
                 if stack is None:
@@ -207,20 +299,9 @@ class Executor:
                 continue
             except Exception as exc:
                 tried += 1
-                error = self.record_error(member, permit, operation, exc, monotonic() - attempt_start)
-                if error is None:
-                    raise
-                if not error.fails_over:
-                    if lookup is not None and lookup.first is None:
-                        # The first answer of a lookup: were more preferred targets out of reach?
-                        lookup = lookup.for_call()
-                        skipped = self._left_out(members, exclude, operation) + (skipped or [])
-                    if lookup is not None and lookup.goes_on(error, bool(errors or skipped)):
-                        continue
-                    raise error from (None if error is exc else exc)
-                if errors is None:
-                    errors = []
-                errors.append(error)
+                lookup, errors, skipped = self._failed(
+                    member, permit, operation, exc, attempt_start, members, exclude, lookup, errors, skipped
+                )
                 continue
             except BaseException:
                 member.breaker.release(permit)
@@ -236,6 +317,34 @@ class Executor:
         if errors and (lookup is None or lookup.first is None):
             skipped = self._left_out(members, exclude, operation) + (skipped or [])
         raise self.exhausted(operation, errors or [], skipped or (), lookup, alone=len(members) == 1)
+
+    def _failed(
+        self,
+        member: Member,
+        permit: Permit,
+        operation: str,
+        exc: Exception,
+        attempt_start: float,
+        members: tuple[Member, ...],
+        exclude: frozenset[str],
+        lookup: Lookup | None,
+        errors: list[FailoverError] | None,
+        skipped: list[str] | None,
+    ) -> tuple[Lookup | None, list[FailoverError] | None, list[str] | None]:
+        """Record the attempt that raised ``exc`` (being handled); raise when it is the
+        call's answer, else return the ``lookup``, ``errors`` and ``skipped`` to go on with."""
+        error = self.record_error(member, permit, operation, exc, self._monotonic() - attempt_start)
+        if error is None:
+            raise exc
+        if not error.fails_over:
+            if lookup is not None and lookup.first is None:
+                # The first answer of a lookup: were more preferred targets out of reach?
+                lookup = lookup.for_call()
+                skipped = self._left_out(members, exclude, operation) + (skipped or [])
+            if lookup is not None and lookup.goes_on(error, bool(errors or skipped)):
+                return lookup, errors, skipped
+            raise error from (None if error is exc else exc)
+        return lookup, [error] if errors is None else [*errors, error], skipped
 
     def _without(
         self, members: tuple[Member, ...], exclude: frozenset[str], panic: bool

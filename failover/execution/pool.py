@@ -118,8 +118,9 @@ class _PoolExecutor(Executor):
         return super().run(operation, call, **options)
 
     def routed_run(self) -> Run:
-        """`Executor.run` itself, bound: the facades' read and write paths, which route."""
-        return super().run
+        """The facades' read and write paths, which route: `Executor.run` itself, bound, or
+        its fast lane `run_lead_first` when no call is raced against a timeout or hedged."""
+        return super().run if self._concurrent else self.run_lead_first
 
 
 def _unrouted(call: Callable[[Member], R]) -> Callable[[Member], R]:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from failover.breaker.circuit import BreakerState, CircuitBreaker
@@ -93,6 +94,18 @@ class Member(Generic[P]):
         return f"Member({self.name!r})"
 
 
+_NO_LEADS: Mapping[str, Member] = MappingProxyType({})
+
+
+def _leads(ordered: Sequence[Member]) -> Mapping[str, Member]:
+    """For each operation, the first of ``ordered`` to take it."""
+    first: dict[str, Member] = {}
+    for member in ordered:
+        for operation in member.operations:
+            first.setdefault(operation, member)
+    return first
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """The ordered targets for calls made before ``valid_until``."""
@@ -101,6 +114,10 @@ class Plan:
     panic: bool
     valid_until: float
     epoch: int
+    # Per operation, the member each call of it tries first, when that is known ahead of
+    # the call (not in panic, not drawn per call): the executor's fast lane
+    # (`Executor.run_lead_first`) goes straight to it.
+    leads: Mapping[str, Member]
 
 
 class Router:
@@ -127,7 +144,7 @@ class Router:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self.epoch = 0  # bumped by `invalidate` on every breaker or health change
-        self.cached = Plan((), False, -math.inf, -1)
+        self.cached = Plan((), False, -math.inf, -1, _NO_LEADS)
         self._preferred: Member | None = None  # first choice of the last plan, for events
         self._away_since: dict[str, float] = {}  # when traffic left a former first choice
 
@@ -171,7 +188,8 @@ class Router:
             if panic:  # every target that an operator has not taken out, breakers bypassed
                 ordered = tuple(m for m in self.members if m.breaker.state is not _FORCED_OPEN)
             valid_until = min(valid_until, now + self.policy.refresh_every)
-            plan = Plan(tuple(ordered), panic, valid_until, epoch)
+            leads = _NO_LEADS if panic or self.shuffles else _leads(ordered)
+            plan = Plan(tuple(ordered), panic, valid_until, epoch, leads)
             self._note_changes(plan, now, events)
             self.cached = plan
         for event in events:
