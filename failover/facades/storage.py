@@ -46,6 +46,8 @@ R = TypeVar("R")
 S = TypeVar("S", bound="FailoverStorage")
 
 READ_OPERATIONS = frozenset({"get", "get_range", "get_stream", "head", "list"})
+# How many checked keys a facade remembers (see `FailoverStorage._check_new_key`).
+_CHECKED_KEYS = 4096
 
 
 class FailoverStorage(Facade[ObjectStore]):
@@ -103,6 +105,9 @@ class FailoverStorage(Facade[ObjectStore]):
             rng=rng,
             instruments=instruments,
         )
+        # Keys that passed `check_key`: a hot read or write looks its key up here instead
+        # of checking it again.  Emptied when full, so it stays small.
+        self._checked_keys: set[str] = set()
         self.replication: Replication | None = None
         # Keys some target still owes; the read path checks this dict, never SQLite.
         self._owing: Mapping[str, object] = {}
@@ -112,10 +117,18 @@ class FailoverStorage(Facade[ObjectStore]):
             self.replication = Replication(self.pool, writes)
             self._owing = self.replication.owing
 
+    def _check_new_key(self, key: str) -> None:
+        check_key(key)  # raises for a bad key, which is never remembered
+        checked = self._checked_keys
+        if len(checked) >= _CHECKED_KEYS:
+            checked.clear()
+        checked.add(key)
+
     # ------------------------------------------------------------ reads
 
     def get(self, key: str) -> bytes:
-        check_key(key)
+        if key.__class__ is not str or key not in self._checked_keys:
+            self._check_new_key(key)
         call: Callable[[Member[ObjectStore]], bytes] = lambda m: m.provider.get(key)  # noqa: E731
         if self.replication is None:  # the plain path, one call less
             return self._read("get", call, lookup=PREFERRED)
@@ -169,7 +182,8 @@ class FailoverStorage(Facade[ObjectStore]):
                 close()
 
     def head(self, key: str) -> ObjectInfo:
-        check_key(key)
+        if key.__class__ is not str or key not in self._checked_keys:
+            self._check_new_key(key)
         call: Callable[[Member[ObjectStore]], ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
         if self.replication is None:  # the plain path, one call less
             return self._read("head", call, lookup=PREFERRED)

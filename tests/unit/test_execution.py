@@ -239,3 +239,23 @@ def test_get_stream_fails_over_from_a_down_target_before_the_first_chunk() -> No
     chunks = list(stream)
     assert chunks == [b"seed", b"-dat", b"a"]
     assert rig.chaos[2].calls == 0
+
+
+def test_a_bad_key_is_refused_on_every_call_and_never_remembered_as_checked() -> None:
+    rig = make_rig()
+    assert rig.storage.get("seed") == b"seed-data"
+    for _ in range(3):
+        with pytest.raises(InvalidInput):
+            rig.storage.get("reports/./q3")
+        with pytest.raises(InvalidInput):
+            rig.storage.head("trailing.")
+    assert all(chaos.calls == 0 for chaos in rig.chaos[1:])
+    assert rig.storage.get("seed") == b"seed-data"
+
+
+def test_the_checked_keys_a_facade_remembers_stay_bounded() -> None:
+    rig = make_rig()
+    for n in range(10_000):
+        with pytest.raises(NotFound):
+            rig.storage.head(f"k{n}")
+    assert 0 < len(rig.storage._checked_keys) <= 4096
