@@ -136,16 +136,17 @@ class Executor:
         self,
         operation: str,
         call: Callable[[Member], R],
+        lookup: Lookup | None = None,
         *,
         idempotent: bool = True,
         exclude: frozenset[str] = frozenset(),
-        lookup: Lookup | None = None,
     ) -> R:
         """Call ``call(member)`` on the best target, then the next ones on errors that fail over.
 
         Reads (the router's ``hedgeable`` operations) are hedged when ``hedge_after`` is set.
         Targets named in ``exclude`` are skipped (a resumed listing avoids the one
-        that just failed it).  A read by key passes a `Lookup` (see `failover.execution.lookup`).
+        that just failed it).  A read by key passes a `Lookup` (see `failover.execution.lookup`),
+        by position on the hot path: a call with keywords costs more.
         """
         started = self._monotonic()
         self._record_call()
@@ -156,10 +157,10 @@ class Executor:
         self,
         operation: str,
         call: Callable[[Member], R],
+        lookup: Lookup | None = None,
         *,
         idempotent: bool = True,
         exclude: frozenset[str] = frozenset(),
-        lookup: Lookup | None = None,
     ) -> R:
         """`run` for an executor that neither hedges nor enforces timeouts, with a fast lane.
 

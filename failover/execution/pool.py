@@ -30,6 +30,7 @@ from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
 from failover.events import Emitter, Event, Listener
 from failover.execution.executor import ExecutionConfig, Executor
+from failover.execution.lookup import Lookup
 from failover.execution.status import PoolStatus, TargetStatus, passive_verdict
 from failover.health.checker import Check, HealthChecker
 from failover.health.probes import Probe, ProviderProbe
@@ -99,7 +100,7 @@ class _Invalidate:
 
 
 class Run(Protocol):
-    """`Executor.run`'s shape: ``run(operation, call, idempotent=..., exclude=..., lookup=...)``."""
+    """`Executor.run`'s shape: ``run(operation, call, lookup, idempotent=..., exclude=...)``."""
 
     def __call__(self, operation: str, call: Callable[[Member], R], *args: Any, **options: Any) -> R: ...
 
@@ -111,11 +112,11 @@ class _PoolExecutor(Executor):
         super().__init__(*args, **kwargs)
         self._names = names
 
-    def run(self, operation: str, call: Callable[[Member], R], **options: Any) -> R:
+    def run(self, operation: str, call: Callable[[Member], R], lookup: Lookup | None = None, **options: Any) -> R:
         exclude = options.get("exclude")
         if exclude and len(self._names - exclude) == 1:
             call = _unrouted(call)
-        return super().run(operation, call, **options)
+        return super().run(operation, call, lookup, **options)
 
     def routed_run(self) -> Run:
         """The facades' read and write paths, which route: `Executor.run` itself, bound, or
@@ -172,9 +173,7 @@ class Pool:
         routers: list[Router] = []
         user_listeners = tuple(listeners)
         self.emitter = Emitter((_Invalidate(routers), *user_listeners))
-        self.healths = {
-            t.name: TargetHealth(t.name, health, emitter=self.emitter, clock=self.clock) for t in targets
-        }
+        self.healths = {t.name: TargetHealth(t.name, health, emitter=self.emitter, clock=self.clock) for t in targets}
         self.status_window = next(iter(self.healths.values())).config.status_window
         classes = (READ, WRITE) if breaker_per == "operation_class" else ("",)
         self.executors: dict[str, _PoolExecutor] = {}

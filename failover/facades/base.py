@@ -41,10 +41,10 @@ class _Run(Protocol[P]):
         self,
         operation: str,
         call: Callable[[Member[P]], R],
+        lookup: Lookup | None = ...,
         *,
         idempotent: bool = ...,
         exclude: frozenset[str] = ...,
-        lookup: Lookup | None = ...,
     ) -> R: ...
 
 

@@ -131,7 +131,7 @@ class FailoverStorage(Facade[ObjectStore]):
             self._check_new_key(key)
         call: Callable[[Member[ObjectStore]], bytes] = lambda m: m.provider.get(key)  # noqa: E731
         if self.replication is None:  # the plain path, one call less
-            return self._read("get", call, lookup=PREFERRED)
+            return self._read("get", call, PREFERRED)
         return self._read_key(key, "get", call)
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
@@ -139,7 +139,7 @@ class FailoverStorage(Facade[ObjectStore]):
         validate_range(start, end)
         call: Callable[[Member[ObjectStore]], bytes] = lambda m: m.provider.get_range(key, start, end)  # noqa: E731
         if self.replication is None:  # the plain path, one call less
-            return self._read("get_range", call, lookup=PREFERRED)
+            return self._read("get_range", call, PREFERRED)
         return self._read_key(key, "get_range", call)
 
     def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
@@ -186,7 +186,7 @@ class FailoverStorage(Facade[ObjectStore]):
             self._check_new_key(key)
         call: Callable[[Member[ObjectStore]], ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
         if self.replication is None:  # the plain path, one call less
-            return self._read("head", call, lookup=PREFERRED)
+            return self._read("head", call, PREFERRED)
         return self._read_key(key, "head", call)
 
     def _read_key(self, key: str, operation: str, call: Callable[[Member[ObjectStore]], R]) -> R:
@@ -199,7 +199,7 @@ class FailoverStorage(Facade[ObjectStore]):
         """
         replication = self.replication
         if replication is None:
-            return self._read(operation, call, lookup=PREFERRED)
+            return self._read(operation, call, PREFERRED)
         lookup = Lookup(fall_through=True)
         owed = key in self._owing
         guard = replication.guard
