@@ -6,19 +6,30 @@ over a sync facade, it uses that facade's pool: the same router, the same breake
 health per target, the same retry budget and status, with an async provider per target
 beside each sync one.  A process that serves both sync and async callers then learns
 about a target once: an outage seen by one side opens the breaker for both.
+
+With ``writes=`` (or over a sync facade that has one), writes are replicated by
+`failover.aio.replication` through the durable journal, whose calls run on a thread of
+their own, and repaired by the sync repairer (`failover.aio.bridge`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import builtins
+import contextlib
+import dataclasses
 import functools
 import inspect
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from failover.aio.bridge import AsyncReplication, LoopHolder
 from failover.aio.capabilities import ASYNC_OBJECT_OPERATIONS, AsyncObjectStore
 from failover.aio.executor import AsyncExecutor, Call
+from failover.aio.journaling import JournalWorker
+from failover.aio.replication import AsyncWrites
 from failover.capabilities import Capability, ObjectInfo, check_key, validate_range
 from failover.errors import ConfigError, InvalidInput
 from failover.execution.executor import DEFAULT_LAYERS, ExecutionConfig
@@ -29,6 +40,8 @@ from failover.facades.storage import READ_OPERATIONS
 from failover.facades.storage import FailoverStorage as SyncFailoverStorage
 from failover.portable import check_write
 from failover.replication.anti_entropy import MARKER_PREFIX
+from failover.replication.modes import Replication, WriteMode
+from failover.replication.versioning import without_version
 from failover.routing.router import Member
 from failover.target import Target
 
@@ -37,7 +50,10 @@ if TYPE_CHECKING:
     from failover.breaker.store import BreakerStore
     from failover.clock import Clock
     from failover.events import Listener
+    from failover.execution.status import PoolStatus
     from failover.health.target_health import HealthConfig
+    from failover.replication.journal import Failed
+    from failover.replication.repair import DrainReport
     from failover.routing.policies import Policy
 
 R = TypeVar("R")
@@ -51,9 +67,14 @@ class FailoverStorage(Facade[Any]):
     providers, or ``FailoverStorage.sharing(sync_storage, {name: async_provider})``.
     Reads and writes follow the sync facade's rules (routing, breakers, health, retry
     budget, ``NotFoundUnconfirmed``); attempt timeouts and the deadline are hard limits
-    (the attempt is cancelled), and hedged reads cancel the losing attempt.  Writes go
-    to one target (no ``writes=`` mode yet); ``put`` takes bytes.  Maintenance
-    (`force_open`, `drain`, `release`...) and `status` are the sync facade's.
+    (the attempt is cancelled), and hedged reads cancel the losing attempt.  ``put``
+    takes bytes.  Maintenance (`force_open`, `drain`, `release`...) and `status` are the
+    sync facade's.
+
+    Without ``writes=``, a write goes to one target.  With ``writes=replication.Primary()``,
+    ``All()`` or ``Quorum(w)``, writes are replicated as by the sync facade
+    (`failover.aio.replication`), reads avoid a target that still owes the key, and a
+    read that finds a target lacking the object journals a copy for it.
     """
 
     kind = "storage"
@@ -65,6 +86,7 @@ class FailoverStorage(Facade[Any]):
         self,
         targets: Sequence[Target[AsyncObjectStore]],
         *,
+        writes: WriteMode | None = None,
         policy: Policy | None = None,
         failback_after: float = 30.0,
         breaker: BreakerConfig | None = None,
@@ -76,10 +98,13 @@ class FailoverStorage(Facade[Any]):
         listeners: Iterable[Listener] = (),
         rng: random.Random | None = None,
     ) -> None:
-        """Every keyword configures the pool, as for the sync facade (see `Facade`); health
-        checks and layers, which are sync code, are not taken here (see `sharing`)."""
+        """``writes``: a write mode, as for the sync facade; every other keyword configures
+        the pool (see `Facade`).  Health checks and layers, which are sync code, are not
+        taken here (see `sharing`)."""
         if isinstance(execution, ExecutionConfig) and execution.layers != DEFAULT_LAYERS:
             raise ConfigError("execution: layers are sync code around a sync call; async calls do not run them")
+        if writes is not None and not isinstance(writes, WriteMode):
+            raise ConfigError(f"writes must be replication.Primary(), All() or Quorum(w), not {writes!r}")
         super().__init__(
             targets,
             policy=policy,
@@ -94,6 +119,8 @@ class FailoverStorage(Facade[Any]):
             rng=rng,
         )
         self._bind({t.name: _check_async(t.provider, f"targets[{i}].provider") for i, t in enumerate(targets)}, True)
+        self._holder: LoopHolder | None = LoopHolder()  # the loop the repairs' calls are handed to
+        self._replicate(AsyncReplication(self.pool, writes, self._holder) if writes is not None else None)
 
     @classmethod
     def sharing(cls: type[S], storage: SyncFailoverStorage, providers: Mapping[str, AsyncObjectStore]) -> S:
@@ -103,10 +130,6 @@ class FailoverStorage(Facade[Any]):
         stop the health checks; this facade's do nothing to them."""
         if not isinstance(storage, SyncFailoverStorage):
             raise ConfigError(f"storage must be a sync FailoverStorage, got {storage!r}")
-        if storage.replication is not None:
-            raise ConfigError(
-                "storage: a FailoverStorage with writes= cannot be shared: async writes are not replicated"
-            )
         if not isinstance(providers, Mapping):
             raise ConfigError(f"providers must map target names to async providers, got {providers!r}")
         names = [t.name for t in storage.pool.targets]
@@ -116,6 +139,8 @@ class FailoverStorage(Facade[Any]):
         facade.pool = storage.pool
         facade.instruments = ()
         facade._bind({name: _check_async(p, f"providers[{name!r}]") for name, p in providers.items()}, False)
+        facade._holder = None  # the sync facade repairs, on its own providers
+        facade._replicate(storage.replication)
         return facade
 
     def _bind(self, providers: Mapping[str, object], owner: bool) -> None:
@@ -126,23 +151,45 @@ class FailoverStorage(Facade[Any]):
         self._awrite = self._aread if write is read else AsyncExecutor(write, providers)
         self._runs = {READ: self._aread.run, WRITE: self._awrite.run}
 
+    def _replicate(self, replication: Replication | None) -> None:
+        self.replication = replication
+        self._writes: AsyncWrites | None = None
+        if replication is not None:
+            worker = JournalWorker(replication.journal)
+            self._writes = AsyncWrites(replication, self._aread, self._awrite, worker)
+
     # ------------------------------------------------------------ reads
 
     async def get(self, key: str) -> bytes:
         check_key(key)
         call: Call[bytes] = lambda m: m.provider.get(key)  # noqa: E731
+        if self._writes is not None:
+            return await self._read_key(key, "get", call)
         return await self._aread.run("get", call, lookup=PREFERRED)
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         check_key(key)
         validate_range(start, end)
         call: Call[bytes] = lambda m: m.provider.get_range(key, start, end)  # noqa: E731
+        if self._writes is not None:
+            return await self._read_key(key, "get_range", call)
         return await self._aread.run("get_range", call, lookup=PREFERRED)
 
     async def head(self, key: str) -> ObjectInfo:
         check_key(key)
         call: Call[ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
+        if self._writes is not None:
+            return await self._read_key(key, "head", call)
         return await self._aread.run("head", call, lookup=PREFERRED)
+
+    async def _read_key(self, key: str, operation: str, call: Call[R]) -> R:
+        assert self._writes is not None
+        self._see_loop()
+        return await self._writes.read_key(key, operation, call)
+
+    def _see_loop(self) -> None:
+        if self._holder is not None:
+            self._holder.see()
 
     def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
@@ -179,38 +226,102 @@ class FailoverStorage(Facade[Any]):
     async def put(
         self, key: str, data: bytes, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
     ) -> ObjectInfo:
-        """Write ``data`` (bytes) to one target; ``key``, ``content_type`` and ``metadata``
-        are checked against the portable model before any target is tried."""
+        """Write ``data`` (bytes), to one target or, with a write mode, replicated;
+        ``key``, ``content_type`` and ``metadata`` are checked against the portable model
+        before any target is tried."""
         content_type, metadata = check_write(key, content_type, metadata)
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         if not isinstance(data, bytes):
             raise InvalidInput(f"data must be bytes, not {type(data).__name__}")
+        if self._writes is not None:
+            self._see_loop()
+            return await self._writes.put(key, data, content_type=content_type, metadata=metadata)
         call: Call[ObjectInfo] = lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata)  # noqa: E731
         return await self._awrite.run("put", call)
 
     async def delete(self, key: str) -> None:
         check_key(key)
+        if self._writes is not None:
+            self._see_loop()
+            await self._writes.delete(key)
+            return
         call: Call[None] = lambda m: m.provider.delete(key)  # noqa: E731
         await self._awrite.run("delete", call)
 
     async def copy(self, src: str, dst: str) -> ObjectInfo:
         check_key(src)
         check_key(dst)
+        if self._writes is not None:
+            # A new object with a version of its own: read it, write it like any put.
+            info = await self.head(src)
+            data = await self.get(src)
+            return await self.put(dst, data, content_type=info.content_type, metadata=without_version(info.metadata))
         call: Call[ObjectInfo] = lambda m: m.provider.copy(src, dst)  # noqa: E731
         return await self._awrite.run("copy", call)
+
+    # ------------------------------------------------------------ replication
+
+    async def repair(self) -> DrainReport:
+        """One repair pass now, with the marker checks and anti-entropy that are due, on a
+        thread (the repairer is sync code; its calls on async providers come back to this
+        loop).  The background drainer, started by `start`, does the same."""
+        replication = self._replicated()
+        self._see_loop()
+        return await asyncio.get_running_loop().run_in_executor(None, replication.maintenance_pass, None)
+
+    async def pending(self) -> dict[str, int]:
+        """How many keys each target still owes (empty when nothing is owed)."""
+        return await self._journal_call(lambda r: r.pending())
+
+    async def failed(self) -> builtins.list[Failed]:
+        """Repairs a target refused for good (quarantined): target, key, version, answer."""
+        return await self._journal_call(lambda r: r.failed())
+
+    async def _journal_call(self, call: Callable[[Replication], R]) -> R:
+        replication = self._replicated()
+        assert self._writes is not None
+        return await self._writes.worker.run(call, replication)
+
+    def status(self) -> PoolStatus:
+        """The pool's status; with a write mode, also how many repairs are quarantined
+        (one read of the journal: keep it off a hot path)."""
+        status = super().status()
+        if self.replication is None:
+            return status
+        return dataclasses.replace(status, quarantined=self.replication.quarantined())
+
+    def _replicated(self) -> Replication:
+        if self.replication is None:
+            raise InvalidInput("this FailoverStorage has no writes= mode: nothing is journaled")
+        return self.replication
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self: S) -> S:
-        """Start the pool's breaker-store sync, when this facade owns its pool."""
+        """Start the pool's breaker-store sync and, with a write mode, the background
+        drainer, when this facade owns its pool (a shared pool is the sync facade's)."""
         if self._owner:
             self.pool.start()
+            if self.replication is not None:
+                self.replication.start()
+        with contextlib.suppress(RuntimeError):  # outside a loop: the first call on one tells
+            self._see_loop()
         return self
 
     def close(self) -> None:
+        """Stop the drainer (waiting up to a second for it) and the pool's threads; journal
+        calls already queued are still made.  On a loop, prefer ``await aclose()``."""
+        if self._writes is not None:
+            self._writes.worker.close()
         if self._owner:
+            if self.replication is not None:
+                self.replication.close()
             self.pool.close()
+
+    async def aclose(self) -> None:
+        """`close`, on a thread: a repair in flight, whose calls need this loop, can end."""
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     async def __aenter__(self: S) -> S:
         return self.start()
@@ -218,7 +329,7 @@ class FailoverStorage(Facade[Any]):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        await self.aclose()
 
 
 async def _open_listing(

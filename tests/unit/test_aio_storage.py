@@ -178,7 +178,7 @@ def test_a_caller_that_cancels_stops_the_attempt_and_gives_the_trial_permit_back
     assert a.cancelled == 1
     a.delay = 0.0
     assert virtual(clock, lambda: storage.get("k")) == b"v"  # the permit came back: the trial is made
-    assert breaker.state is BreakerState.CLOSED
+    assert breaker.state is BreakerState.CLOSED  # type: ignore[comparison-overlap]
 
 
 def test_a_listing_that_fails_midway_resumes_on_the_next_target_past_the_last_key() -> None:
@@ -241,29 +241,37 @@ def test_both_facades_spend_one_retry_budget() -> None:
     assert executors == set(sync.pool.executors.values())
 
 
-def test_sharing_checks_its_arguments(tmp_path: Path) -> None:
-    sync, _, a, b, _ = shared()
+def test_sharing_checks_its_arguments() -> None:
+    sync, _, a, _, _ = shared()
     with pytest.raises(ConfigError, match="providers must name exactly"):
         FailoverStorage.sharing(sync, {"aws:one": a})
     with pytest.raises(ConfigError, match=r"providers\['aws:two'\]: put must be async"):
-        FailoverStorage.sharing(sync, {"aws:one": a, "aws:two": MemoryObjectStore()})
+        FailoverStorage.sharing(sync, {"aws:one": a, "aws:two": MemoryObjectStore()})  # type: ignore[dict-item]
     with pytest.raises(ConfigError, match="must be a sync FailoverStorage"):
         FailoverStorage.sharing(object(), {})  # type: ignore[arg-type]
+
+
+def test_a_facade_with_writes_is_shared_with_its_replication(tmp_path: Path) -> None:
+    _, _, a, b, clock = shared()
     providers: Mapping[str, Any] = {"aws:one": a, "aws:two": b}
     replicated = SyncStorage(
-        [Target("aws:one", a.store), Target("aws:two", b.store)], writes=Primary(journal=tmp_path / "j.sqlite"),
+        [Target("aws:one", a.store), Target("aws:two", b.store)],
+        writes=Primary(journal=tmp_path / "j.sqlite"),
         execution=ExecutionConfig(),
+        clock=clock,
     )
     try:
-        with pytest.raises(ConfigError, match="writes="):
-            FailoverStorage.sharing(replicated, providers)
+        aio = FailoverStorage.sharing(replicated, providers)
+        assert aio.replication is replicated.replication
+        virtual(clock, lambda: aio.put("k", b"v"))
+        assert replicated.pending() == {"aws:two": 1}  # the async write, in the sync facade's journal
     finally:
         replicated.close()
 
 
 def test_the_async_facade_refuses_sync_providers_and_layers() -> None:
     with pytest.raises(ConfigError, match=r"targets\[0\].provider: put must be async"):
-        FailoverStorage([Target("aws:one", MemoryObjectStore())])  # type: ignore[list-item]
+        FailoverStorage([Target("aws:one", MemoryObjectStore())])  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="layers"):
         FailoverStorage(
             [Target("aws:one", AsyncMemoryObjectStore())],
