@@ -24,83 +24,29 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TypeVar
 
 from failover.breaker.circuit import PASS, BreakerState, Permit
-from failover.classification import Classifier, Verdict, judge
 from failover.clock import Clock
-from failover.errors import (
-    AllTargetsFailed,
-    ConfigError,
-    DeadlineExceeded,
-    FailoverError,
-    RetryBudgetExhausted,
-    Unsupported,
-)
-from failover.events import Emitter, Retried, RetryRefused
+from failover.errors import FailoverError
+from failover.events import Emitter, Retried
 from failover.execution.budget import RetryBudget
+from failover.execution.config import DEFAULT_LAYERS, ExecutionConfig
 from failover.execution.hedging import run_hedged
 from failover.execution.lookup import Lookup
-from failover.layers.base import Attempt, Layer, Skip, check_layers, compose
-from failover.layers.builtin import AttemptTimeout
+from failover.execution.outcomes import BYPASS, Outcomes
+from failover.layers.base import Attempt, Skip, compose
 from failover.routing.router import Member, Plan, Router
 
 R = TypeVar("R")
 
 _CLOSED = BreakerState.CLOSED
 _FORCED_OPEN = BreakerState.FORCED_OPEN
-# What every target's stack holds unless ExecutionConfig(layers=...) says otherwise.
-DEFAULT_LAYERS: tuple[Layer, ...] = (AttemptTimeout(),)
-
-# In panic mode calls bypass breakers; this permit makes the breaker ignore the outcome.
-BYPASS = Permit(trial=False, taken_at=0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class ExecutionConfig:
-    """Timeouts, retries and hedging for every call of a facade.
-
-    ``attempt_timeout`` bounds one try on one target.  It is a hard limit for hedged
-    reads and with ``enforce_timeouts=True`` (the attempt runs on a worker thread and is
-    abandoned when it runs out).  Otherwise the attempt runs on the caller's thread and
-    is bounded by the provider: by its SDK's connect/read timeouts (the cloud adapters
-    set short ones), and, for providers that read `failover.deadline`
-    (``reads_deadline = True``), by the deadline itself.  ``deadline`` bounds the whole
-    call across targets.  ``None`` switches either off.  ``layers``: each target's stack
-    below the guard, outermost first (`failover.layers`; default `DEFAULT_LAYERS`).
-    """
-
-    attempt_timeout: float | None = 5.0
-    deadline: float | None = 30.0
-    max_attempts: int | None = None
-    retry_ratio: float = 0.2
-    retry_floor_per_second: float = 10.0
-    retry_burst: float = 20.0
-    hedge_after: float | None = None
-    enforce_timeouts: bool = False
-    classifier: Classifier | None = None
-    layers: Sequence[Layer] = DEFAULT_LAYERS
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", check_layers(self.layers))  # frozen: normalised once
-        for name in ("attempt_timeout", "deadline", "hedge_after"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ConfigError(f"ExecutionConfig: {name} must be > 0 seconds or None, got {value!r}")
-        if self.max_attempts is not None and self.max_attempts < 1:
-            raise ConfigError(f"ExecutionConfig: max_attempts must be >= 1, got {self.max_attempts}")
-        if not 0 <= self.retry_ratio <= 1:
-            raise ConfigError(f"ExecutionConfig: retry_ratio must be in [0, 1], got {self.retry_ratio}")
-        if self.retry_floor_per_second < 0 or self.retry_burst < 1:
-            raise ConfigError("ExecutionConfig: need retry_floor_per_second >= 0 and retry_burst >= 1")
-        if self.classifier is not None and not isinstance(self.classifier, Classifier):
-            raise ConfigError(f"ExecutionConfig: classifier must be a Classifier, got {self.classifier!r}")
-
-
-class Executor:
+class Executor(Outcomes):
     """Runs calls for one facade: plan, permit, attempt, record, fail over."""
 
     def __init__(
@@ -407,101 +353,5 @@ class Executor:
                 self._threads.shutdown(wait=False, cancel_futures=True)
                 self._threads = None
 
-    def _check_retry(
-        self,
-        operation: str,
-        errors: list[FailoverError],
-        idempotent: bool,
-        overall: float,
-        skipped: list[str] | None = None,
-    ) -> None:
-        last = errors[-1]
-        if not idempotent:
-            raise last
-        if len(errors) >= self._max_attempts:
-            raise self.exhausted(operation, errors, skipped or ())
-        if self.clock.monotonic() >= overall:
-            raise DeadlineExceeded(
-                f"{operation}: deadline of {self.config.deadline}s passed after {len(errors)} attempt(s)",
-                operation=operation,
-            ) from last
-        if not self.budget.try_spend():
-            if self.emit is not None:
-                self.emit(RetryRefused(last.target or "", operation))
-            raise RetryBudgetExhausted(
-                f"{operation}: retry budget exhausted ({self.budget.ratio:.0%} of calls); "
-                f"not retrying after {last.target}: {last.kind}",
-                target=last.target,
-                operation=operation,
-            ) from last
 
-    def record_error(
-        self, member: Member, permit: Permit, operation: str, exc: Exception, duration: float
-    ) -> FailoverError | None:
-        """Record a failed attempt; return it as a `FailoverError`, or None when the caller
-        must re-raise ``exc`` unchanged (an unrecognised exception, or a foreign answer)."""
-        judged = judge(exc, target=member.name, operation=operation, classifier=self.config.classifier)
-        if judged is None:
-            # Not a provider failure we understand: a bug, which the caller re-raises.
-            member.breaker.release(permit)
-            return None
-        if isinstance(judged, Verdict) or not judged.fails_over:
-            # The target answered (not found, a bad request...): it is alive.
-            self.record_success(member, permit, duration)
-            return None if isinstance(judged, Verdict) else judged
-        self.record_failure(member, permit, judged, duration)
-        return judged
-
-    def record_failure(self, member: Member, permit: Permit, error: FailoverError, duration: float) -> None:
-        if permit is not BYPASS:
-            member.breaker.on_failure(permit, duration, error.kind)
-        member.health.record_failure(error.kind)
-
-    def record_success(self, member: Member, permit: Permit, duration: float) -> None:
-        if permit is not BYPASS:
-            member.breaker.on_success(permit, duration)
-        member.health.record_success(duration)
-
-    def report_failure(self, member: Member, operation: str, exc: Exception) -> FailoverError:
-        """Record an error raised after ``run`` returned (a lazy listing failing midway)."""
-        permit = member.breaker.try_acquire() or BYPASS
-        error = self.record_error(member, permit, operation, exc, 0.0)
-        if error is None:
-            raise exc
-        return error
-
-    def exhausted(
-        self,
-        operation: str,
-        errors: list[FailoverError],
-        skipped: Sequence[str] = (),
-        lookup: Lookup | None = None,
-        *,
-        alone: bool = False,
-    ) -> FailoverError:
-        """The call's error once no target is left to try.  A call that only one target
-        could take (``alone``: a call pinned to it) gets that target's own error."""
-        if lookup is not None:
-            answer = lookup.answer(operation, errors, skipped)
-            if answer is not None:
-                return answer
-        if not errors:
-            supported = any(operation in m.operations for m in self.router.members)
-            if not supported:
-                return Unsupported(f"no target supports {operation}", operation=operation)
-            return AllTargetsFailed(
-                f"{operation}: no target was eligible (each was excluded or its breaker rejected the call)",
-                operation=operation,
-                skipped=skipped,
-            )
-        if len(errors) == 1 and not skipped and (alone or len(self.router.members) == 1):
-            return errors[0]
-        return AllTargetsFailed(
-            f"{operation}: all {len(errors)} attempted target(s) failed",
-            operation=operation,
-            attempts=errors,
-            skipped=skipped,
-        )
-
-
-__all__ = ["DEFAULT_LAYERS", "ExecutionConfig", "Executor"]
+__all__ = ["BYPASS", "DEFAULT_LAYERS", "ExecutionConfig", "Executor"]
