@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.aio.journaling import JournalWorker, hold, releasing
@@ -66,6 +66,9 @@ class AsyncWrites:
         self._write = write
         self._acks = replication.mode.acks(len(replication.names))
         self._all_but = {n: frozenset(replication.names) - {n} for n in replication.names}
+        # key -> (lock, users): this facade's writers of one key queue here, on the loop,
+        # so that at most one of them waits on a thread for the key's shared lock.
+        self._queues: dict[str, tuple[asyncio.Lock, int]] = {}
 
     # ------------------------------------------------------------ writes
 
@@ -98,46 +101,66 @@ class AsyncWrites:
         r = self.replication
         if r.anti_entropy is not None:
             r.anti_entropy.wrote(key)
+        with held_back():  # events once the key's lock is let go
+            async with self._queued(key):
+                return await self._locked(op, key, version, send, payload)
+
+    async def _locked(self, op: str, key: str, version: str, send: Send, payload: Payload | None) -> Any:
+        """The write, under the key's lock: a repair of the key never interleaves with it."""
+        r = self.replication
         worker, journal = self.worker, r.journal
         took: list[str] = []
         doubtful: set[str] = set()  # sends cut short: they may land yet
-        with held_back():  # events once the key's lock is let go
-            held = await hold(r.locks, key)
-            with releasing(held):
-                recording = worker.submit(journal.record, key, version, op, r.names, payload=payload)
-                try:
-                    prior = await worker.wait(recording)
-                except asyncio.CancelledError:
-                    # The intent is committed or about to be; nothing was sent: take it back.
-                    held.release_after(worker.submit(_take_back, journal, recording, key, version))
-                    raise
-                try:
-                    result = await (
-                        self._one(op, send, took, doubtful)
-                        if self._acks == 1
-                        else self._fan_out(op, send, took, doubtful)
-                    )
-                except BaseException as exc:
-                    self._doubt(key, doubtful)
-                    # Made nowhere: drop the intent.  Cancelled mid-send, or taken somewhere:
-                    # the targets that did not confirm it go on owing it.
-                    keep = bool(took) or (isinstance(exc, asyncio.CancelledError) and bool(doubtful))
-                    job = (
-                        worker.submit(self._settle, key, version, took)
-                        if keep
-                        else worker.submit(journal.forget, key, version, prior)
-                    )
-                    held.release_after(job)
-                    if keep:
-                        r.drainer.wake()
-                    await worker.wait(job)
-                    raise
+        held = await hold(r.locks, key)
+        with releasing(held):
+            recording = worker.submit(journal.record, key, version, op, r.names, payload=payload)
+            try:
+                prior = await worker.wait(recording)
+            except asyncio.CancelledError:
+                # The intent is committed or about to be; nothing was sent: take it back.
+                held.release_after(worker.submit(_take_back, journal, recording, key, version))
+                raise
+            try:
+                if self._acks == 1:
+                    result = await self._one(op, send, took, doubtful)
+                else:
+                    result = await self._fan_out(op, send, took, doubtful)
+            except BaseException as exc:
                 self._doubt(key, doubtful)
-                settling = worker.submit(self._settle, key, version, took)
-                held.release_after(settling)
-                await worker.wait(settling)
+                # Made nowhere: drop the intent.  Cancelled mid-send, or taken somewhere:
+                # the targets that did not confirm it go on owing it.
+                keep = bool(took) or (isinstance(exc, asyncio.CancelledError) and bool(doubtful))
+                job = (
+                    worker.submit(self._settle, key, version, took)
+                    if keep
+                    else worker.submit(journal.forget, key, version, prior)
+                )
+                held.release_after(job)
+                if keep:
+                    r.drainer.wake()
+                await worker.wait(job)
+                raise
+            self._doubt(key, doubtful)
+            settling = worker.submit(self._settle, key, version, took)
+            held.release_after(settling)
+            await worker.wait(settling)
         r.drainer.wake()
         return result
+
+    @contextlib.asynccontextmanager
+    async def _queued(self, key: str) -> AsyncIterator[None]:
+        queues = self._queues
+        lock, users = queues.get(key) or (asyncio.Lock(), 0)
+        queues[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            users = queues[key][1] - 1
+            if users:
+                queues[key] = (lock, users)
+            else:
+                del queues[key]
 
     def _doubt(self, key: str, targets: set[str]) -> None:
         if targets:
