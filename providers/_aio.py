@@ -7,16 +7,21 @@ and `close` closes it, with everything opened alongside it (credentials, session
 reverse order.  A call after `close` opens a new client.  Using the store from a second
 loop while the first one's client is open is refused with `ConfigError`: its connections
 cannot move.
+
+`verified_chunks` is the async twin of the sync adapters' streamed-read helper: the
+same chunking and the same checksum check before the last chunk is handed out.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Generic, TypeVar
 
-from failover.errors import ConfigError
+from failover.errors import ConfigError, IntegrityError
+from failover.providers._objects import CHECKSUM_PREFIX, checksum_of
 
 T = TypeVar("T")
 
@@ -77,4 +82,42 @@ class LoopClient(Generic[T]):
         self._lock = asyncio.Lock()
 
 
-__all__ = ["LoopClient", "Opener"]
+async def verified_chunks(
+    pieces: AsyncIterable[bytes],
+    expected_hex: str | None,
+    *,
+    chunk_size: int,
+    where: str,
+    operation: str = "get_stream",
+) -> AsyncIterator[bytes]:
+    """Re-cut ``pieces`` into non-empty chunks of at most ``chunk_size`` bytes, hashing as
+    they pass; the last chunk is held back until the stored digest (if any) is checked
+    (`failover.providers._objects.verified_chunks`, awaited)."""
+    expected = checksum_of(expected_hex)
+    digest = hashlib.sha256() if expected is not None else None
+    size = 0
+    pending: bytes | None = None
+    async for piece in pieces:
+        if not piece:
+            continue
+        if digest is not None:
+            digest.update(piece)
+        size += len(piece)
+        view = memoryview(piece)
+        for start in range(0, len(piece), chunk_size):
+            chunk = piece if len(piece) <= chunk_size else bytes(view[start : start + chunk_size])
+            if pending is not None:
+                yield pending
+            pending = chunk
+    if digest is not None:
+        actual = CHECKSUM_PREFIX + digest.hexdigest()
+        if actual != expected:
+            raise IntegrityError(
+                f"checksum mismatch for {where}: stored {expected}, read {actual} ({size} bytes)",
+                operation=operation,
+            )
+    if pending is not None:
+        yield pending
+
+
+__all__ = ["LoopClient", "Opener", "verified_chunks"]

@@ -30,7 +30,8 @@ from failover.aio.capabilities import ASYNC_OBJECT_OPERATIONS, AsyncObjectStore
 from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
 from failover.aio.replication import AsyncWrites
-from failover.capabilities import Capability, ObjectInfo, check_key, validate_range
+from failover.aio.streams import flowing, open_stream
+from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
 from failover.errors import ConfigError, InvalidInput
 from failover.execution.executor import DEFAULT_LAYERS, ExecutionConfig
 from failover.execution.lookup import PREFERRED
@@ -174,6 +175,25 @@ class FailoverStorage(Facade[Any]):
         if self._writes is not None:
             return await self._read_key(key, "get_range", call)
         return await self._aread.run("get_range", call, lookup=PREFERRED)
+
+    async def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncGenerator[bytes, None]:
+        """The object's bytes as an async iterator of chunks of at most ``chunk_size`` bytes:
+        ``async for chunk in await storage.get_stream(key)``.
+
+        Routed like `get`; failover happens on the ``await``, which opens the stream and
+        reads its first chunk (`NotFound` is raised there).  Once it has returned, the
+        stream stays on that target: a failure while iterating is recorded against the
+        target and raised (`failover.aio.streams`).  Read-your-writes as for `get`.
+        Streams are never hedged.  ``aclose()`` the iterator (``contextlib.aclosing``) to
+        release the target's connection at once when leaving it early."""
+        check_key(key)
+        validate_chunk_size(chunk_size)
+        call = functools.partial(open_stream, key=key, chunk_size=chunk_size)
+        if self._writes is not None:
+            opened = await self._read_key(key, "get_stream", call)
+        else:
+            opened = await self._aread.run("get_stream", call, lookup=PREFERRED)
+        return flowing(self._aread, opened)
 
     async def head(self, key: str) -> ObjectInfo:
         check_key(key)

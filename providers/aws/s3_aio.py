@@ -21,9 +21,9 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "s3-aio", exc) from exc
 
-from failover.capabilities import ObjectInfo, validate_key, validate_range
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, Unsupported
-from failover.providers._aio import LoopClient
+from failover.providers._aio import LoopClient, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -131,6 +131,28 @@ class AsyncS3Store:
             async with resp["Body"] as stream:
                 data: bytes = await stream.read()
         return verify(data, stored_digest(resp.get("Metadata")), where=where)
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """One GetObject, sent on the first ``__anext__`` (`NotFound` there) and read as the
+        caller iterates; closing the iterator early closes the body and its connection."""
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        return self._stream(key, chunk_size)
+
+    async def _stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        where = self._where(key)
+        client = await self._client.get()
+        with map_errors("get_stream", where):
+            resp = await client.get_object(Bucket=self.bucket, Key=key)
+            async with resp["Body"] as body:
+                chunks = verified_chunks(
+                    body.iter_chunks(chunk_size),
+                    stored_digest(resp.get("Metadata")),
+                    chunk_size=chunk_size,
+                    where=where,
+                )
+                async for chunk in chunks:
+                    yield chunk
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)

@@ -26,9 +26,9 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "azure-blob-aio", exc) from exc
 
-from failover.capabilities import ObjectInfo, validate_key, validate_range
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, Timeout
-from failover.providers._aio import LoopClient
+from failover.providers._aio import LoopClient, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -48,6 +48,7 @@ from failover.providers.azure.blob import (
     CHECKSUM_KEY,
     COPY_WAIT,
     METADATA_LIMIT,
+    STREAM_WINDOW,
     _check_plain_http,
     _info,
     validate_container_name,
@@ -164,6 +165,40 @@ class AsyncBlobStore:
             downloader = await container.download_blob(key, **self._call)
             data = await downloader.readall()
         return verify(data, stored_digest(downloader.properties.metadata, CHECKSUM_KEY), where=where)
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """Properties on the first ``__anext__`` (`NotFound` there), then ranged downloads of
+        that same version as the caller iterates: a blob replaced midway raises
+        `PreconditionFailed`.  Memory stays about one window (``max(chunk_size,
+        STREAM_WINDOW)``) whatever the blob's size, as in `BlobStore.get_stream`."""
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        return self._stream(key, chunk_size)
+
+    async def _stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        where = self._where(key)
+        container = await self._client.get()
+        with map_errors("get_stream", where):
+            props = await container.get_blob_client(key).get_blob_properties(**self._call)
+            window = max(chunk_size, STREAM_WINDOW)
+            ranges = self._ranges(container, key, int(props.size or 0), props.etag, window)
+            chunks = verified_chunks(
+                ranges, stored_digest(props.metadata, CHECKSUM_KEY), chunk_size=chunk_size, where=where
+            )
+            async for chunk in chunks:
+                yield chunk
+
+    async def _ranges(self, container: Any, key: str, size: int, etag: str, window: int) -> AsyncIterator[bytes]:
+        for offset in range(0, size, window):
+            downloader = await container.download_blob(
+                key,
+                offset=offset,
+                length=min(window, size - offset),
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+                **self._call,
+            )
+            yield await downloader.readall()
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)

@@ -28,9 +28,9 @@ try:
 except ImportError as exc:
     raise missing_sdk(__name__, "gcs-aio", exc) from exc
 
-from failover.capabilities import ObjectInfo, validate_key, validate_range
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, FailoverError, PreconditionFailed, Timeout, Unavailable
-from failover.providers._aio import LoopClient
+from failover.providers._aio import LoopClient, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -51,6 +51,8 @@ DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 # get() reads the metadata, then the bytes; if the object is replaced in between (the
 # download names another generation), the pair is read again (a few times at most).
 _GET_ATTEMPTS = 3
+# Bytes per ranged download of a streamed read (at least the caller's chunk size).
+STREAM_WINDOW = 4 * 1024 * 1024
 
 # Google's reasons, then the shared status table (providers/_errors.py); what is no answer
 # is named by aiohttp's exception class, the first row that matches deciding.
@@ -224,6 +226,39 @@ class AsyncGCSStore:
                     continue  # replaced between the two requests: read the new one
                 return verify(media.data, stored_digest(resource.get("metadata")), where=where)
         raise PreconditionFailed(f"get {where}: object kept changing while read", operation="get")
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The metadata on the first ``__anext__`` (`NotFound` there), then ranged downloads
+        as the caller iterates, each checked to name the generation the metadata did: an
+        object replaced midway raises `PreconditionFailed`.  Memory stays about one window
+        (``max(chunk_size, STREAM_WINDOW)``) whatever the object's size."""
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        return self._stream(key, chunk_size)
+
+    async def _stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        where = self._where(key)
+        clients = await self._client.get()
+        with map_errors("get_stream", where):
+            resource = await clients.storage.download_metadata(self.bucket_name, key, **self._call)
+            size, generation = int(resource.get("size") or 0), str(resource.get("generation"))
+            window = max(chunk_size, STREAM_WINDOW)
+            ranges = self._ranges(clients, key, size, generation, window, where)
+            chunks = verified_chunks(
+                ranges, stored_digest(resource.get("metadata")), chunk_size=chunk_size, where=where
+            )
+            async for chunk in chunks:
+                yield chunk
+
+    async def _ranges(
+        self, clients: _Clients, key: str, size: int, generation: str, window: int, where: str
+    ) -> AsyncIterator[bytes]:
+        for offset in range(0, size, window):
+            end = min(size, offset + window)
+            media = await self._media(clients, key, f"bytes={offset}-{end - 1}")
+            if media.generation is not None and media.generation != generation:
+                raise PreconditionFailed(f"get_stream {where}: object replaced while read", operation="get_stream")
+            yield range_of(media.data, [media.status], offset, end, where)
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         validate_key(key)
