@@ -18,7 +18,7 @@ from failover.errors import Timeout
 R = TypeVar("R")
 
 
-def _expired(seconds: float, target: str, operation: str) -> Timeout:
+def expired(seconds: float, target: str, operation: str) -> Timeout:
     return Timeout(f"no answer within {seconds:.3g}s", target=target, operation=operation)
 
 
@@ -32,7 +32,7 @@ if sys.version_info >= (3, 11):
                 return await awaitable
         except TimeoutError:
             if scope.expired():
-                raise _expired(seconds, target, operation) from None
+                raise expired(seconds, target, operation) from None
             raise
 
 else:
@@ -44,7 +44,7 @@ else:
         except asyncio.TimeoutError as exc:  # on 3.10 not the builtin a provider raises
             if isinstance(exc, TimeoutError):
                 raise
-            raise _expired(seconds, target, operation) from None
+            raise expired(seconds, target, operation) from None
 
 
-__all__ = ["bounded"]
+__all__ = ["bounded", "expired"]

@@ -8,21 +8,26 @@ calls through one pool are one stream of evidence per target.
 
 What differs is how an attempt is bounded.  On a loop an attempt can be stopped where
 it stands, so ``attempt_timeout`` and ``deadline`` are hard limits for every call
-(`failover.aio._time.bounded`: the attempt is cancelled inside the provider, which
-releases its connection), and hedged reads are tasks whose losers are cancelled
-(`failover.aio.hedging`).  Each target's layers (``ExecutionConfig.layers``) are sync
-code around a sync call and are not run by async calls.
+(`AsyncExecutor.bounded`: the attempt is cancelled inside the provider, which
+releases its connection; one `failover.aio.watchdog.Watchdog` per loop holds the
+deadlines, so attempts put no timer of their own on the loop's heap), and hedged
+reads are tasks whose losers are cancelled (`failover.aio.hedging`).  Each target's
+layers (``ExecutionConfig.layers``) are sync code around a sync call and are not run
+by async calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from failover.aio._time import bounded
 from failover.aio.hedging import race
+from failover.aio.watchdog import Watchdog
 from failover.breaker.circuit import PASS, BreakerState
 from failover.errors import FailoverError
 from failover.events import Retried
@@ -55,6 +60,18 @@ class AsyncExecutor:
         self._deadline = config.deadline if config.deadline is not None else math.inf
         self._hedging = config.hedge_after is not None
         self._monotonic = executor.clock.monotonic
+        self._watchdog: Watchdog | None = None  # for the loop it was made on
+
+    async def bounded(self, awaitable: Awaitable[R], seconds: float, target: str, operation: str) -> R:
+        """``await awaitable``, cancelled after ``seconds`` of loop time with `Timeout`."""
+        if sys.version_info < (3, 11):  # no Task.cancelling: a scope per attempt
+            return await bounded(awaitable, seconds, target, operation)
+        loop = asyncio.get_running_loop()
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.loop is not loop:
+            # A facade used from a new loop (asyncio.run again): the old loop's is dropped.
+            watchdog = self._watchdog = Watchdog(loop)
+        return await watchdog.bounded(awaitable, seconds, target, operation)
 
     async def run(
         self,
@@ -121,7 +138,7 @@ class AsyncExecutor:
             limit = (end if end < overall else overall) - attempt_start
             try:
                 awaited = call(self.twins[member])
-                result = await (awaited if limit == math.inf else bounded(awaited, limit, member.name, operation))
+                result = await (awaited if limit == math.inf else self.bounded(awaited, limit, member.name, operation))
             except Exception as exc:
                 error = sync.record_error(member, permit, operation, exc, monotonic() - attempt_start)
                 if error is None:

@@ -2,8 +2,8 @@
 
 The rules are those of `failover.execution.hedging` (the same `_Race` decides when to
 hedge, what a failure or a `NotFound` means and what the call ends with); only the
-attempts differ.  Each is a task bounded by its own attempt timeout (`bounded`), so an
-attempt that runs out is cancelled inside the provider and counted as a `Timeout`.
+attempts differ.  Each is a task bounded by its own attempt timeout
+(`AsyncExecutor.bounded`), so an attempt that runs out is cancelled inside the provider and counted as a `Timeout`.
 When the call ends, whichever way (a success, an error, the deadline, or the caller
 cancelling it), the attempts still in flight are cancelled and awaited before the call
 returns: no task outlives its call and each loser's connection is released.  A loser
@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from failover.aio._time import bounded
 from failover.breaker.circuit import Permit
 from failover.errors import DeadlineExceeded
 from failover.events import HedgeWon
@@ -71,6 +70,7 @@ class _TaskRace(_Race[R]):
         # No thread pool: attempts are tasks on the running loop.
         super().__init__(runner.executor, None, operation, call, candidates, overall, lookup, skipped, left_out)  # type: ignore[arg-type]
         self.twins = runner.twins
+        self.bounded = runner.bounded
         self.awaited = call
 
     def launch(self) -> bool:
@@ -105,7 +105,7 @@ class _TaskRace(_Race[R]):
         # enforce (`DeadlineExceeded`, as in the sync race), not each attempt's.
         if not self.attempt_timeout:
             return await awaited
-        return await bounded(awaited, self.attempt_timeout, attempt.member.name, self.operation)
+        return await self.bounded(awaited, self.attempt_timeout, attempt.member.name, self.operation)
 
     async def run_tasks(self) -> R:
         """`_Race.run`, awaited: wait for the next attempt to finish or the next hedge."""
