@@ -35,7 +35,7 @@ if sys.version_info >= (3, 11):
         return task.cancelling()
 
     def _uncancel(task: asyncio.Task[object]) -> int:
-        return _uncancel(task)
+        return task.uncancel()
 
 else:  # the executor bounds every attempt with its own scope there
 
