@@ -3,7 +3,10 @@
 `LatestWriter` takes ``put(name, value)`` on the caller's thread (a dict write and an event
 set) and writes on a thread of its own.  Values queued for the same name coalesce: only the
 newest is written, so a slow or blackholed store delays the fleet's view, never a call,
-and a burst of transitions costs one write per breaker.
+and a burst of transitions costs one write per breaker.  A value the store could not
+take (the write returned False) is written again after ``retry_after`` seconds unless a
+newer one replaced it: a state decided during an outage reaches the fleet once the store
+is back, instead of leaving it with the one before.
 """
 
 from __future__ import annotations
@@ -23,18 +26,21 @@ class LatestWriter(Generic[V]):
 
     def __init__(
         self,
-        write: Callable[[str, V], None],
+        write: Callable[[str, V], bool | None],
         *,
         thread_name: str = "failover-store-writer",
         merge: Callable[[V, V], V] | None = None,
+        retry_after: float = 1.0,
     ) -> None:
         self._write = write
+        self._retry_after = retry_after
         # Values for one name are combined with ``merge(queued, new)`` instead of the
         # newest replacing the rest: for counts, which must add up.
         self._merge = merge
         self._thread_name = thread_name
         self._pending: dict[str, V] = {}
         self._writing: frozenset[str] = frozenset()  # the names of the batch being written
+        self._unwritten: dict[str, V] = {}  # refused by the store: written again later
         self._busy = False  # a batch is being written
         self._closed = False
         self._cond = threading.Condition()
@@ -55,10 +61,17 @@ class LatestWriter(Generic[V]):
         """Whether a value for ``name`` is queued or being written: what the store holds
         for it now is older than what this process decided."""
         with self._cond:
-            return name in self._pending or name in self._writing
+            return name in self._pending or name in self._writing or name in self._unwritten
+
+    @property
+    def unwritten(self) -> int:
+        """Values the store refused, waiting to be written again."""
+        with self._cond:
+            return len(self._unwritten)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything put so far is written (or failed); False on timeout."""
+        """Wait until everything put so far is written or refused (refused values are
+        written again later, not waited for); False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
 
@@ -74,24 +87,45 @@ class LatestWriter(Generic[V]):
 
     def _loop(self) -> None:
         while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closed)
-                if self._closed and not self._pending:
-                    return
-                batch, self._pending = self._pending, {}
-                self._busy = True
-                self._writing = frozenset(batch)
+            batch = self._next_batch()
+            if batch is None:
+                return
+            refused: dict[str, V] = {}
             try:
                 for name, value in batch.items():
-                    try:
-                        self._write(name, value)
-                    except Exception:  # the writer reports its own failures; this one was a bug
-                        logger.exception("writing %s to the shared store failed", name)
+                    if self._written(name, value) is False:
+                        refused[name] = value
             finally:
                 with self._cond:
+                    for name, value in refused.items():
+                        if name not in self._pending:  # a newer value supersedes the refused one
+                            self._unwritten[name] = value
                     self._busy = False
                     self._writing = frozenset()
                     self._cond.notify_all()
 
+    def _next_batch(self) -> dict[str, V] | None:
+        """What to write next: new values at once, refused ones after ``retry_after``;
+        None once closed with nothing new."""
+        with self._cond:
+            while not self._pending and not self._closed:
+                if self._unwritten and not self._cond.wait(self._retry_after):
+                    break  # time to try the refused values again
+                if not self._unwritten:
+                    self._cond.wait()
+            if self._closed and not self._pending:
+                return None
+            batch, self._unwritten = {**self._unwritten, **self._pending}, {}
+            self._pending = {}
+            self._busy = True
+            self._writing = frozenset(batch)
+            return batch
+
+    def _written(self, name: str, value: V) -> bool | None:
+        try:
+            return self._write(name, value)
+        except Exception:  # the writer reports its own failures; this one was a bug
+            logger.exception("writing %s to the shared store failed", name)
+            return None
 
 __all__ = ["LatestWriter"]

@@ -124,6 +124,10 @@ class _Outage:
     def paused(self) -> bool:
         return self._failing and self._clock.monotonic() < self._next_try
 
+    def due(self) -> bool:
+        """Whether a streak of failures is past its pause: time to try Redis again."""
+        return self._failing and self._clock.monotonic() >= self._next_try
+
     def failed(self, what: str, exc: BaseException) -> None:
         with self._mutex:
             first = not self._failing
@@ -155,8 +159,10 @@ class RedisBreakerStore:
     blackholed delays what the fleet learns, never the call that opened a breaker.  Each
     write also publishes the breaker's name on ``prefix + "changed"``; a started facade
     subscribes (`subscribe`) and adopts a transition as soon as it is announced, and
-    re-reads every breaker after the subscription (re)connects.  It also reads every
-    ``sync_interval`` seconds, should an announcement be lost.  Build the client with
+    re-reads every breaker after the subscription (re)connects, or after a read failed
+    while it held.  It also reads every ``sync_interval`` seconds, should an announcement
+    be lost.  A state Redis refused is written again every ``retry_after`` seconds until it
+    lands or a newer one replaces it.  Build the client with
     `connect` (short timeouts, no retries).  `flush` waits for queued writes.
     """
 
@@ -181,7 +187,9 @@ class RedisBreakerStore:
         self.sync_interval = sync_interval  # how often a started facade reads the others' transitions
         self._save_script = client.register_script(_SAVE)
         self._outage = _Outage(describe_client(client), retry_after, clock or SystemClock())
-        self._writer: LatestWriter[StoredState] = LatestWriter(self._write, thread_name="failover-redis-writer")
+        self._writer: LatestWriter[StoredState] = LatestWriter(
+            self._write, thread_name="failover-redis-writer", retry_after=retry_after
+        )
         self._subscriber = _Subscriber(client, self.channel, self._outage, retry_after)
         outage = self._outage
         self._streaks = FleetStreaks(
@@ -237,9 +245,10 @@ class RedisBreakerStore:
         self._streaks.close()
         self._subscriber.stop()
 
-    def _write(self, name: str, state: StoredState) -> None:
+    def _write(self, name: str, state: StoredState) -> bool:
+        # False: not written; the writer tries again after retry_after.
         if self._outage.paused():
-            return
+            return False
         open_ms = max(0, round(state.open_for * 1000))
         try:
             self._save_script(
@@ -248,8 +257,9 @@ class RedisBreakerStore:
             )
         except RedisError as exc:
             self._outage.failed(f"save of breaker {name!r}", exc)
-            return
+            return False
         self._outage.succeeded()
+        return True
 
     def load(self, name: str) -> StoredState | None:
         # A state of ours still on its way is newer than what Redis holds: adopting the
@@ -354,6 +364,10 @@ class _Subscriber:
                 message = pubsub.get_message(timeout=0.5)
                 if message is not None and message.get("type") == "message":
                     self._tell(_name(message["data"]))
+                elif self._outage.due():
+                    # A read failed while the subscription held (an announcement's load
+                    # timed out, say): what it missed is read again, not left to the poll.
+                    self._tell(None)
 
     def _tell(self, name: str | None) -> None:
         for listener in self._listeners:

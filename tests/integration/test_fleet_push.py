@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from failover import BreakerConfig, BreakerState, FailoverStorage, FakeClock, Target
 from failover.breaker.circuit import CircuitBreaker
@@ -81,6 +82,58 @@ def test_a_blackholed_redis_never_delays_a_caller(redis_server: RedisServer) -> 
         assert breaker.state is BreakerState.OPEN
         assert slowest < 0.05, f"a transition waited {slowest * 1000:.0f} ms for Redis"
         store.close()
+
+
+def test_a_transition_redis_refused_reaches_the_fleet_once_redis_is_back(redis_server: RedisServer) -> None:
+    prefix = f"refused:{uuid.uuid4().hex}:"
+    with TcpProxy(redis_server.port) as proxy:
+        through_proxy = f"redis://{proxy.endpoint.split('://')[-1]}/0"
+        first = process(through_proxy, prefix, MemoryObjectStore())
+        second = process(redis_server.url, prefix, MemoryObjectStore())
+        with first, second:
+            ours = first.pool.member("aws:us-east-1").breaker
+            theirs = second.pool.member("aws:us-east-1").breaker
+            proxy.blackhole()
+            first.force_open("aws:us-east-1", "maintenance")  # its save times out
+            time.sleep(0.5)
+            proxy.pass_through()
+            wait_for(lambda: theirs.state is BreakerState.FORCED_OPEN)
+            assert ours.state is BreakerState.FORCED_OPEN  # not undone by the stale stored state
+
+
+class _FailingOnce:
+    """A Redis client whose first pipeline fails, as a read timing out under load does."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self.failed = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def pipeline(self, *args: object, **kwargs: object) -> object:
+        if not self.failed:
+            self.failed = True
+            raise RedisConnectionError("read timed out")
+        return self._client.pipeline(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+def test_an_announcement_whose_read_failed_is_adopted_once_redis_answers(redis_server: RedisServer) -> None:
+    prefix = f"misread:{uuid.uuid4().hex}:"
+    first = process(redis_server.url, prefix, MemoryObjectStore())
+    store = RedisBreakerStore(connect(redis_server.url), prefix=prefix, sync_interval=SLOW_POLL, retry_after=0.5)
+    backup = Target("gcp:europe-west1", MemoryObjectStore(), priority=1)
+    targets = [Target("aws:us-east-1", MemoryObjectStore()), backup]
+    second = FailoverStorage(targets, breaker=CONFIG, breaker_store=store)
+    with first, second:
+        theirs = second.pool.member("aws:us-east-1").breaker
+        wait_for(lambda: store.subscribed)
+        time.sleep(0.2)  # the subscription's first read of every breaker is done
+        flaky = _FailingOnce(store.client)
+        store.client = flaky  # type: ignore[assignment]
+        first.force_open("aws:us-east-1", "maintenance")
+        wait_for(lambda: flaky.failed)
+        wait_for(lambda: theirs.state is BreakerState.FORCED_OPEN)
 
 
 def test_open_time_is_read_back_so_an_adopting_worker_half_opens(redis_server: RedisServer) -> None:
