@@ -1,8 +1,9 @@
 """What an async object store offers: the `failover.capabilities.ObjectStore` calls, awaited.
 
 Same arguments, same results, same errors (`failover.errors`, mapped inside the adapter)
-as the sync protocol; ``list`` is an async iterator.  Streams (``get_stream``) are not
-part of the async protocol yet.
+as the sync protocol; ``list`` is an async iterator.  ``get_stream`` is optional and
+outside the protocol: the S3, Azure and GCS async adapters have it; on a target whose
+store lacks it, the facade's ``get_stream`` attempt raises `Unsupported`.
 """
 
 from __future__ import annotations
