@@ -26,7 +26,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from failover.breaker.circuit import PASS, BreakerState, Permit
 from failover.clock import Clock
@@ -44,6 +44,18 @@ R = TypeVar("R")
 
 _CLOSED = BreakerState.CLOSED
 _FORCED_OPEN = BreakerState.FORCED_OPEN
+
+#: A call by name: the arguments of the provider's method named like the operation.
+#: The hot reads pass one, so a call that goes straight to its lead makes no closure.
+ByName = tuple[Any, ...]
+
+
+def as_call(operation: str, call: Callable[[Member], R] | ByName) -> Callable[[Member], R]:
+    """``call`` as a function of the member (a call by name becomes one)."""
+    if not isinstance(call, tuple):
+        return call
+    args = call
+    return lambda member: getattr(member.provider, operation)(*args)
 
 
 class Executor(Outcomes):
@@ -81,7 +93,7 @@ class Executor(Outcomes):
     def run(
         self,
         operation: str,
-        call: Callable[[Member], R],
+        call: Callable[[Member], R] | ByName,
         lookup: Lookup | None = None,
         *,
         idempotent: bool = True,
@@ -92,17 +104,19 @@ class Executor(Outcomes):
         Reads (the router's ``hedgeable`` operations) are hedged when ``hedge_after`` is set.
         Targets named in ``exclude`` are skipped (a resumed listing avoids the one
         that just failed it).  A read by key passes a `Lookup` (see `failover.execution.lookup`),
-        by position on the hot path: a call with keywords costs more.
+        by position on the hot path: a call with keywords costs more.  ``call`` may
+        also be a call by name (`ByName`): the arguments of the provider method named
+        ``operation``.
         """
         started = self._monotonic()
         self._record_call()
         plan = self.router.current(started)
-        return self._planned(plan, started, operation, call, idempotent, exclude, lookup)
+        return self._planned(plan, started, operation, as_call(operation, call), idempotent, exclude, lookup)
 
     def run_lead_first(
         self,
         operation: str,
-        call: Callable[[Member], R],
+        call: Callable[[Member], R] | ByName,
         lookup: Lookup | None = None,
         *,
         idempotent: bool = True,
@@ -125,17 +139,21 @@ class Executor(Outcomes):
             plan = router.replan(started)
         lead = plan.leads.get(operation)
         if lead is None or exclude or lead.breaker.state is not _CLOSED:
-            return self._planned(plan, started, operation, call, idempotent, exclude, lookup)
+            return self._planned(plan, started, operation, as_call(operation, call), idempotent, exclude, lookup)
         stack = lead.stack
         errors: list[FailoverError] | None
         skipped: list[str] | None
+        result: R
         try:
-            if stack is None:
-                result = call(lead)
-            else:
+            if stack is not None:
                 overall = started + self._deadline
                 end = started + self._attempt_timeout
-                result = stack(Attempt(lead, operation, call, started, end if end < overall else overall, monotonic, 0))
+                deadline = end if end < overall else overall
+                result = stack(Attempt(lead, operation, as_call(operation, call), started, deadline, monotonic, 0))
+            elif isinstance(call, tuple):
+                result = getattr(lead.provider, operation)(*call)
+            else:
+                result = call(lead)
         except Skip:
             lead.breaker.release(PASS)  # passed by, not tried: nothing to record
             errors, skipped, tried = None, [lead.name], 0
@@ -162,7 +180,8 @@ class Executor(Outcomes):
         rest = iter(members[members.index(lead) + 1 :])
         overall = started + self._deadline
         return self._attempts(
-            operation, call, members, rest, False, overall, idempotent, exclude, lookup, errors, skipped, tried
+            operation, as_call(operation, call), members, rest, False, overall, idempotent, exclude, lookup,
+            errors, skipped, tried,
         )
 
     def _planned(
@@ -354,4 +373,4 @@ class Executor(Outcomes):
                 self._threads = None
 
 
-__all__ = ["BYPASS", "DEFAULT_LAYERS", "ExecutionConfig", "Executor"]
+__all__ = ["BYPASS", "DEFAULT_LAYERS", "ByName", "ExecutionConfig", "Executor", "as_call"]

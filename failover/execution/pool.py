@@ -29,7 +29,7 @@ from failover.capabilities import OPERATIONS, Capability, supported_operations
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
 from failover.events import Emitter, Event, Listener
-from failover.execution.executor import ExecutionConfig, Executor
+from failover.execution.executor import ByName, ExecutionConfig, Executor, as_call
 from failover.execution.lookup import Lookup
 from failover.execution.status import PoolStatus, TargetStatus, passive_verdict
 from failover.health.checker import Check, HealthChecker
@@ -102,7 +102,7 @@ class _Invalidate:
 class Run(Protocol):
     """`Executor.run`'s shape: ``run(operation, call, lookup, idempotent=..., exclude=...)``."""
 
-    def __call__(self, operation: str, call: Callable[[Member], R], *args: Any, **options: Any) -> R: ...
+    def __call__(self, operation: str, call: Callable[[Member], R] | ByName, *args: Any, **options: Any) -> R: ...
 
 
 class _PoolExecutor(Executor):
@@ -112,10 +112,12 @@ class _PoolExecutor(Executor):
         super().__init__(*args, **kwargs)
         self._names = names
 
-    def run(self, operation: str, call: Callable[[Member], R], lookup: Lookup | None = None, **options: Any) -> R:
+    def run(
+        self, operation: str, call: Callable[[Member], R] | ByName, lookup: Lookup | None = None, **options: Any
+    ) -> R:
         exclude = options.get("exclude")
         if exclude and len(self._names - exclude) == 1:
-            call = _unrouted(call)
+            call = _unrouted(as_call(operation, call))
         return super().run(operation, call, lookup, **options)
 
     def routed_run(self) -> Run:

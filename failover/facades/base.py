@@ -6,7 +6,7 @@ import dataclasses
 import random
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
 
 from failover.breaker.circuit import BreakerState
 from failover.capabilities import OPERATIONS, Capability
@@ -35,8 +35,11 @@ F = TypeVar("F", bound="Facade[Any]")
 
 class _Run(Protocol[P]):
     """A routed ``Executor.run`` as a facade calls it: ``call`` gets a member whose
-    ``provider`` has the facade's provider type, so the call's result type is known."""
+    ``provider`` has the facade's provider type, so the call's result type is known.
+    A call by name (a tuple of arguments for the provider method named ``operation``)
+    has no such type: the facade states it."""
 
+    @overload
     def __call__(
         self,
         operation: str,
@@ -46,6 +49,17 @@ class _Run(Protocol[P]):
         idempotent: bool = ...,
         exclude: frozenset[str] = ...,
     ) -> R: ...
+
+    @overload
+    def __call__(
+        self,
+        operation: str,
+        call: tuple[Any, ...],
+        lookup: Lookup | None = ...,
+        *,
+        idempotent: bool = ...,
+        exclude: frozenset[str] = ...,
+    ) -> Any: ...
 
 
 class Facade(Generic[P]):

@@ -129,10 +129,10 @@ class FailoverStorage(Facade[ObjectStore]):
     def get(self, key: str) -> bytes:
         if key.__class__ is not str or key not in self._checked_keys:
             self._check_new_key(key)
-        call: Callable[[Member[ObjectStore]], bytes] = lambda m: m.provider.get(key)  # noqa: E731
-        if self.replication is None:  # the plain path, one call less
-            return self._read("get", call, PREFERRED)
-        return self._read_key(key, "get", call)
+        if self.replication is None:  # the plain path: a call by name, no closure to make
+            data: bytes = self._read("get", (key,), PREFERRED)
+            return data
+        return self._read_key(key, "get", lambda m: m.provider.get(key))
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         check_key(key)
@@ -184,10 +184,10 @@ class FailoverStorage(Facade[ObjectStore]):
     def head(self, key: str) -> ObjectInfo:
         if key.__class__ is not str or key not in self._checked_keys:
             self._check_new_key(key)
-        call: Callable[[Member[ObjectStore]], ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
-        if self.replication is None:  # the plain path, one call less
-            return self._read("head", call, PREFERRED)
-        return self._read_key(key, "head", call)
+        if self.replication is None:  # the plain path: a call by name, no closure to make
+            info: ObjectInfo = self._read("head", (key,), PREFERRED)
+            return info
+        return self._read_key(key, "head", lambda m: m.provider.head(key))
 
     def _read_key(self, key: str, operation: str, call: Callable[[Member[ObjectStore]], R]) -> R:
         """A read of one object: `NotFound` only when true (`failover.execution.lookup`).

@@ -200,3 +200,13 @@ def test_a_success_on_the_lead_ends_its_failure_streak() -> None:
         lane.chaos[0].configure(error_rate=error_rate, errors=Unavailable)
         assert lane.storage.get("seed") == b"seed-data"
     assert lane.storage.status().targets[0].breakers == {"all": "closed"}
+
+
+@STACKS
+def test_a_call_by_name_is_the_provider_method_named_like_the_operation_on_every_path(layers: Any) -> None:
+    lane, general = rigs(execution=execution(layers))
+    for rig in (lane, general):
+        assert rig.storage._read("get_range", ("seed", 0, 4), PREFERRED) == b"seed"
+        rig.chaos[0].configure(error_rate=1.0, errors=Unavailable)  # the lead fails: the next target answers
+        assert rig.storage._read("get_range", ("seed", 5, 9), PREFERRED) == b"data"
+        assert [c.calls for c in rig.chaos] == [2, 1, 0]
