@@ -179,9 +179,9 @@ class Executor(Outcomes):
         members = plan.members
         rest = iter(members[members.index(lead) + 1 :])
         overall = started + self._deadline
+        general = as_call(operation, call)
         return self._attempts(
-            operation, as_call(operation, call), members, rest, False, overall, idempotent, exclude, lookup,
-            errors, skipped, tried,
+            operation, general, members, rest, False, overall, idempotent, exclude, lookup, errors, skipped, tried
         )
 
     def _planned(
