@@ -247,6 +247,23 @@ def check_key(key: str) -> None:
         validate_key(key)
 
 
+# How many checked keys a facade remembers (`remember_key`).
+CHECKED_KEYS = 4096
+
+
+def remember_key(checked: set[str], key: str) -> None:
+    """`check_key`, then note ``key`` in ``checked``, a facade's set of keys that passed.
+
+    A hot read or write tests ``key in checked`` instead of checking the key again;
+    the set is emptied when full, so it stays small.  A bad key raises and is never
+    remembered.
+    """
+    check_key(key)
+    if len(checked) >= CHECKED_KEYS:
+        checked.clear()
+    checked.add(key)
+
+
 def validate_key(key: str) -> str:
     """Reject keys that some cloud refuses or changes, before any provider sees them.
 
@@ -313,6 +330,7 @@ def validate_range(start: int, end: int) -> None:
 
 
 __all__ = [
+    "CHECKED_KEYS",
     "MAX_KEY_BYTES",
     "MAX_KEY_SEGMENTS",
     "NOT_IDEMPOTENT",
@@ -329,6 +347,7 @@ __all__ = [
     "capabilities_of",
     "check_condition",
     "check_key",
+    "remember_key",
     "supported_operations",
     "validate_chunk_size",
     "validate_key",

@@ -62,16 +62,19 @@ class AsyncExecutor:
         self._monotonic = executor.clock.monotonic
         self._watchdog: Watchdog | None = None  # for the loop it was made on
 
-    async def bounded(self, awaitable: Awaitable[R], seconds: float, target: str, operation: str) -> R:
-        """``await awaitable``, cancelled after ``seconds`` of loop time with `Timeout`."""
+    def bounded(self, awaitable: Awaitable[R], seconds: float, target: str, operation: str) -> Awaitable[R]:
+        """``awaitable``, to be cancelled after ``seconds`` of loop time with `Timeout`.
+
+        Returned for the caller to await, not awaited here: one coroutine less per attempt.
+        """
         if sys.version_info < (3, 11):  # no Task.cancelling: a scope per attempt
-            return await bounded(awaitable, seconds, target, operation)
+            return bounded(awaitable, seconds, target, operation)
         loop = asyncio.get_running_loop()
         watchdog = self._watchdog
         if watchdog is None or watchdog.loop is not loop:
             # A facade used from a new loop (asyncio.run again): the old loop's is dropped.
             watchdog = self._watchdog = Watchdog(loop)
-        return await watchdog.bounded(awaitable, seconds, target, operation)
+        return watchdog.bounded(awaitable, seconds, target, operation)
 
     async def run(
         self,

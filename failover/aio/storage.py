@@ -31,7 +31,14 @@ from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
 from failover.aio.replication import AsyncWrites
 from failover.aio.streams import flowing, open_stream
-from failover.capabilities import Capability, ObjectInfo, check_key, validate_chunk_size, validate_range
+from failover.capabilities import (
+    Capability,
+    ObjectInfo,
+    check_key,
+    remember_key,
+    validate_chunk_size,
+    validate_range,
+)
 from failover.errors import ConfigError, InvalidInput
 from failover.execution.executor import DEFAULT_LAYERS, ExecutionConfig
 from failover.execution.lookup import PREFERRED
@@ -147,6 +154,7 @@ class FailoverStorage(Facade[Any]):
     def _bind(self, providers: Mapping[str, object], owner: bool) -> None:
         pool: Pool = self.pool
         self._owner = owner
+        self._checked_keys: set[str] = set()  # keys that passed `check_key` (`remember_key`)
         read, write = pool.executor_for_class(READ), pool.executor_for_class(WRITE)
         self._aread = AsyncExecutor(read, providers)
         self._awrite = self._aread if write is read else AsyncExecutor(write, providers)
@@ -162,7 +170,8 @@ class FailoverStorage(Facade[Any]):
     # ------------------------------------------------------------ reads
 
     async def get(self, key: str) -> bytes:
-        check_key(key)
+        if key.__class__ is not str or key not in self._checked_keys:
+            remember_key(self._checked_keys, key)
         call: Call[bytes] = lambda m: m.provider.get(key)  # noqa: E731
         if self._writes is not None:
             return await self._read_key(key, "get", call)
@@ -196,7 +205,8 @@ class FailoverStorage(Facade[Any]):
         return flowing(self._aread, opened)
 
     async def head(self, key: str) -> ObjectInfo:
-        check_key(key)
+        if key.__class__ is not str or key not in self._checked_keys:
+            remember_key(self._checked_keys, key)
         call: Call[ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
         if self._writes is not None:
             return await self._read_key(key, "head", call)

@@ -15,6 +15,7 @@ from failover.capabilities import (
     ObjectInfo,
     ObjectStore,
     check_key,
+    remember_key,
     validate_chunk_size,
     validate_range,
 )
@@ -46,8 +47,6 @@ R = TypeVar("R")
 S = TypeVar("S", bound="FailoverStorage")
 
 READ_OPERATIONS = frozenset({"get", "get_range", "get_stream", "head", "list"})
-# How many checked keys a facade remembers (see `FailoverStorage._check_new_key`).
-_CHECKED_KEYS = 4096
 
 
 class FailoverStorage(Facade[ObjectStore]):
@@ -117,18 +116,11 @@ class FailoverStorage(Facade[ObjectStore]):
             self.replication = Replication(self.pool, writes)
             self._owing = self.replication.owing
 
-    def _check_new_key(self, key: str) -> None:
-        check_key(key)  # raises for a bad key, which is never remembered
-        checked = self._checked_keys
-        if len(checked) >= _CHECKED_KEYS:
-            checked.clear()
-        checked.add(key)
-
     # ------------------------------------------------------------ reads
 
     def get(self, key: str) -> bytes:
         if key.__class__ is not str or key not in self._checked_keys:
-            self._check_new_key(key)
+            remember_key(self._checked_keys, key)
         if self.replication is None:  # the plain path: a call by name, no closure to make
             data: bytes = self._read("get", (key,), PREFERRED)
             return data
@@ -183,7 +175,7 @@ class FailoverStorage(Facade[ObjectStore]):
 
     def head(self, key: str) -> ObjectInfo:
         if key.__class__ is not str or key not in self._checked_keys:
-            self._check_new_key(key)
+            remember_key(self._checked_keys, key)
         if self.replication is None:  # the plain path: a call by name, no closure to make
             info: ObjectInfo = self._read("head", (key,), PREFERRED)
             return info

@@ -205,6 +205,18 @@ def test_bad_input_is_refused_before_any_target_is_called() -> None:
     assert a.calls == 0
 
 
+def test_a_bad_key_is_refused_on_every_async_read_and_a_good_one_is_remembered() -> None:
+    storage, a, _, clock = pair()
+    for _ in range(3):
+        for bad in (lambda: storage.get("reports/./q3"), lambda: storage.head("trailing.")):
+            with pytest.raises(InvalidInput):
+                virtual(clock, bad)
+    assert a.calls == 0 and not storage._checked_keys
+    with pytest.raises(NotFound):
+        virtual(clock, lambda: storage.head("reports/q3"))
+    assert storage._checked_keys == {"reports/q3"}
+
+
 # ---------------------------------------------------------------- sync and async together
 
 
