@@ -143,10 +143,8 @@ class AsyncReplication(Replication):
 
     def __init__(self, pool: Pool, mode: WriteMode, holder: LoopHolder) -> None:
         super().__init__(pool, mode)
-        config = pool.executor_for("put").config
-        limit = config.attempt_timeout or config.deadline or math.inf
         self.holder = holder
-        self.blocking = {t.name: Blocking(t.provider, t.name, holder, limit) for t in pool.targets}
+        self.blocking = blocking_providers(pool, holder)
         self._twins: dict[str, Member[Any]] = {}
         self._all_but = {n: frozenset(self.names) - {n} for n in self.names}
 
@@ -179,4 +177,11 @@ class AsyncReplication(Replication):
         return [dataclasses.replace(t, provider=self.blocking[t.name]) for t in self.pool.targets]
 
 
-__all__ = ["AsyncReplication", "Blocking", "LoopHolder"]
+def blocking_providers(pool: Pool, holder: LoopHolder) -> dict[str, Blocking]:
+    """A `Blocking` face for each of ``pool``'s async providers, bounded as its writes are."""
+    config = pool.executor_for("put").config
+    limit = config.attempt_timeout or config.deadline or math.inf
+    return {t.name: Blocking(t.provider, t.name, holder, limit) for t in pool.targets}
+
+
+__all__ = ["AsyncReplication", "Blocking", "LoopHolder", "blocking_providers"]

@@ -2,7 +2,7 @@
 
 Same arguments, same results, same errors (`failover.errors`, mapped inside the adapter)
 as the sync protocol; ``list`` is an async iterator.  ``get_stream`` is optional and
-outside the protocol: the S3, Azure and GCS async adapters have it; on a target whose
+outside the protocol: the S3, Azure, GCS and memory async stores have it; on a target whose
 store lacks it, the facade's ``get_stream`` attempt raises `Unsupported`.
 """
 

@@ -20,12 +20,13 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import os
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from failover.aio.bridge import AsyncReplication, LoopHolder
+from failover.aio.bridge import AsyncReplication, LoopHolder, blocking_providers
 from failover.aio.capabilities import ASYNC_OBJECT_OPERATIONS, AsyncObjectStore
 from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from failover.execution.status import PoolStatus
     from failover.health.target_health import HealthConfig
     from failover.replication.journal import Failed
+    from failover.replication.reconcile import Progress, ReconcileReport
     from failover.replication.repair import DrainReport
     from failover.routing.policies import Policy
 
@@ -307,6 +309,43 @@ class FailoverStorage(Facade[Any]):
     async def failed(self) -> builtins.list[Failed]:
         """Repairs a target refused for good (quarantined): target, key, version, answer."""
         return await self._journal_call(lambda r: r.failed())
+
+    async def reconcile(
+        self,
+        *,
+        prefix: str = "",
+        repair: bool = False,
+        verify: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: Progress | None = None,
+    ) -> ReconcileReport:
+        """Compare every target's listing and checksums, as the sync facade's `reconcile`
+        does, with the same keywords and report.
+
+        The comparison is sync code: it runs on a thread, and each call it makes on an
+        async provider is handed back to this loop (`failover.aio.bridge.Blocking`), so
+        the loop goes on serving while it runs.  ``progress`` is called on that thread.
+        A facade made by `sharing` compares through the sync facade's providers.
+        """
+        from failover.replication.reconcile import reconcile
+
+        journal = self.replication.journal if self.replication is not None else None
+        targets: builtins.list[Any] = builtins.list(self.pool.targets)
+        if self._holder is not None:  # async providers: reach them from the thread through this loop
+            self._holder.see()
+            blocking = blocking_providers(self.pool, self._holder)
+            targets = [dataclasses.replace(t, provider=blocking[t.name]) for t in targets]
+        compare = functools.partial(
+            reconcile,
+            targets,
+            prefix=prefix,
+            journal=journal,
+            repair=repair,
+            verify=verify,
+            checkpoint=checkpoint,
+            progress=progress,
+        )
+        return await asyncio.get_running_loop().run_in_executor(None, compare)
 
     async def _journal_call(self, call: Callable[[Replication], R]) -> R:
         replication = self._replicated()

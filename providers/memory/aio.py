@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 
-from failover.capabilities import ObjectInfo
+from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.providers.memory.storage import MemoryObjectStore
 
 
@@ -39,6 +39,29 @@ class AsyncMemoryObjectStore:
     async def get(self, key: str) -> bytes:
         await asyncio.sleep(0)
         return self.store.get(key)
+
+    def get_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The wrapped store's `get_stream`, one yield to the loop per chunk.
+
+        Bad arguments raise here; the object is looked up on the first ``__anext__``
+        (`NotFound` there), as the cloud adapters send their request then.  The checksum
+        is verified as the last chunk is read; closing early closes the wrapped stream.
+        """
+        validate_key(key)
+        validate_chunk_size(chunk_size)
+        return self._stream(key, chunk_size)
+
+    async def _stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        await asyncio.sleep(0)
+        chunks = self.store.get_stream(key, chunk_size=chunk_size)
+        try:
+            for chunk in chunks:
+                yield chunk
+                await asyncio.sleep(0)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         await asyncio.sleep(0)
