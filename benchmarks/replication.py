@@ -1,6 +1,7 @@
 """Latency of a replicated write: each cloud alone, then All and Quorum(2) over all three.
 
-    python -m benchmarks.replication [--writes 200] [--size 4096] [--out benchmarks/results/replication.json]
+    python -m benchmarks.replication [--writes 200] [--size 4096] [--delay-ms 20 ...]
+        [--out benchmarks/results/replication.json]
 
 The three local servers (moto S3, Azurite, fake-gcs-server) are started here on loopback
 ports, and every variant runs in this one process, interleaved write by write, because
@@ -17,6 +18,13 @@ these machines are noisy: compare the ratios, not the milliseconds across runs.
 A write sent to the targets one after another would cost the sum of the singles; sent at
 once it costs the slowest (All) or the slower of two (Quorum).  Goal: All's median
 <= 1.2x the slowest single cloud's median.
+
+Every variant runs twice: on the servers as they are ("local"), and with each server
+behind a `failover.testing.proxy.TcpProxy` that holds every chunk of a request for
+``--delay-ms`` (default 20; repeat the flag for more settings, 0 for none).  On the
+local servers a write is mostly CPU, and three servers and the client share two
+cores, so writes sent at once still queue for them; behind the delay a write is
+mostly waiting, as across regions, and the fan-out's concurrency shows.
 """
 
 from __future__ import annotations
@@ -30,11 +38,13 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from failover.config import parse
 from failover.replication.fanout import FanOut
+from failover.testing.proxy import TcpProxy
 from failover.testing.servers import (
     LocalServer,
     azurite_connection_string,
@@ -100,8 +110,8 @@ def make_bucket(servers: dict[str, LocalServer]) -> str:
     return bucket
 
 
-def setup_text(names: list[str], servers: dict[str, LocalServer], bucket: str, mode: str | None, folder: Path) -> str:
-    values = {"bucket": bucket, "moto": servers["moto"].endpoint, "gcs": servers["gcs"].endpoint}
+def setup_text(names: list[str], endpoints: dict[str, str], bucket: str, mode: str | None, folder: Path) -> str:
+    values = {"bucket": bucket, "moto": endpoints["moto"], "gcs": endpoints["gcs"]}
     text = "".join(TARGETS[name].format(**values) for name in names)
     if mode is not None:
         quorum = "quorum = 2" if mode == "quorum" else ""
@@ -129,25 +139,43 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(writes: int, size: int) -> dict[str, Any]:
+def run(writes: int, size: int, delays: list[float]) -> dict[str, Any]:
+    """The variants on the servers as they are, then once per delay in ``delays`` (seconds)
+    with every server behind a `TcpProxy` holding each chunk of a request that long."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     servers = start_servers()
     try:
-        os.environ["BENCH_AZURITE"] = azurite_connection_string(servers["azurite"])
         bucket = make_bucket(servers)
-        with tempfile.TemporaryDirectory() as folder:
-            variants = {
-                **{name: setup_text([name], servers, bucket, None, Path(folder)) for name in TARGETS},
-                "primary": setup_text(list(TARGETS), servers, bucket, "primary", Path(folder)),
-                "all": setup_text(list(TARGETS), servers, bucket, "all", Path(folder)),
-                "all_in_turn": setup_text(list(TARGETS), servers, bucket, "all", Path(folder) / "turn"),
-                "quorum_2": setup_text(list(TARGETS), servers, bucket, "quorum", Path(folder)),
-            }
-            return measure(variants, writes, size)
+        results = {"local": measure(variants_on(servers, {}, bucket), writes, size)}
+        for delay in delays:
+            with ExitStack() as stack:
+                proxies = {name: stack.enter_context(TcpProxy(s.port)) for name, s in servers.items()}
+                for proxy in proxies.values():
+                    proxy.delay(delay)
+                variants = variants_on(servers, proxies, bucket)
+                results[f"delayed_{delay * 1000:g}ms"] = measure(variants, writes, size)
+        return results
     finally:
         for server in servers.values():
             server.close()
+
+
+def variants_on(servers: dict[str, LocalServer], proxies: dict[str, TcpProxy], bucket: str) -> dict[str, str]:
+    """Each variant's setup, reaching each server directly or through its proxy."""
+    endpoints = {name: (proxies[name] if proxies else server).endpoint for name, server in servers.items()}
+    azurite = azurite_connection_string(servers["azurite"])
+    if proxies:
+        azurite = azurite.replace(servers["azurite"].endpoint, endpoints["azurite"])
+    os.environ["BENCH_AZURITE"] = azurite
+    folder = Path(tempfile.mkdtemp(prefix="bench-replication-"))
+    return {
+        **{name: setup_text([name], endpoints, bucket, None, folder) for name in TARGETS},
+        "primary": setup_text(list(TARGETS), endpoints, bucket, "primary", folder),
+        "all": setup_text(list(TARGETS), endpoints, bucket, "all", folder),
+        "all_in_turn": setup_text(list(TARGETS), endpoints, bucket, "all", folder / "turn"),
+        "quorum_2": setup_text(list(TARGETS), endpoints, bucket, "quorum", folder),
+    }
 
 
 def measure(variants: dict[str, str], writes: int, size: int) -> dict[str, Any]:
@@ -198,14 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/replication.json"))
+    parser.add_argument("--delay-ms", type=float, action="append", help="also behind proxies this slow (default 20)")
     args = parser.parse_args(argv)
-    result = run(args.writes, args.size)
-    for name, row in result["variants"].items():
-        print(f"  {name:<14} p50 {row['p50_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms")
-    for name, ratio in result["ratios"].items():
-        print(f"  {name:<34} {ratio:.2f}")
+    delays = [ms / 1000 for ms in (args.delay_ms if args.delay_ms is not None else [20.0]) if ms > 0]
+    results = run(args.writes, args.size, delays)
+    for setting, result in results.items():
+        print(setting)
+        for name, row in result["variants"].items():
+            print(f"  {name:<14} p50 {row['p50_ms']:7.2f} ms   p99 {row['p99_ms']:7.2f} ms")
+        for name, ratio in result["ratios"].items():
+            print(f"  {name:<34} {ratio:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"writes": args.writes, "size": args.size, **result}, indent=2) + "\n")
+    args.out.write_text(json.dumps({"writes": args.writes, "size": args.size, **results}, indent=2) + "\n")
     print(f"written to {args.out}")
     return 0
 

@@ -41,7 +41,7 @@ def overhead() -> go.Figure:
 
 
 def replication() -> go.Figure:
-    variants = results("replication")["variants"]
+    variants = results("replication")["local"]["variants"]
     names = {"aws:local": "S3 alone", "azure:local": "Azure alone", "gcp:local": "GCS alone", "primary": "Primary",
              "all": "All, at once", "all_in_turn": "All, in turn", "quorum_2": "Quorum(2)"}  # fmt: skip
     groups = {q: {names[v]: variants[v][f"{q}_ms"] for v in names} for q in ("p50", "p99")}
