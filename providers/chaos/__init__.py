@@ -7,7 +7,15 @@ deterministic for a seed, so game-day and unit tests replay exactly.
 
 from __future__ import annotations
 
-from failover.providers.chaos.provider import ChaosProvider
+from failover.providers.chaos.provider import ChaosProvider, FencedChaosProvider
 from failover.providers.chaos.settings import FAULT_KINDS, OUTAGE_KINDS, ChaosSettings, Outage, OutageKind
 
-__all__ = ["FAULT_KINDS", "OUTAGE_KINDS", "ChaosProvider", "ChaosSettings", "Outage", "OutageKind"]
+__all__ = [
+    "FAULT_KINDS",
+    "OUTAGE_KINDS",
+    "ChaosProvider",
+    "ChaosSettings",
+    "FencedChaosProvider",
+    "Outage",
+    "OutageKind",
+]

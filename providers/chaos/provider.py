@@ -22,6 +22,7 @@ from failover.capabilities import (
 from failover.clock import Clock, SystemClock
 from failover.deadline import current_deadline
 from failover.errors import ConfigError, FailoverError, Throttled, Timeout, Unavailable, Unsupported
+from failover.fleet.leader import FencedDnsZone
 from failover.providers.chaos.settings import FAULT_KINDS, ChaosSettings, Outage, OutageKind
 
 _T = TypeVar("_T")
@@ -64,6 +65,16 @@ class ChaosProvider:
     # Set per instance, only when the inner provider has ``probe``: health checkers look
     # for the attribute, so a wrapper must not claim a probe its provider lacks.
     probe: Callable[[], None]
+    # Operations beyond the capability protocols that this wrapper's class adds.
+    _extra_operations: frozenset[str] = frozenset()
+
+    def __new__(cls, inner: object, **options: object) -> ChaosProvider:
+        # Around a zone that fences its writes, the wrapper fences too (and says so to
+        # ``isinstance(chaos, FencedDnsZone)``, which the DNS controller asks); around any
+        # other provider it has no ``upsert_fenced`` to claim.
+        if cls is ChaosProvider and isinstance(inner, FencedDnsZone):
+            cls = FencedChaosProvider
+        return super().__new__(cls)
 
     def __init__(self, inner: object, *, seed: int = 0, clock: Clock | None = None) -> None:
         if inner is None:
@@ -137,9 +148,7 @@ class ChaosProvider:
                 latency=_pick(latency, current.latency),
                 blackhole=_pick(blackhole, current.blackhole),
                 blackhole_max=_pick(blackhole_max, current.blackhole_max),
-                operations=(
-                    current.operations if isinstance(operations, _Unset) else self._operations(operations)
-                ),
+                operations=(current.operations if isinstance(operations, _Unset) else self._operations(operations)),
             )
             return self._settings
 
@@ -171,7 +180,7 @@ class ChaosProvider:
         if isinstance(operations, str):
             raise ConfigError(f"operations must be a collection of names, not the single str {operations!r}")
         names = frozenset(operations)
-        known = self.supported_operations | {"probe"}
+        known = self.supported_operations | self._extra_operations | {"probe"}
         unknown = names - known
         if unknown:
             raise ConfigError(
@@ -183,7 +192,11 @@ class ChaosProvider:
 
     def _enter(self, operation: str) -> None:
         """Decide this call's fault under the lock, then act on it outside the lock."""
-        if operation != "probe" and operation not in self.supported_operations:
+        if (
+            operation != "probe"
+            and operation not in self.supported_operations
+            and operation not in self._extra_operations
+        ):
             raise Unsupported(f"{self._inner!r} does not support {operation}", operation=operation)
         with self._lock:
             self._calls += 1
@@ -339,6 +352,17 @@ class ChaosProvider:
         return f"ChaosProvider({self._inner!r}, seed={self._seed!r})"
 
 
+class FencedChaosProvider(ChaosProvider):
+    """A `ChaosProvider` around a `FencedDnsZone`: ``upsert_fenced`` is one more operation
+    its faults apply to.  ``ChaosProvider(zone)`` makes one when the zone fences."""
+
+    _extra_operations = frozenset({"upsert_fenced"})
+
+    def upsert_fenced(self, record: Record, token: int, *, seen: int | None = None) -> Record:
+        self._enter("upsert_fenced")
+        return cast(FencedDnsZone, self._inner).upsert_fenced(record, token, seen=seen)
+
+
 def _band(settings: ChaosSettings, draw: float) -> tuple[str | None, float]:
     """The fault whose band holds ``draw``, and where in that band it fell (0..1)."""
     edge = 0.0
@@ -369,4 +393,4 @@ def _make_error(cls: type[Exception], operation: str) -> Exception:
     return cls(message)
 
 
-__all__ = ["ChaosProvider"]
+__all__ = ["ChaosProvider", "FencedChaosProvider"]
