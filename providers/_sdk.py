@@ -1,5 +1,4 @@
-"""The optional SDKs: the error that names the extra installing a missing one, and package
-exports that import their submodule on first use.
+"""The optional SDKs: the error that names the extra installing a missing one.
 
 Each cloud SDK comes with an extra of its own (``pip install 'multicloud-failover[gcs]'``),
 so a storage user never installs, or imports, a compute SDK.  Every module that imports
@@ -10,16 +9,11 @@ an SDK does so inside one guard::
     except ImportError as exc:
         raise missing_sdk(__name__, "gcs", exc) from exc
 
-and each cloud package's ``__init__`` resolves its names lazily (`lazy_exports`): importing
+and each cloud package's ``__init__`` resolves its names lazily (`failover.lazy`): importing
 ``GCSStore`` from ``failover.providers.gcp`` loads ``gcs.py`` and its SDK, nothing else.
 """
 
 from __future__ import annotations
-
-import importlib
-import sys
-from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 
 DISTRIBUTION = "multicloud-failover"
 
@@ -35,25 +29,4 @@ def missing_sdk(needed_by: str, extra: str, exc: ImportError) -> ImportError:
     return ImportError(f"{needed_by} needs the {extra!r} extra ({exc}): {install_command(extra)}", name=exc.name)
 
 
-def lazy_exports(
-    package: str, submodules: Mapping[str, Sequence[str]]
-) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package`` (PEP 562): each name listed under a
-    submodule is imported from ``package.submodule`` when first asked for."""
-    home = MappingProxyType({name: submodule for submodule, names in submodules.items() for name in names})
-
-    def __getattr__(name: str) -> object:
-        try:
-            submodule = home[name]
-        except KeyError:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        # The import system caches the submodule: later lookups cost a dictionary access.
-        return getattr(importlib.import_module(f"{package}.{submodule}"), name)
-
-    def __dir__() -> list[str]:
-        return sorted({*vars(sys.modules[package]), *home})
-
-    return __getattr__, __dir__
-
-
-__all__ = ["DISTRIBUTION", "install_command", "lazy_exports", "missing_sdk"]
+__all__ = ["DISTRIBUTION", "install_command", "missing_sdk"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from failover.providers._sdk import lazy_exports
+from failover.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from failover.providers.aws._client import map_errors
