@@ -291,7 +291,8 @@ class ControllerConfig(_Strict):
 def _leader_lock(spec: str, record: str) -> LeaderLock:
     """``redis://host:port/db`` for a fleet of controllers, else a file path for one machine."""
     if spec.startswith(("redis://", "rediss://", "unix://")):
-        from failover.fleet.redis_store import RedisLeaderLock, connect
+        from failover.fleet.redis_client import connect
+        from failover.fleet.redis_lock import RedisLeaderLock
 
         return RedisLeaderLock(connect(spec), f"dns-controller:{record}")
     return FileLeaderLock(spec)

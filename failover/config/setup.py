@@ -351,7 +351,8 @@ def _policy(section: FacadeSection) -> Policy:
 
 
 def _breaker_store(facade: FacadeName, section: FacadeSection, options: Options) -> Any:
-    from failover.fleet.redis_store import RedisBreakerStore, connect
+    from failover.fleet.redis_client import connect
+    from failover.fleet.redis_store import RedisBreakerStore
 
     fleet = section.fleet
     assert fleet is not None  # checked by the caller

@@ -15,7 +15,8 @@ from failover.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from failover.fleet.redis_journal import RedisJournal
-    from failover.fleet.redis_store import RedisBreakerStore, RedisLeaderLock
+    from failover.fleet.redis_lock import RedisLeaderLock
+    from failover.fleet.redis_store import RedisBreakerStore
 
 __all__ = [
     "FencedDnsZone",
@@ -30,5 +31,5 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
-    {"redis_store": ("RedisBreakerStore", "RedisLeaderLock"), "redis_journal": ("RedisJournal",)},
+    {"redis_store": ("RedisBreakerStore",), "redis_lock": ("RedisLeaderLock",), "redis_journal": ("RedisJournal",)},
 )

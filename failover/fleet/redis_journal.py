@@ -70,7 +70,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("failover.fleet.redis_journal needs redis-py: pip install 'multicloud-failover[redis]'") from exc
 
-from failover.fleet.redis_store import connect, describe_client
+from failover.fleet.redis_client import connect, describe_client
 
 logger = logging.getLogger("failover.redis")
 

@@ -1,4 +1,4 @@
-"""Fleet-shared breaker state and leader lock on Redis (the ``redis`` extra).
+"""Fleet-shared breaker state on Redis (the ``redis`` extra).
 
 `RedisBreakerStore` implements `failover.breaker.store.BreakerStore`: each breaker's last
 transition is one Redis hash (state, open count, reason, ``open_until_ms``).  The end of
@@ -8,25 +8,19 @@ long a breaker stays open; `load` turns it back into a duration.  The store also
 failure streaks across the fleet (`failover.fleet.fleet_failures`): the processes open a
 breaker together once their failures in a row add up to the threshold.
 
-`RedisLeaderLock` implements `failover.fleet.leader.FencingLock` with redis-py's own `Lock`
-(``SET key owner NX PX ttl``, renewed by a script that checks the owner): the holder must
-renew it (call `try_acquire` again) within ``ttl`` seconds, or another process takes over.
-Each acquisition takes its fencing token from ``INCR key:fence`` in the same script as the
-``SET``, so no two holds ever share a token and a later hold always has a larger one.
+The Redis leader lock is `failover.fleet.redis_lock.RedisLeaderLock` (also importable
+from here), the fail-fast client `failover.fleet.redis_client.connect` (likewise).
 
-Redis is a helper, never a dependency of a call: when it is unreachable the store drops
-saves and loads nothing (each breaker carries on alone), and the lock reports that this
-process is not the leader.  One warning is logged per streak of failures, naming the
+Redis is a helper, never a dependency of a call: when it is unreachable the store keeps
+the states it could not save for later and loads nothing (each breaker carries on
+alone).  One warning is logged per streak of failures, naming the
 server by host and port only (never a password or URL).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,16 +29,8 @@ from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
 from failover.fleet.background import LatestWriter
 from failover.fleet.fleet_failures import FleetStreaks, streak_key
-from failover.fleet.leader import check_token
-
-try:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.exceptions import LockNotOwnedError, RedisError
-    from redis.lock import Lock
-    from redis.retry import Retry
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError("failover.fleet.redis_store needs redis-py: pip install 'multicloud-failover[redis]'") from exc
+from failover.fleet.redis_client import Outage, RedisError, connect, describe_client, redis
+from failover.fleet.redis_lock import RedisLeaderLock
 
 logger = logging.getLogger("failover.redis")
 
@@ -65,90 +51,7 @@ redis.call('PUBLISH', KEYS[2], ARGV[5])
 return 1
 """
 
-# KEYS[1] = the lock, KEYS[2] = its fencing counter; ARGV = owner, ttl in ms.  The token
-# is taken in the same atomic step as the lock: 0 means another process holds it.
-_ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('INCR', KEYS[2])
-end
-return 0
-"""
-
-# KEYS[1] = the fencing counter; ARGV[1] = a token the next acquisition must exceed.
-_ADVANCE = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if count < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-return 1
-"""
-
 _MAX_REASON = 200  # a reason is for people; it must not grow the key without bound
-
-
-def connect(url: str, *, timeout: float = 0.25, **options: Any) -> redis.Redis:
-    """A client for the store and the lock that fails fast when Redis is down.
-
-    redis-py's defaults retry a refused connection 10 times with backoff (measured here:
-    2.5-4.2 s per command against a closed port); the store runs while a breaker changes
-    state, so this client makes one attempt with ``timeout``-second socket timeouts
-    (about 5 ms against a closed port).  ``options`` go to `redis.Redis.from_url`.
-    """
-    options.setdefault("socket_timeout", timeout)
-    options.setdefault("socket_connect_timeout", timeout)
-    options.setdefault("retry", Retry(NoBackoff(), 0))
-    return redis.Redis.from_url(url, **options)
-
-
-def describe_client(client: Any) -> str:
-    """``redis 127.0.0.1:6379/0``: where a client points, without credentials."""
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
-    if kwargs.get("path"):
-        return f"redis unix:{kwargs['path']}/{kwargs.get('db', 0)}"
-    return f"redis {kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
-
-
-class _Outage:
-    """Tracks a streak of Redis failures: one warning at its start, one note at its end,
-    and a pause of ``retry_after`` seconds between attempts so an outage costs one
-    failed round trip per pause, not one per transition."""
-
-    def __init__(self, where: str, retry_after: float, clock: Clock) -> None:
-        self._where = where
-        self._retry_after = retry_after
-        self._clock = clock
-        self._mutex = threading.Lock()
-        self._failing = False
-        self._next_try = 0.0
-
-    def paused(self) -> bool:
-        return self._failing and self._clock.monotonic() < self._next_try
-
-    def due(self) -> bool:
-        """Whether a streak of failures is past its pause: time to try Redis again."""
-        return self._failing and self._clock.monotonic() >= self._next_try
-
-    def failed(self, what: str, exc: BaseException) -> None:
-        with self._mutex:
-            first = not self._failing
-            self._failing = True
-            self._next_try = self._clock.monotonic() + self._retry_after
-        if first:
-            # str(exc) from redis-py names host:port and the OS error, never credentials.
-            logger.warning(
-                "%s unreachable during %s (%s: %s); carrying on without it",
-                self._where,
-                what,
-                type(exc).__name__,
-                exc,
-            )
-
-    def succeeded(self) -> None:
-        if self._failing:
-            with self._mutex:
-                was, self._failing = self._failing, False
-            if was:
-                logger.info("%s reachable again", self._where)
 
 
 class RedisBreakerStore:
@@ -186,7 +89,7 @@ class RedisBreakerStore:
         self.channel = prefix + "changed"
         self.sync_interval = sync_interval  # how often a started facade reads the others' transitions
         self._save_script = client.register_script(_SAVE)
-        self._outage = _Outage(describe_client(client), retry_after, clock or SystemClock())
+        self._outage = Outage(describe_client(client), retry_after, clock or SystemClock())
         self._writer: LatestWriter[StoredState] = LatestWriter(
             self._write, thread_name="failover-redis-writer", retry_after=retry_after
         )
@@ -295,7 +198,7 @@ class _Subscriber:
     listens.  Redis down: one warning (shared with the store's outage), a retry every
     ``retry_after`` seconds, and ``None`` told to every listener once it is back."""
 
-    def __init__(self, client: redis.Redis, channel: str, outage: _Outage, retry_after: float) -> None:
+    def __init__(self, client: redis.Redis, channel: str, outage: Outage, retry_after: float) -> None:
         self._client = client
         self._channel = channel
         self._outage = outage
@@ -375,115 +278,6 @@ class _Subscriber:
                 listener(name)
             except Exception:  # one broken listener must not silence the others
                 logger.exception("breaker change listener failed on %s", name)
-
-
-class RedisLeaderLock:
-    """A `LeaderLock` across machines: ``SET name owner NX PX ttl``, renewed by its holder.
-
-    `try_acquire` takes the lock if it is free and renews it (back to ``ttl``) if this
-    object holds it: call it more often than ``ttl`` (DnsController does, every pass).
-    A holder that stops renewing (crashed, partitioned) loses the lock after ``ttl``.
-    ``owner`` is stored as the key's value and must be unique per process; the default
-    is ``host:pid:random``.  When Redis cannot be reached `try_acquire` returns False:
-    leadership that cannot be proven is not assumed.
-
-    `token` is the fencing token of the current hold, from the counter ``name + ":fence"``
-    (which never expires).  A Redis that loses its data (no persistence, a failover to a
-    replica that lagged) starts counting again from 1; a controller fenced by a larger
-    token then calls `advance`, and its next acquisition gets a larger token.
-    """
-
-    def __init__(
-        self,
-        client: redis.Redis,
-        name: str,
-        *,
-        ttl: float = 10.0,
-        owner: str | None = None,
-        retry_after: float = 1.0,
-        clock: Clock | None = None,
-    ) -> None:
-        if ttl <= 0:
-            raise ConfigError("RedisLeaderLock: ttl must be > 0")
-        self.client = client
-        self.name = name
-        self.ttl = ttl
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        # thread_local=False: DnsController renews from its loop thread and releases from
-        # the thread that calls stop(); both must see the same token.
-        self._lock = Lock(client, name, timeout=ttl, blocking=False, thread_local=False)
-        self.fence_key = name + ":fence"
-        self._acquire = client.register_script(_ACQUIRE)
-        self._advance = client.register_script(_ADVANCE)
-        self._token: int | None = None
-        self._mutex = threading.Lock()
-        self._outage = _Outage(describe_client(client), retry_after, clock or SystemClock())
-
-    def try_acquire(self) -> bool:
-        with self._mutex:
-            if self._outage.paused():
-                return False
-            try:
-                if self._lock.local.token is not None:
-                    try:
-                        self._lock.reacquire()  # still ours: back to the full ttl
-                        self._outage.succeeded()
-                        return True
-                    except LockNotOwnedError:
-                        # Expired (and perhaps taken): whoever holds it now is the leader.
-                        self._lock.local.token = None
-                        logger.warning("leader lock %s expired before it was renewed", self.name)
-                token = int(self._acquire(keys=[self.name, self.fence_key], args=[self.owner, self._ttl_ms()]))
-            except RedisError as exc:
-                self._outage.failed(f"leader lock {self.name!r}", exc)
-                return False
-            self._outage.succeeded()
-            if token <= 0:
-                return False
-            # What redis-py's own acquire would keep: its renewal and release check it.
-            encoder: Any = self.client.get_encoder()  # redis-py's Encoder carries no annotations
-            self._lock.local.token = encoder.encode(self.owner)
-            self._token = token
-            return True
-
-    def advance(self, token: int) -> None:
-        """Make later acquisitions' tokens larger than ``token`` (see the class docstring)."""
-        check_token(token)
-        try:
-            self._advance(keys=[self.fence_key], args=[token])
-        except RedisError as exc:
-            self._outage.failed(f"fencing counter of leader lock {self.name!r}", exc)
-
-    def _ttl_ms(self) -> int:
-        return max(1, int(self.ttl * 1000))
-
-    def release(self) -> None:
-        """Give the lock up if this object holds it; otherwise do nothing."""
-        with self._mutex:
-            if self._lock.local.token is None:
-                return
-            try:
-                self._lock.release()  # a script deletes the key only if it holds our token
-            except LockNotOwnedError:
-                pass  # it had expired: nothing of ours to release
-            except RedisError as exc:
-                # The key expires by itself after ttl.
-                self._outage.failed(f"release of leader lock {self.name!r}", exc)
-            finally:
-                self._lock.local.token = None
-
-    @property
-    def held(self) -> bool:
-        """Whether this object believes it holds the lock (as of its last renewal)."""
-        return self._lock.local.token is not None
-
-    @property
-    def token(self) -> int | None:
-        """The fencing token of the current hold; None when not held."""
-        return self._token if self.held else None
-
-    def __repr__(self) -> str:
-        return f"RedisLeaderLock({self.name!r}, owner={self.owner!r}, held={self.held}, token={self.token})"
 
 
 def _name(data: bytes | str) -> str | None:
