@@ -128,4 +128,5 @@ class LatestWriter(Generic[V]):
             logger.exception("writing %s to the shared store failed", name)
             return None
 
+
 __all__ = ["LatestWriter"]
