@@ -31,8 +31,12 @@ class LatestWriter(Generic[V]):
         thread_name: str = "failover-store-writer",
         merge: Callable[[V, V], V] | None = None,
         retry_after: float = 1.0,
+        prepare: Callable[[], object] | None = None,
     ) -> None:
         self._write = write
+        # Run on the thread before its first write (a script load, a pooled connection),
+        # so the first value to write does not wait for them.
+        self._prepare = prepare
         self._retry_after = retry_after
         # Values for one name are combined with ``merge(queued, new)`` instead of the
         # newest replacing the rest: for counts, which must add up.
@@ -52,10 +56,20 @@ class LatestWriter(Generic[V]):
                 return
             queued = self._pending.pop(name, None)  # re-inserted last: names are written in the order they changed
             self._pending[name] = value if queued is None or self._merge is None else self._merge(queued, value)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self._thread_name, daemon=True)
-                self._thread.start()
+            self._start()
             self._cond.notify_all()
+
+    def start(self) -> None:
+        """Start the writer thread now, and prepare it, rather than with the first value:
+        the first value is often a breaker's first failure, when every moment counts."""
+        with self._cond:
+            if not self._closed:
+                self._start()
+
+    def _start(self) -> None:  # under the condition's lock
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name=self._thread_name, daemon=True)
+            self._thread.start()
 
     def holds(self, name: str) -> bool:
         """Whether a value for ``name`` is queued or being written: what the store holds
@@ -86,6 +100,11 @@ class LatestWriter(Generic[V]):
             thread.join(timeout)
 
     def _loop(self) -> None:
+        if self._prepare is not None:
+            try:
+                self._prepare()
+            except Exception:  # only a head start: the writes themselves report failures
+                logger.debug("preparing the shared store's writer failed", exc_info=True)
         while True:
             batch = self._next_batch()
             if batch is None:

@@ -93,8 +93,16 @@ class FleetStreaks:
         self._max_reason = max_reason
         self._script = client.register_script(_COUNT)
         self._writer: LatestWriter[StreakReport] = LatestWriter(
-            self._send, thread_name="failover-redis-streaks", merge=merge
+            self._send, thread_name="failover-redis-streaks", merge=merge, prepare=self._load_script
         )
+
+    def start(self) -> None:
+        """Start the writer thread, which loads the counting script into Redis first."""
+        self._writer.start()
+
+    def _load_script(self) -> None:
+        if not self._paused():
+            self._script.registered_client.script_load(self._script.script)
 
     def failed(self, name: str, threshold: int, opens: int, open_for: float, reason: str) -> None:
         self._writer.put(name, StreakReport(False, 1, threshold, opens, open_for, reason[: self._max_reason]))

@@ -91,7 +91,7 @@ class RedisBreakerStore:
         self._save_script = client.register_script(_SAVE)
         self._outage = Outage(describe_client(client), retry_after, clock or SystemClock())
         self._writer: LatestWriter[StoredState] = LatestWriter(
-            self._write, thread_name="failover-redis-writer", retry_after=retry_after
+            self._write, thread_name="failover-redis-writer", retry_after=retry_after, prepare=self._load_script
         )
         self._subscriber = _Subscriber(client, self.channel, self._outage, retry_after)
         outage = self._outage
@@ -131,7 +131,11 @@ class RedisBreakerStore:
     def subscribe(self, on_change: Callable[[str | None], None]) -> None:
         """Call ``on_change(name)`` when a breaker's state is announced, and
         ``on_change(None)`` whenever the subscription (re)connects: every breaker should be
-        read again then.  Runs on the store's subscriber thread, started with the first."""
+        read again then.  Runs on the store's subscriber thread, started with the first.
+        The writer threads start too: a started facade's first transition or failure
+        report does not wait for a thread to start or a script to load."""
+        self._writer.start()
+        self._streaks.start()
         self._subscriber.add(on_change)
 
     def unsubscribe(self, on_change: Callable[[str | None], None]) -> None:
@@ -147,6 +151,10 @@ class RedisBreakerStore:
         self._writer.close()
         self._streaks.close()
         self._subscriber.stop()
+
+    def _load_script(self) -> None:
+        if not self._outage.paused():
+            self._save_script.registered_client.script_load(self._save_script.script)
 
     def _write(self, name: str, state: StoredState) -> bool:
         # False: not written; the writer tries again after retry_after.

@@ -231,3 +231,17 @@ def test_a_stray_message_on_the_channel_does_not_end_the_subscription(redis_serv
         wait_for(lambda: breaker.state is BreakerState.FORCED_OPEN)
         assert store.subscribed
         other.close()
+
+
+def test_a_started_facade_has_loaded_its_store_scripts_before_the_first_failure(redis_server: RedisServer) -> None:
+    client = connect(redis_server.url)
+    client.script_flush()  # what a restarted Redis holds: no script
+    facade = process(redis_server.url, f"warm:{uuid.uuid4().hex}:", MemoryObjectStore())
+    store = facade.pool.member("aws:us-east-1").breaker.store
+    assert isinstance(store, RedisBreakerStore)
+    scripts = [store._save_script.sha, store._streaks._script.sha]
+    with facade:
+        wait_for(lambda: all(client.script_exists(*scripts)))
+        names = {t.name for t in threading.enumerate()}
+        assert {"failover-redis-writer", "failover-redis-streaks"} <= names, "writers run before any value"
+    client.close()

@@ -64,6 +64,34 @@ def test_a_failing_write_does_not_stop_the_writer() -> None:
     assert written == ["good"]
 
 
+def test_a_started_writer_is_prepared_before_its_first_value_and_prepared_once() -> None:
+    prepared, order = threading.Event(), []
+
+    def prepare() -> None:
+        order.append("prepare")
+        prepared.set()
+
+    writer: LatestWriter[int] = LatestWriter(lambda name, value: order.append(name), prepare=prepare)
+    writer.start()
+    assert prepared.wait(5.0), "start() prepares on the writer thread, before any value"
+    writer.start()  # a second start changes nothing
+    writer.put("a", 1)
+    assert writer.flush(timeout=5.0) and order == ["prepare", "a"]
+    writer.close()
+
+
+def test_a_writer_whose_preparation_fails_still_writes() -> None:
+    written: list[str] = []
+
+    def prepare() -> None:
+        raise ConnectionError("store unreachable at start")
+
+    writer: LatestWriter[int] = LatestWriter(lambda name, value: written.append(name), prepare=prepare)
+    writer.put("a", 1)
+    assert writer.flush(timeout=5.0) and written == ["a"]
+    writer.close()
+
+
 def test_an_announced_change_syncs_that_breaker_and_none_syncs_all() -> None:
     clock = FakeClock()
     store = MemoryBreakerStore(clock)
