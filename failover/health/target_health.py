@@ -4,8 +4,10 @@ Passive: every routed call records its latency and outcome here (EWMA latency, E
 error rate, counts).  Active: a `failover.health.checker.HealthChecker` feeds probe results to
 `record_probe`, which applies rise/fall thresholds so a single blip flips nothing.
 
-The router reads ``healthy``, ``up_since`` and ``latency`` as plain attributes: it never
-waits for a lock, and a probe in flight never delays a call.
+The router reads ``healthy``, ``up_since`` and ``latency`` without a lock, and a probe in
+flight never delays a call.  A success only notes its latency (one C-level append); the
+averages fold what was noted, in order, when they are read, with the figures of an
+average updated on every call.
 
 For `status()`, calls and errors are also counted over the last ``status_window``
 seconds (`failover.windows.RecentCounts`), with the calls that were not routing
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 from failover.clock import Clock, SystemClock
@@ -54,26 +57,37 @@ class HealthConfig:
             raise ConfigError(f"status_window must be a finite number of seconds > 0, got {window!r}")
 
 
+def _pending_limit(config: HealthConfig) -> int:
+    """How many unread success samples a health keeps: enough that an older one would
+    weigh under 1e-9 in either average (between 16 and 65,536)."""
+    alpha = min(config.latency_alpha, config.error_alpha)
+    if alpha >= 1:
+        return 16
+    return max(16, min(1 << 16, math.ceil(math.log(1e-9) / math.log(1.0 - alpha))))
+
+
 class TargetHealth:
     """Health view of one target.  Writers take a short lock; readers take none."""
 
     __slots__ = (
         "_count_call",
         "_error_alpha",
+        "_error_rate",
         "_fall_count",
+        "_latency",
         "_latency_alpha",
         "_lock",
+        "_note_success",
+        "_pending",
         "_recent",
         "_rise_count",
         "calls",
         "config",
         "emitter",
-        "error_rate",
         "errors",
         "healthy",
         "last_error",
         "last_error_at",
-        "latency",
         "probe_reason",
         "target",
         "unrouted",
@@ -99,8 +113,13 @@ class TargetHealth:
         # (``healthy=False``) and waits for ``rise`` good probes.
         self.healthy = healthy
         self.up_since = now  # -inf: healthy since before we started watching
-        self.latency: float | None = None  # EWMA seconds of successful calls
-        self.error_rate = 0.0  # EWMA of temporary failures among calls
+        self._latency: float | None = None  # EWMA seconds of successful calls (`latency`)
+        self._error_rate = 0.0  # EWMA of temporary failures among calls (`error_rate`)
+        # Successes' latencies not folded into the averages yet: a success only appends
+        # (one C call), and whoever reads an average folds them, in order.  Bounded: an
+        # older sample would weigh less than 1e-9 of the average by the time it is read.
+        self._pending: deque[float] = deque(maxlen=_pending_limit(self.config))
+        self._note_success = self._pending.append
         self.calls = AtomicCounter()
         self.errors = AtomicCounter()
         self.unrouted = AtomicCounter()  # trial calls and calls pinned to this target
@@ -127,10 +146,41 @@ class TargetHealth:
         if (recent.clock() if now is None else now) >= recent.next_mark:  # a new second: note the totals first
             recent.tick()
         self._count_call()
-        previous = self.latency
-        self.latency = latency if previous is None else previous + self._latency_alpha * (latency - previous)
-        if self.error_rate:
-            self.error_rate -= self._error_alpha * self.error_rate
+        self._note_success(latency)  # folded into the averages when they are read
+
+    @property
+    def latency(self) -> float | None:
+        """EWMA seconds of successful calls (None before the first)."""
+        if self._pending:
+            self._fold()
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: float | None) -> None:
+        self._pending.clear()
+        self._latency = value
+
+    @property
+    def error_rate(self) -> float:
+        """EWMA of temporary failures among calls (0 to 1)."""
+        if self._pending:
+            self._fold()
+        return self._error_rate
+
+    def _fold(self) -> None:
+        """Apply the pending successes to the averages, oldest first, as if each had been
+        applied when it was recorded."""
+        pending, latency, rate = self._pending, self._latency, self._error_rate
+        latency_alpha, error_alpha = self._latency_alpha, self._error_alpha
+        while True:
+            try:
+                sample = pending.popleft()
+            except IndexError:  # another reader folded the rest
+                break
+            latency = sample if latency is None else latency + latency_alpha * (sample - latency)
+            if rate:
+                rate -= error_alpha * rate
+        self._latency, self._error_rate = latency, rate
 
     def record_failure(self, error: str) -> None:
         recent = self._recent
@@ -139,7 +189,9 @@ class TargetHealth:
             recent.tick()
         self.calls.increment()
         self.errors.increment()
-        self.error_rate += self._error_alpha * (1.0 - self.error_rate)
+        if self._pending:
+            self._fold()  # the successes before this failure count first
+        self._error_rate += self._error_alpha * (1.0 - self._error_rate)
         self.last_error = error
         self.last_error_at = now
 
