@@ -22,9 +22,9 @@ import functools
 import inspect
 import os
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
 from failover.aio.bridge import AsyncReplication, LoopHolder, blocking_providers
 from failover.aio.capabilities import ASYNC_OBJECT_OPERATIONS, AsyncObjectStore
@@ -45,7 +45,7 @@ from failover.execution.executor import DEFAULT_LAYERS, ExecutionConfig
 from failover.execution.lookup import PREFERRED
 from failover.execution.pool import READ, WRITE, Pool
 from failover.facades.base import Facade
-from failover.facades.storage import READ_OPERATIONS
+from failover.facades.storage import READ_OPERATIONS, read_all
 from failover.facades.storage import FailoverStorage as SyncFailoverStorage
 from failover.portable import check_write
 from failover.replication.anti_entropy import MARKER_PREFIX
@@ -256,16 +256,22 @@ class FailoverStorage(Facade[Any]):
     # ------------------------------------------------------------ writes
 
     async def put(
-        self, key: str, data: bytes, *, content_type: str | None = None, metadata: Mapping[str, str] | None = None
+        self,
+        key: str,
+        data: bytes | BinaryIO | AsyncIterable[bytes],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        """Write ``data`` (bytes), to one target or, with a write mode, replicated;
-        ``key``, ``content_type`` and ``metadata`` are checked against the portable model
-        before any target is tried."""
+        """Write ``data`` to one target or, with a write mode, replicated; ``key``,
+        ``content_type`` and ``metadata`` are checked against the portable model before
+        any target is tried.
+
+        ``data`` is bytes (or a bytearray or memoryview), a binary file-like object, or an
+        async iterator of bytes chunks.  A file or an iterator is read into memory first,
+        once: every target, and a retry on another, gets the same bytes."""
         content_type, metadata = check_write(key, content_type, metadata)
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        if not isinstance(data, bytes):
-            raise InvalidInput(f"data must be bytes, not {type(data).__name__}")
+        data = await _payload(data)
         if self._writes is not None:
             self._see_loop()
             return await self._writes.put(key, data, content_type=content_type, metadata=metadata)
@@ -399,6 +405,20 @@ class FailoverStorage(Facade[Any]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+async def _payload(data: bytes | bytearray | memoryview | BinaryIO | AsyncIterable[bytes]) -> bytes:
+    """The bytes to write, from any form `FailoverStorage.put` takes."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if not isinstance(data, AsyncIterable):
+        return read_all(data)  # a file-like, or InvalidInput naming what it got
+    chunks: builtins.list[bytes] = []
+    async for chunk in data:
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise InvalidInput(f"data: an async iterator must yield bytes, not {type(chunk).__name__}")
+        chunks.append(bytes(chunk))
+    return b"".join(chunks)
 
 
 async def _open_listing(

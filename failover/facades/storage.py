@@ -253,7 +253,7 @@ class FailoverStorage(Facade[ObjectStore]):
         if self.replication is not None:
             # Named for its type: `Replication.put` is annotated to return Any.
             replicated: ObjectInfo = self.replication.put(
-                key, _read_all(data), content_type=content_type, metadata=metadata
+                key, read_all(data), content_type=content_type, metadata=metadata
             )
             return replicated
         if isinstance(data, bytes):
@@ -373,7 +373,7 @@ def _open_stream(
     return member, next(stream, None), stream
 
 
-def _read_all(data: bytes | BinaryIO) -> bytes:
+def read_all(data: bytes | BinaryIO) -> bytes:
     """Every target must get the same bytes, so a stream is read once, into memory."""
     if isinstance(data, bytes):
         return data
@@ -395,4 +395,4 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-__all__ = ["READ_OPERATIONS", "FailoverStorage"]
+__all__ = ["READ_OPERATIONS", "FailoverStorage", "read_all"]
