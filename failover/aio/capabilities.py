@@ -8,10 +8,12 @@ store lacks it, the facade's ``get_stream`` attempt raises `Unsupported`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from failover.capabilities import ObjectInfo
+from failover.errors import ConfigError
 
 # The calls `failover.aio.FailoverStorage` makes, each checked on every provider it is given.
 ASYNC_OBJECT_OPERATIONS = ("put", "get", "get_range", "head", "list", "delete", "copy")
@@ -48,4 +50,16 @@ class AsyncObjectStore(Protocol):
     async def copy(self, src: str, dst: str) -> ObjectInfo: ...
 
 
-__all__ = ["ASYNC_OBJECT_OPERATIONS", "AsyncObjectStore"]
+def check_async_provider(provider: object, name: str) -> object:
+    """``provider``, once each call the facade makes is found async on it."""
+    for operation in ASYNC_OBJECT_OPERATIONS:
+        method = getattr(provider, operation, None)
+        if method is None:
+            continue  # not offered: the pool leaves the operation out for that target
+        # ``list`` may be any function returning an async iterator; the others are awaited.
+        if not (callable(method) if operation == "list" else inspect.iscoroutinefunction(method)):
+            raise ConfigError(f"{name}: {operation} must be async (a sync provider goes to the sync FailoverStorage)")
+    return provider
+
+
+__all__ = ["ASYNC_OBJECT_OPERATIONS", "AsyncObjectStore", "check_async_provider"]

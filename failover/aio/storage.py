@@ -19,7 +19,6 @@ import builtins
 import contextlib
 import dataclasses
 import functools
-import inspect
 import os
 import random
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -27,9 +26,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
 from failover.aio.bridge import AsyncReplication, LoopHolder, blocking_providers
-from failover.aio.capabilities import ASYNC_OBJECT_OPERATIONS, AsyncObjectStore
+from failover.aio.capabilities import AsyncObjectStore, check_async_provider
 from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
+from failover.aio.listing import open_listing
 from failover.aio.replication import AsyncWrites
 from failover.aio.streams import flowing, open_stream
 from failover.capabilities import (
@@ -48,10 +48,8 @@ from failover.facades.base import Facade
 from failover.facades.storage import READ_OPERATIONS, read_all
 from failover.facades.storage import FailoverStorage as SyncFailoverStorage
 from failover.portable import check_write
-from failover.replication.anti_entropy import MARKER_PREFIX
 from failover.replication.modes import Replication, WriteMode
 from failover.replication.versioning import without_version
-from failover.routing.router import Member
 from failover.target import Target
 
 if TYPE_CHECKING:
@@ -128,7 +126,9 @@ class FailoverStorage(Facade[Any]):
             listeners=listeners,
             rng=rng,
         )
-        self._bind({t.name: _check_async(t.provider, f"targets[{i}].provider") for i, t in enumerate(targets)}, True)
+        self._bind(
+            {t.name: check_async_provider(t.provider, f"targets[{i}].provider") for i, t in enumerate(targets)}, True
+        )
         self._holder: LoopHolder | None = LoopHolder()  # the loop the repairs' calls are handed to
         self._replicate(AsyncReplication(self.pool, writes, self._holder) if writes is not None else None)
 
@@ -148,7 +148,7 @@ class FailoverStorage(Facade[Any]):
         facade = cls.__new__(cls)
         facade.pool = storage.pool
         facade.instruments = ()
-        facade._bind({name: _check_async(p, f"providers[{name!r}]") for name, p in providers.items()}, False)
+        facade._bind({name: check_async_provider(p, f"providers[{name!r}]") for name, p in providers.items()}, False)
         facade._holder = None  # the sync facade repairs, on its own providers
         facade._replicate(storage.replication)
         return facade
@@ -235,7 +235,7 @@ class FailoverStorage(Facade[Any]):
         runner = self._aread
         while True:
             # Pulling the first item inside the call makes a first-page failure fail over.
-            opened = functools.partial(_open_listing, prefix=prefix, after=after)
+            opened = functools.partial(open_listing, prefix=prefix, after=after)
             member, first, rest = await runner.run("list", opened, exclude=failed)
             try:
                 if first is not None:
@@ -419,40 +419,6 @@ async def _payload(data: bytes | bytearray | memoryview | BinaryIO | AsyncIterab
             raise InvalidInput(f"data: an async iterator must yield bytes, not {type(chunk).__name__}")
         chunks.append(bytes(chunk))
     return b"".join(chunks)
-
-
-async def _open_listing(
-    member: Member[Any], *, prefix: str, after: str | None
-) -> tuple[Member[Any], ObjectInfo | None, AsyncGenerator[ObjectInfo, None]]:
-    """Start a listing on ``member`` past ``after`` and pull its first item, leaving out
-    the library's own marker objects."""
-    items = _listed(member.provider.list(prefix), after)
-    try:
-        first = await items.__anext__()
-    except StopAsyncIteration:
-        return member, None, items
-    except BaseException:
-        await items.aclose()  # the next target is tried: let this one's connection go now
-        raise
-    return member, first, items
-
-
-async def _listed(source: AsyncIterator[ObjectInfo], after: str | None) -> AsyncGenerator[ObjectInfo, None]:
-    async for info in source:
-        if not info.key.startswith(MARKER_PREFIX) and (after is None or info.key > after):
-            yield info
-
-
-def _check_async(provider: object, name: str) -> object:
-    """``provider``, once each call the facade makes is found async on it."""
-    for operation in ASYNC_OBJECT_OPERATIONS:
-        method = getattr(provider, operation, None)
-        if method is None:
-            continue  # not offered: the pool leaves the operation out for that target
-        # ``list`` may be any function returning an async iterator; the others are awaited.
-        if not (callable(method) if operation == "list" else inspect.iscoroutinefunction(method)):
-            raise ConfigError(f"{name}: {operation} must be async (a sync provider goes to the sync FailoverStorage)")
-    return provider
 
 
 __all__ = ["FailoverStorage"]
