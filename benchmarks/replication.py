@@ -147,28 +147,33 @@ def run(writes: int, size: int, delays: list[float]) -> dict[str, Any]:
     servers = start_servers()
     try:
         bucket = make_bucket(servers)
-        results = {"local": measure(variants_on(servers, {}, bucket), writes, size)}
-        for delay in delays:
-            with ExitStack() as stack:
-                proxies = {name: stack.enter_context(TcpProxy(s.port)) for name, s in servers.items()}
-                for proxy in proxies.values():
-                    proxy.delay(delay)
-                variants = variants_on(servers, proxies, bucket)
-                results[f"delayed_{delay * 1000:g}ms"] = measure(variants, writes, size)
+        with tempfile.TemporaryDirectory(prefix="bench-replication-") as journals:
+            local = Path(journals) / "local"
+            results = {"local": measure(variants_on(servers, {}, bucket, local), writes, size)}
+            for delay in delays:
+                with ExitStack() as stack:
+                    proxies = {name: stack.enter_context(TcpProxy(s.port)) for name, s in servers.items()}
+                    for proxy in proxies.values():
+                        proxy.delay(delay)
+                    folder = Path(journals) / f"delayed-{delay * 1000:g}ms"
+                    variants = variants_on(servers, proxies, bucket, folder)
+                    results[f"delayed_{delay * 1000:g}ms"] = measure(variants, writes, size)
         return results
     finally:
         for server in servers.values():
             server.close()
 
 
-def variants_on(servers: dict[str, LocalServer], proxies: dict[str, TcpProxy], bucket: str) -> dict[str, str]:
-    """Each variant's setup, reaching each server directly or through its proxy."""
+def variants_on(
+    servers: dict[str, LocalServer], proxies: dict[str, TcpProxy], bucket: str, folder: Path
+) -> dict[str, str]:
+    """Each variant's setup, reaching each server directly or through its proxy, with its
+    journal in ``folder``."""
     endpoints = {name: (proxies[name] if proxies else server).endpoint for name, server in servers.items()}
     azurite = azurite_connection_string(servers["azurite"])
     if proxies:
         azurite = azurite.replace(servers["azurite"].endpoint, endpoints["azurite"])
     os.environ["BENCH_AZURITE"] = azurite
-    folder = Path(tempfile.mkdtemp(prefix="bench-replication-"))
     return {
         **{name: setup_text([name], endpoints, bucket, None, folder) for name in TARGETS},
         "primary": setup_text(list(TARGETS), endpoints, bucket, "primary", folder),

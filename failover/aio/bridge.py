@@ -16,7 +16,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.aio._time import bounded
@@ -174,7 +174,7 @@ class AsyncReplication(Replication):
 
     def blocking_targets(self) -> list[Any]:
         """The pool's targets, each with its `Blocking` provider (for `reconcile`)."""
-        return [dataclasses.replace(t, provider=self.blocking[t.name]) for t in self.pool.targets]
+        return blocking_targets(self.pool, self.blocking)
 
 
 def blocking_providers(pool: Pool, holder: LoopHolder) -> dict[str, Blocking]:
@@ -184,4 +184,9 @@ def blocking_providers(pool: Pool, holder: LoopHolder) -> dict[str, Blocking]:
     return {t.name: Blocking(t.provider, t.name, holder, limit) for t in pool.targets}
 
 
-__all__ = ["AsyncReplication", "Blocking", "LoopHolder", "blocking_providers"]
+def blocking_targets(pool: Pool, blocking: Mapping[str, Blocking]) -> list[Any]:
+    """``pool``'s targets, each with its provider in ``blocking`` (`blocking_providers`)."""
+    return [dataclasses.replace(t, provider=blocking[t.name]) for t in pool.targets]
+
+
+__all__ = ["AsyncReplication", "Blocking", "LoopHolder", "blocking_providers", "blocking_targets"]

@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callab
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
-from failover.aio.bridge import AsyncReplication, LoopHolder, blocking_providers
+from failover.aio.bridge import AsyncReplication, LoopHolder, blocking_providers, blocking_targets
 from failover.aio.capabilities import AsyncObjectStore, check_async_provider
 from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
@@ -339,8 +339,7 @@ class FailoverStorage(Facade[Any]):
         targets: builtins.list[Any] = builtins.list(self.pool.targets)
         if self._holder is not None:  # async providers: reach them from the thread through this loop
             self._holder.see()
-            blocking = blocking_providers(self.pool, self._holder)
-            targets = [dataclasses.replace(t, provider=blocking[t.name]) for t in targets]
+            targets = blocking_targets(self.pool, blocking_providers(self.pool, self._holder))
         compare = functools.partial(
             reconcile,
             targets,

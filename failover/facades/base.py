@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from failover.breaker.store import BreakerStore
     from failover.clock import Clock
     from failover.events import Listener
-    from failover.execution.executor import ExecutionConfig
+    from failover.execution.executor import ByName, ExecutionConfig
     from failover.execution.lookup import Lookup
     from failover.execution.pool import ProbeConfig
     from failover.health.target_health import HealthConfig
@@ -54,7 +54,7 @@ class _Run(Protocol[P]):
     def __call__(
         self,
         operation: str,
-        call: tuple[Any, ...],
+        call: ByName,
         lookup: Lookup | None = ...,
         *,
         idempotent: bool = ...,
