@@ -31,7 +31,7 @@ from failover.aio.watchdog import Watchdog
 from failover.breaker.circuit import PASS, BreakerState
 from failover.errors import FailoverError
 from failover.events import Retried
-from failover.execution.executor import BYPASS, Executor
+from failover.execution.executor import BYPASS, ByName, Executor, as_call
 from failover.execution.lookup import Lookup
 from failover.routing.router import Member
 
@@ -79,14 +79,17 @@ class AsyncExecutor:
     async def run(
         self,
         operation: str,
-        call: Call[R],
+        call: Call[R] | ByName,
         *,
         idempotent: bool = True,
         exclude: frozenset[str] = frozenset(),
         lookup: Lookup | None = None,
     ) -> R:
-        """Await ``call(provider)`` on the best target, then the next ones on errors that
-        fail over; the rules are `Executor.run`'s (see the module docstring for what differs)."""
+        """Await ``call(member)`` on the best target, then the next ones on errors that
+        fail over; the rules are `Executor.run`'s (see the module docstring for what differs).
+
+        ``call`` may be a call by name (`ByName`), as for `Executor.run`: the arguments of
+        the async provider method named ``operation``, which saves a closure per call."""
         sync = self.executor
         monotonic = self._monotonic
         started = monotonic()
@@ -106,7 +109,7 @@ class AsyncExecutor:
             return await race(
                 self,
                 operation,
-                call,
+                as_call(operation, call),
                 candidates,
                 overall,
                 lookup,
@@ -140,7 +143,8 @@ class AsyncExecutor:
             end = attempt_start + self._attempt_timeout
             limit = (end if end < overall else overall) - attempt_start
             try:
-                awaited = call(self.twins[member])
+                twin = self.twins[member]
+                awaited = getattr(twin.provider, operation)(*call) if call.__class__ is tuple else call(twin)  # type: ignore[operator]
                 result = await (awaited if limit == math.inf else self.bounded(awaited, limit, member.name, operation))
             except Exception as exc:
                 error = sync.record_error(member, permit, operation, exc, monotonic() - attempt_start)

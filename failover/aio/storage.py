@@ -174,10 +174,9 @@ class FailoverStorage(Facade[Any]):
     async def get(self, key: str) -> bytes:
         if key.__class__ is not str or key not in self._checked_keys:
             remember_key(self._checked_keys, key)
-        call: Call[bytes] = lambda m: m.provider.get(key)  # noqa: E731
         if self._writes is not None:
-            return await self._read_key(key, "get", call)
-        return await self._aread.run("get", call, lookup=PREFERRED)
+            return await self._read_key(key, "get", lambda m: m.provider.get(key))
+        return await self._aread.run("get", (key,), lookup=PREFERRED)  # a call by name
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         check_key(key)
@@ -209,10 +208,9 @@ class FailoverStorage(Facade[Any]):
     async def head(self, key: str) -> ObjectInfo:
         if key.__class__ is not str or key not in self._checked_keys:
             remember_key(self._checked_keys, key)
-        call: Call[ObjectInfo] = lambda m: m.provider.head(key)  # noqa: E731
         if self._writes is not None:
-            return await self._read_key(key, "head", call)
-        return await self._aread.run("head", call, lookup=PREFERRED)
+            return await self._read_key(key, "head", lambda m: m.provider.head(key))
+        return await self._aread.run("head", (key,), lookup=PREFERRED)  # a call by name
 
     async def _read_key(self, key: str, operation: str, call: Call[R]) -> R:
         assert self._writes is not None
