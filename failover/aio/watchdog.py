@@ -20,22 +20,21 @@ every attempt is `bounded`.
 from __future__ import annotations
 
 import asyncio
+import operator
 import sys
+import time
 from collections import deque
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from failover.aio._time import bounded, expired
 
 R = TypeVar("R")
 
 if sys.version_info >= (3, 11):
-
-    def _cancelling(task: asyncio.Task[object]) -> int:
-        return task.cancelling()
-
-    def _uncancel(task: asyncio.Task[object]) -> int:
-        return task.uncancel()
+    # C callables: no Python frame of their own on every attempt.
+    _cancelling: Callable[[asyncio.Task[object]], int] = operator.methodcaller("cancelling")
+    _uncancel: Callable[[asyncio.Task[object]], int] = operator.methodcaller("uncancel")
 
 else:  # the executor bounds every attempt with its own scope there
 
@@ -44,17 +43,10 @@ else:  # the executor bounds every attempt with its own scope there
 
     _uncancel = _cancelling
 
-
-class _Entry:
-    """One attempt under watch: when it is due, its task, and how it ended."""
-
-    __slots__ = ("done", "expired", "task", "when")
-
-    def __init__(self, when: float, task: asyncio.Task[object]) -> None:
-        self.when = when
-        self.task = task
-        self.done = False
-        self.expired = False
+# An entry's state: the attempt runs, has ended, or was cancelled when it fell due.
+_RUNNING, _DONE, _EXPIRED = 0, 1, 2
+# An entry is a list, [when, task, state]: the cheapest object to make per attempt.
+_WHEN, _TASK, _STATE = 0, 1, 2
 
 
 class Watchdog:
@@ -62,7 +54,9 @@ class Watchdog:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._due: deque[_Entry] = deque()
+        # The standard loops' clock is time.monotonic: read directly, one frame less.
+        self._time = time.monotonic if getattr(type(loop), "time", None) is asyncio.BaseEventLoop.time else loop.time
+        self._due: deque[list[Any]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._armed = 0.0  # the loop time the timer was set for
 
@@ -73,14 +67,14 @@ class Watchdog:
     async def bounded(self, awaitable: Awaitable[R], seconds: float, target: str, operation: str) -> R:
         """``await awaitable``, cancelled after ``seconds`` (loop time) with `Timeout`;
         must be awaited in a task on ``loop``."""
-        when = self.loop.time() + seconds
+        when = self._time() + seconds
         due = self._due
-        while due and due[0].done:  # ended attempts leave from the front
+        while due and due[0][_STATE]:  # ended attempts leave from the front
             due.popleft()
         task = asyncio.current_task()
-        if task is None or (due and when < due[-1].when):
+        if task is None or (due and when < due[-1][_WHEN]):
             return await bounded(awaitable, seconds, target, operation)
-        entry = _Entry(when, task)
+        entry = [when, task, _RUNNING]
         cancelling = _cancelling(task)
         due.append(entry)
         if self._timer is None:
@@ -88,19 +82,20 @@ class Watchdog:
         try:
             result = await awaitable
         except asyncio.CancelledError:
-            entry.done = True
+            expired_now = entry[_STATE] == _EXPIRED
+            entry[_STATE] = _DONE
             # Ours only if no one else asked to cancel the task meanwhile.
-            if entry.expired and _uncancel(task) <= cancelling:
+            if expired_now and _uncancel(task) <= cancelling:
                 raise expired(seconds, target, operation) from None
             raise
         except BaseException:
-            entry.done = True
-            if entry.expired:
+            if entry[_STATE] == _EXPIRED:
                 _uncancel(task)
+            entry[_STATE] = _DONE
             raise
-        entry.done = True
-        if entry.expired:
+        if entry[_STATE] == _EXPIRED:
             _uncancel(task)  # expired as it answered: the answer stands
+        entry[_STATE] = _DONE
         return result
 
     def _arm(self, when: float) -> None:
@@ -115,12 +110,12 @@ class Watchdog:
         due = self._due
         while due:
             entry = due[0]
-            if not entry.done:
-                if entry.when > now:
-                    self._arm(entry.when)
+            if entry[_STATE] == _RUNNING:
+                if entry[_WHEN] > now:
+                    self._arm(entry[_WHEN])
                     return
-                entry.expired = True
-                entry.task.cancel()
+                entry[_STATE] = _EXPIRED
+                entry[_TASK].cancel()
             due.popleft()
 
     def close(self) -> None:
