@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/fleet.json"))
     args = parser.parse_args(argv)
 
-    from tests.integration.redis_server import redis_local_server
+    from failover.testing.redis import redis_local_server
 
     server = redis_local_server()
     try:

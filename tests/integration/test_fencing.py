@@ -31,10 +31,10 @@ from failover.errors import Fenced, InvalidRequest
 from failover.fleet.leader import fence_name, fence_token
 from failover.fleet.redis_store import RedisLeaderLock, connect
 from failover.health.probes import HttpProbe
+from failover.testing.redis import RedisServer
 from tests.integration import bind as bind_harness
 from tests.integration import dns_factories, servers
 from tests.integration.http_endpoint import HttpEndpoint
-from tests.integration.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from typing import Any
 from failover.fleet.redis_journal import RedisJournal
 from failover.testing.clouds import LocalClouds
 from failover.testing.proxy import TcpProxy
+from failover.testing.redis import RedisServer
 from failover.testing.servers import raw_blob_service, raw_gcs_client, raw_s3_client
-from tests.integration.redis_server import RedisServer
 from tests.integration.servers import REPO
 
 WRITERS = 4

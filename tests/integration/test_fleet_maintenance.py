@@ -12,8 +12,8 @@ from pathlib import Path
 
 from failover import BreakerState
 from failover.config import load
+from failover.testing.redis import RedisServer
 from failover.testing.servers import free_port
-from tests.integration.redis_server import RedisServer
 
 FILE = """
 [[storage.targets]]

@@ -20,7 +20,7 @@ from failover.fleet.redis_store import RedisBreakerStore, connect
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
 from failover.testing.proxy import TcpProxy
-from tests.integration.redis_server import RedisServer
+from failover.testing.redis import RedisServer
 
 CONFIG = BreakerConfig(consecutive_failures=2, failure_rate=None, open_base=10.0, jitter=0.0)
 SLOW_POLL = 60.0  # the backstop poll never runs within a test: only the push can explain adoption
@@ -41,7 +41,6 @@ def process(url: str, prefix: str, primary: MemoryObjectStore | ChaosProvider) -
     store = RedisBreakerStore(connect(url), prefix=prefix, sync_interval=SLOW_POLL)
     targets = [Target("aws:us-east-1", primary), Target("gcp:europe-west1", MemoryObjectStore(), priority=1)]
     return FailoverStorage(targets, breaker=CONFIG, breaker_store=store)
-
 
 
 def test_an_opened_breaker_reaches_every_started_facade_within_milliseconds(redis_server: RedisServer) -> None:

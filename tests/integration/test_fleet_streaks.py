@@ -13,7 +13,7 @@ from failover.fleet.fleet_failures import streak_key
 from failover.fleet.redis_store import RedisBreakerStore, connect
 from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
-from tests.integration.redis_server import RedisServer
+from failover.testing.redis import RedisServer
 from tests.integration.test_fleet_push import SLOW_POLL, wait_for
 
 CONFIG = BreakerConfig(consecutive_failures=3, failure_rate=None, open_base=30.0, jitter=0.0)

@@ -23,7 +23,7 @@ from failover.providers.chaos import ChaosProvider
 from failover.providers.memory import MemoryObjectStore
 from failover.replication.journal import Payload
 from failover.replication.versioning import version_of
-from tests.integration.redis_server import RedisServer
+from failover.testing.redis import RedisServer
 from tests.integration.servers import REPO
 
 V1 = "00000000000000000001-w"

@@ -15,7 +15,7 @@ import pytest
 from failover.config import parse
 from failover.errors import ConfigError, Unavailable
 from failover.fleet.redis_journal import RedisJournal
-from tests.integration.redis_server import RedisServer
+from failover.testing.redis import RedisServer
 
 
 @pytest.fixture

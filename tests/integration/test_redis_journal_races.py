@@ -20,7 +20,7 @@ import redis
 from failover.errors import ConfigError, Unavailable
 from failover.fleet.redis_journal import RedisJournal
 from failover.replication.journal import Payload
-from tests.integration.redis_server import RedisServer, _redis_server_binary
+from failover.testing.redis import RedisServer, redis_server_binary
 from tests.integration.servers import started
 
 V1 = "00000000000000000001-w"
@@ -133,7 +133,7 @@ def test_a_dead_consumers_entries_behind_many_renewed_ones_are_taken_over(
 
 def redis_pair_member(name: str, *extra: str) -> RedisServer:
     """A redis-server on loopback, nothing on disk, a full sync at once (no diskless delay)."""
-    binary = _redis_server_binary()
+    binary = redis_server_binary()
 
     def argv(port: int, workdir: Path) -> list[str]:
         loopback = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]

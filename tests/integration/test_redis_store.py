@@ -22,7 +22,7 @@ from failover.controllers.dns_controller import DnsController, Endpoint
 from failover.errors import CircuitOpen, ConfigError, NotFound
 from failover.fleet.redis_store import RedisBreakerStore, RedisLeaderLock, connect
 from failover.providers.memory import MemoryDnsZone
-from tests.integration.redis_server import RedisServer
+from failover.testing.redis import RedisServer
 from tests.integration.servers import unique
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,6 @@ def client(redis_server: RedisServer) -> Any:
 def client_url(client: Any) -> str:
     kwargs = client.connection_pool.connection_kwargs
     return f"redis://{kwargs['host']}:{kwargs['port']}/0"
-
 
 
 # ---------------------------------------------------------------- breaker state
