@@ -56,12 +56,12 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError, Unavailable
-from failover.fleet import journal_scripts as lua
+from failover.fleet.journal_link import JournalLink, check_options, check_read_timeout
 from failover.replication.journal import Backlog, Failed, Owed, Payload, Prior
 
 try:
@@ -70,11 +70,10 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("failover.fleet.redis_journal needs redis-py: pip install 'multicloud-failover[redis]'") from exc
 
-from failover.fleet.redis_client import connect, describe_client
+from failover.fleet.redis_client import connect
 
 logger = logging.getLogger("failover.redis")
 
-T = TypeVar("T")
 _MAX_ERROR = 500  # as the SQLite journal keeps
 
 
@@ -99,23 +98,24 @@ class RedisJournal:
         refresh_every: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
-        _check(prefix, lease, wait_replicas, wait_timeout, refresh_every)
-        _check_read_timeout(client, wait_replicas, wait_timeout)
+        check_options(prefix, lease, wait_replicas, wait_timeout, refresh_every)
+        check_read_timeout(client, wait_replicas, wait_timeout)
         self.client = client
         self.prefix = prefix
         self.lease = float(lease)
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wait_replicas = wait_replicas
         self.wait_timeout = float(wait_timeout)
-        self._where = describe_client(client)
+        link = JournalLink(client)
+        self._where = link.where
+        self._scripts = link.scripts
+        self._run, self._call, self._unavailable = link.run, link.call, link.unavailable
         self._clock = clock or SystemClock()
         self._refresh_every = refresh_every
         self._next_refresh = 0.0
         self._lock = threading.Lock()
-        self._scripts = {name: client.register_script(getattr(lua, name)) for name in _SCRIPTS}
         self._last_rows: list[tuple[str, str, list[Any], int]] = []
         self._claim_cursors: dict[str, str] = {}  # target -> where the next XAUTOCLAIM resumes
-        self._down = False
         # key -> {target: version}, for the read path; mutated in place (the facade keeps it).
         self.owing: dict[str, dict[str, str]] = {}
         self.refresh()
@@ -404,55 +404,8 @@ class RedisJournal:
             self._run("close", "LEAVE", [self.prefix, self.consumer])
         self.client.close()
 
-    def _run(self, what: str, script: str, args: list[Any]) -> Any:
-        return self._call(what, lambda: self._scripts[script](keys=[], args=args))
-
-    def _call(self, what: str, call: Callable[[], T]) -> T:
-        """One round trip; a Redis failure becomes `Unavailable` naming the server, never its URL."""
-        try:
-            result = call()
-        except RedisError as exc:
-            raise self._unavailable(what, exc) from exc
-        if self._down:
-            self._down = False
-            logger.info("repair journal on %s reachable again", self._where)
-        return result
-
-    def _unavailable(self, what: str, exc: RedisError) -> Unavailable:
-        if not self._down:
-            self._down = True
-            logger.warning("repair journal on %s unreachable (%s: %s)", self._where, type(exc).__name__, exc)
-        return Unavailable(
-            f"repair journal ({self._where}) unreachable during {what}: {type(exc).__name__}: {exc}",
-            operation="journal",
-        )
-
     def __repr__(self) -> str:
         return f"RedisJournal({self._where}, prefix={self.prefix!r}, {len(self.owing)} keys owed)"
-
-
-_SCRIPTS = ("COUNTS", "RECORD", "SETTLE", "FORGET", "FAILURE", "OWED", "ENTRY", "ROWS", "PRUNE", "LEAVE")
-
-
-def _check(prefix: str, lease: float, wait_replicas: int, wait_timeout: float, refresh_every: float) -> None:
-    if not isinstance(prefix, str) or not prefix:
-        raise ConfigError(f"prefix: must be a non-empty string, got {prefix!r}")
-    for name, value in (("lease", lease), ("wait_timeout", wait_timeout), ("refresh_every", refresh_every)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-            raise ConfigError(f"{name}: must be > 0 seconds, got {value!r}")
-    if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
-        raise ConfigError(f"wait_replicas: must be an int >= 0, got {wait_replicas!r}")
-
-
-def _check_read_timeout(client: redis.Redis, wait_replicas: int, wait_timeout: float) -> None:
-    """A socket timeout shorter than WAIT's would cut every WAIT off and refuse every write."""
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
-    read_timeout = kwargs.get("socket_timeout")
-    if wait_replicas and isinstance(read_timeout, (int, float)) and read_timeout <= wait_timeout:
-        raise ConfigError(
-            f"wait_timeout: {wait_timeout:g}s does not fit in the client's socket timeout "
-            f"({read_timeout:g}s): give the client a socket timeout above it, or use from_url"
-        )
 
 
 def _owed(target: str, row: list[Any]) -> Owed:
