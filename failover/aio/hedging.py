@@ -17,8 +17,7 @@ import asyncio
 import functools
 import math
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.breaker.circuit import Permit
 from failover.errors import DeadlineExceeded
@@ -53,8 +52,9 @@ async def race(
 
 
 class _TaskRace(_Race[R]):
-    """`_Race` with tasks for threads.  Its ``in_flight`` maps each task (typed as the
-    future it stands for) to its `Raced` attempt, so the inherited rules read it as is."""
+    """`_Race` with tasks for threads: ``in_flight`` holds the `Raced` attempts running,
+    as in the sync race, so the inherited rules read it as is; ``running`` maps each
+    attempt's task to it."""
 
     def __init__(
         self,
@@ -72,6 +72,7 @@ class _TaskRace(_Race[R]):
         self.twins = runner.twins
         self.bounded = runner.bounded
         self.awaited = call
+        self.running: dict[asyncio.Task[R], Raced] = {}
 
     def launch(self) -> bool:
         """Start the next candidate's attempt as a task; False when none is left."""
@@ -93,7 +94,8 @@ class _TaskRace(_Race[R]):
                 member.breaker.release(permit)  # never started: give the permit back
                 raise
             task.add_done_callback(functools.partial(_record, attempt))
-            self.in_flight[cast("Future[R]", task)] = attempt
+            self.running[task] = attempt
+            self.in_flight[attempt] = None
             self.launched += 1
             return True
         self.drained = True
@@ -126,11 +128,11 @@ class _TaskRace(_Race[R]):
                 )
             hedge_after = self.hedge_after if more else math.inf
             wake = _next_event(self.in_flight, hedge_after, None, self.overall)
-            tasks = cast("set[asyncio.Task[R]]", set(self.in_flight))
             wait = max(0.0, wake - now) + _SLACK
-            done, _ = await asyncio.wait(tasks, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(self.running, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                attempt = self.in_flight.pop(cast("Future[R]", task))
+                attempt = self.running.pop(task)
+                del self.in_flight[attempt]
                 exc = task.exception()
                 if exc is None:
                     if attempt.hedge and executor.emit is not None:
@@ -147,7 +149,8 @@ class _TaskRace(_Race[R]):
 
     async def _cancel_in_flight(self) -> None:
         """Cancel the attempts still running and wait until each has stopped."""
-        tasks = cast("list[asyncio.Task[R]]", list(self.in_flight))
+        tasks = list(self.running)
+        self.running.clear()
         self.in_flight.clear()
         for task in tasks:
             task.cancel()
@@ -162,7 +165,9 @@ def _record(attempt: Raced, task: asyncio.Task[Any]) -> None:
         if attempt.claim():
             attempt.member.breaker.release(attempt.permit)
         return
-    attempt.finished(cast("Future[Any]", task))
+    attempt.error = task.exception()
+    attempt.done = True
+    attempt.finished()
 
 
 __all__ = ["race"]

@@ -25,7 +25,6 @@ import functools
 import math
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from failover.breaker.circuit import PASS, BreakerState, Permit
@@ -37,6 +36,7 @@ from failover.execution.config import DEFAULT_LAYERS, ExecutionConfig
 from failover.execution.hedging import run_hedged
 from failover.execution.lookup import Lookup
 from failover.execution.outcomes import BYPASS, Outcomes
+from failover.execution.workers import Workers
 from failover.layers.base import Attempt, Skip, compose
 from failover.routing.router import Member, Plan, Router
 
@@ -82,7 +82,7 @@ class Executor(Outcomes):
         self._max_attempts = config.max_attempts or len(router.members)
         self._hedging = config.hedge_after is not None
         self._concurrent = self._hedging or config.enforce_timeouts
-        self._threads: ThreadPoolExecutor | None = None
+        self._threads: Workers | None = None
         self._threads_lock = threading.Lock()
         self._monotonic = clock.monotonic
         self._record_call = self.budget.record_call
@@ -356,20 +356,20 @@ class Executor(Outcomes):
                 permit = BYPASS
             yield member, permit
 
-    def _thread_pool(self) -> ThreadPoolExecutor:
+    def _thread_pool(self) -> Workers:
         with self._threads_lock:
             if self._threads is None:
                 # Attempts to a blackholed target hold a thread until they time out,
                 # so the pool must outlast a burst of them; threads start on demand.
                 workers = max(64, 8 * len(self.router.members))
-                self._threads = ThreadPoolExecutor(workers, thread_name_prefix="failover-attempt")
+                self._threads = Workers(workers, "failover-attempt")
             return self._threads
 
     def close(self) -> None:
         """Stop the worker threads of hedged calls; abandoned attempts finish on their own."""
         with self._threads_lock:
             if self._threads is not None:
-                self._threads.shutdown(wait=False, cancel_futures=True)
+                self._threads.close()
                 self._threads = None
 
 

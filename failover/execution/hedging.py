@@ -18,10 +18,10 @@ load on a fleet that is slow everywhere.
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -34,6 +34,7 @@ from failover.layers.base import Attempt, Skip, call_provider
 if TYPE_CHECKING:
     from failover.execution.executor import Executor
     from failover.execution.lookup import Lookup
+    from failover.execution.workers import Workers
     from failover.routing.router import Member
 
 R = TypeVar("R")
@@ -43,7 +44,7 @@ class Raced(Attempt):
     """An attempt of a hedged call, run on a worker thread: its outcome is recorded exactly
     once, by whoever settles first (the attempt finishing, or the race timing it out)."""
 
-    __slots__ = ("_settled", "executor", "hedge", "permit")
+    __slots__ = ("_settled", "done", "error", "executor", "hedge", "permit", "result")
 
     def __init__(self, executor: Executor, permit: Permit, *args: Any, hedge: bool = False) -> None:
         super().__init__(*args)
@@ -51,16 +52,30 @@ class Raced(Attempt):
         self.permit = permit
         self.hedge = hedge  # launched beside a slow attempt still in flight, not after a failure
         self._settled = threading.Lock()
+        self.done = False  # the call has returned or raised: ``result`` or ``error`` is set
+        self.result: Any = None
+        self.error: BaseException | None = None
 
     def claim(self) -> bool:
         return self._settled.acquire(blocking=False)
 
-    def finished(self, future: Future[Any]) -> None:
-        """Done callback: record the real outcome unless a timeout was recorded already."""
-        exc = future.exception()
+    def work(self, run: Callable[[Attempt], Any], context: contextvars.Context, report: SimpleQueue[Raced]) -> None:
+        """On a worker: make the attempt in the caller's ``context``, record its outcome,
+        then ``report`` it to the race (recorded first, so a caller woken by it sees it)."""
+        try:
+            self.result = context.run(run, self)
+        except BaseException as exc:  # the race judges it; a worker must not die of it
+            self.error = exc
+        self.done = True
+        self.finished()
+        report.put(self)
+
+    def finished(self) -> None:
+        """Record the real outcome unless a timeout was recorded already."""
         duration = self.executor.clock.monotonic() - self.started
         if not self.claim():
             return
+        exc = self.error
         if exc is None:
             self.executor.record_success(self.member, self.permit, duration)
         elif isinstance(exc, Exception):
@@ -79,7 +94,7 @@ class Raced(Attempt):
 
 def run_hedged(
     executor: Executor,
-    threads: ThreadPoolExecutor,
+    threads: Workers,
     operation: str,
     call: Callable[[Member], R],
     candidates: Iterator[tuple[Member, Permit]],
@@ -104,7 +119,7 @@ class _Race(Generic[R]):
     def __init__(
         self,
         executor: Executor,
-        threads: ThreadPoolExecutor,
+        threads: Workers,
         operation: str,
         call: Callable[[Member], R],
         candidates: Iterator[tuple[Member, Permit]],
@@ -126,10 +141,9 @@ class _Race(Generic[R]):
         # when an attempt times out, never while it may still succeed (a write would land twice).
         hedged = config.hedge_after is not None and operation in executor.hedgeable
         self.hedge_after = (config.hedge_after if hedged else None) or self.attempt_timeout or math.inf
-        self.in_flight: dict[Future[R], Raced] = {}
-        # Finished attempts, in the order they finish: one queue read wakes the caller,
-        # cheaper than concurrent.futures.wait, which hooks a waiter into every future.
-        self.finished: SimpleQueue[Future[R]] = SimpleQueue()
+        self.in_flight: dict[Raced, None] = {}  # in the order launched
+        # Finished attempts, in the order they finish: one queue read wakes the caller.
+        self.finished: SimpleQueue[Raced] = SimpleQueue()
         self.errors: list[FailoverError] = []
         # A permanent answer (bad request, not found) waits here while an attempt in
         # flight, or one still allowed, could do better; the earliest launched wins.
@@ -161,17 +175,20 @@ class _Race(Generic[R]):
             if self.launched and self.executor.emit is not None:
                 self.announce(self.executor.emit, member.name, now, hedge)
             stack = member.stack or call_provider
+            # The caller's context variables (a trace's current span, a request id
+            # for logs) go with the attempt to the worker thread.
+            job = functools.partial(attempt.work, stack, contextvars.copy_context(), self.finished)
+            self.in_flight[attempt] = None
+            self.launched += 1
+            # Submitted last: the worker cannot start before this thread lets go of the
+            # GIL, so any work left here would delay the attempt itself.
             try:
-                # The caller's context variables (a trace's current span, a request id
-                # for logs) go with the attempt to the worker thread.
-                future = self.threads.submit(contextvars.copy_context().run, stack, attempt)
+                self.threads.submit(job)
             except BaseException:
+                del self.in_flight[attempt]
+                self.launched -= 1
                 member.breaker.release(permit)  # never started: give the permit back
                 raise
-            future.add_done_callback(attempt.finished)  # records the outcome first
-            future.add_done_callback(self.finished.put)
-            self.in_flight[future] = attempt
-            self.launched += 1
             return True
         self.drained = True
         return False
@@ -188,15 +205,16 @@ class _Race(Generic[R]):
                 )
             hedge_after = self.hedge_after if more else math.inf
             wake = _next_event(self.in_flight, hedge_after, self.attempt_timeout, self.overall)
-            for future in self.done(max(0.0, wake - now)):
-                attempt = self.in_flight.pop(future, None)
-                if attempt is None:
+            for attempt in self.done(max(0.0, wake - now)):
+                if attempt not in self.in_flight:
                     continue  # timed out already: its late outcome was recorded, not awaited
-                exc = future.exception()
+                del self.in_flight[attempt]
+                exc = attempt.error
                 if exc is None:
                     if attempt.hedge and executor.emit is not None:
                         executor.emit(HedgeWon(attempt.member.name, operation))
-                    return future.result()
+                    result: R = attempt.result
+                    return result
                 more = self.settle(attempt, exc, more)
             if self.time_out_stragglers():
                 more = self.reopened(more)
@@ -208,7 +226,7 @@ class _Race(Generic[R]):
             self.skipped[:0] = self.left_out()
         raise executor.exhausted(operation, self.errors, self.skipped, self.lookup)
 
-    def done(self, timeout: float) -> list[Future[R]]:
+    def done(self, timeout: float) -> list[Raced]:
         """The attempts that finish within ``timeout`` seconds (at least one, unless none does)."""
         try:
             done = [self.finished.get(timeout=timeout)]
@@ -216,9 +234,9 @@ class _Race(Generic[R]):
             done = []
         while not self.finished.empty():
             done.append(self.finished.get_nowait())
-        # Finished, but its done callbacks (which announce it) are still running: it is
-        # finished all the same, and must not be taken for a straggler.
-        done += [future for future in self.in_flight if future.done() and future not in done]
+        # Returned, but still recording its outcome before it reports: it is finished
+        # all the same, and must not be taken for a straggler.
+        done += [attempt for attempt in self.in_flight if attempt.done and attempt not in done]
         return done
 
     def settle(self, attempt: Raced, exc: BaseException, more: bool) -> bool:
@@ -252,7 +270,7 @@ class _Race(Generic[R]):
     def announce(self, emit: Callable[[Event], None], target: str, now: float, hedge: bool) -> None:
         """Tell listeners about an attempt after the first: a hedge, or a retry."""
         if hedge:
-            first = min(self.in_flight.values(), key=lambda a: a.started)
+            first = min(self.in_flight, key=lambda a: a.started)
             emit(Hedged(target, self.operation, first.member.name, now - first.started))
         elif self.errors:
             last = self.errors[-1]
@@ -270,10 +288,10 @@ class _Race(Generic[R]):
             return False
         now = self.executor.clock.monotonic()
         timed_out = False
-        for future, attempt in list(self.in_flight.items()):
-            if now - attempt.started >= timeout and not future.done():
+        for attempt in list(self.in_flight):
+            if now - attempt.started >= timeout and not attempt.done:
                 self.errors.append(attempt.timed_out(timeout))
-                del self.in_flight[future]
+                del self.in_flight[attempt]
                 timed_out = True
         return timed_out
 
@@ -281,14 +299,14 @@ class _Race(Generic[R]):
         if not more:
             return False
         now = self.executor.clock.monotonic()
-        newest = max((a.started for a in self.in_flight.values()), default=-math.inf)
+        newest = max((a.started for a in self.in_flight), default=-math.inf)
         if self.in_flight and now - newest < self.hedge_after:
             return True
         if self.executor.budget.try_spend():
             return self.launch()
         if self.executor.emit is not None:
             # Refused after the target still in flight (no hedge), or the last that failed.
-            after = [a.member.name for a in self.in_flight.values()] or [e.target or "" for e in self.errors]
+            after = [a.member.name for a in self.in_flight] or [e.target or "" for e in self.errors]
             self.executor.emit(RetryRefused(after[-1] if after else "", self.operation, hedge=bool(self.in_flight)))
         if not self.in_flight:
             raise RetryBudgetExhausted(
@@ -299,10 +317,10 @@ class _Race(Generic[R]):
 
 
 def _next_event(
-    in_flight: dict[Future[R], Raced], hedge_after: float, attempt_timeout: float | None, overall: float
+    in_flight: dict[Raced, None], hedge_after: float, attempt_timeout: float | None, overall: float
 ) -> float:
     """The next moment something must happen: a hedge, an attempt timeout, the deadline."""
-    started = [a.started for a in in_flight.values()]
+    started = [a.started for a in in_flight]
     moments = [overall, max(started) + hedge_after]
     if attempt_timeout:
         moments.append(min(started) + attempt_timeout)
