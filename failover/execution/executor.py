@@ -33,7 +33,7 @@ from failover.errors import FailoverError
 from failover.events import Emitter, Retried
 from failover.execution.budget import RetryBudget
 from failover.execution.config import DEFAULT_LAYERS, ExecutionConfig
-from failover.execution.hedging import run_hedged
+from failover.execution.hedging import lead_hedged, run_hedged
 from failover.execution.lookup import Lookup
 from failover.execution.outcomes import BYPASS, Outcomes
 from failover.execution.workers import Workers
@@ -111,6 +111,12 @@ class Executor(Outcomes):
         started = self._monotonic()
         self._record_call()
         plan = self.router.current(started)
+        if self._hedging and not exclude and operation in self.hedgeable:
+            lead = plan.leads.get(operation)
+            if lead is not None and lead.breaker.state is _CLOSED:
+                overall = started + self._deadline
+                hedged = as_call(operation, call)
+                return lead_hedged(self, self._thread_pool(), plan, lead, started, overall, operation, hedged, lookup)
         return self._planned(plan, started, operation, as_call(operation, call), idempotent, exclude, lookup)
 
     def run_lead_first(

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from failover.breaker.circuit import Permit
+from failover.breaker.circuit import PASS, Permit
 from failover.classification import Verdict, judge
 from failover.errors import DeadlineExceeded, FailoverError, NotFound, RetryBudgetExhausted, Timeout
 from failover.events import Event, Hedged, HedgeWon, Retried, RetryRefused
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from failover.execution.executor import Executor
     from failover.execution.lookup import Lookup
     from failover.execution.workers import Workers
-    from failover.routing.router import Member
+    from failover.routing.router import Member, Plan
 
 R = TypeVar("R")
 
@@ -137,10 +137,7 @@ class _Race(Generic[R]):
         self.overall = overall
         self.lookup = lookup
         self.attempt_timeout = config.attempt_timeout
-        # Only reads are hedged; other calls here (enforce_timeouts) ask the next target
-        # when an attempt times out, never while it may still succeed (a write would land twice).
-        hedged = config.hedge_after is not None and operation in executor.hedgeable
-        self.hedge_after = (config.hedge_after if hedged else None) or self.attempt_timeout or math.inf
+        self.hedge_after = _hedge_delay(executor, operation)
         self.in_flight: dict[Raced, None] = {}  # in the order launched
         # Finished attempts, in the order they finish: one queue read wakes the caller.
         self.finished: SimpleQueue[Raced] = SimpleQueue()
@@ -193,9 +190,14 @@ class _Race(Generic[R]):
         self.drained = True
         return False
 
+    def adopt(self, attempt: Raced) -> None:
+        """Race on from ``attempt``, launched already (it reports on `finished`)."""
+        self.in_flight[attempt] = None
+        self.launched += 1
+
     def run(self) -> R:
         operation, executor = self.operation, self.executor
-        more = self.launch()
+        more = self.launch() if not self.in_flight else True
         while self.in_flight:
             now = executor.clock.monotonic()
             if now >= self.overall:
@@ -316,6 +318,63 @@ class _Race(Generic[R]):
         return False  # no budget for a hedge: wait for what is in flight
 
 
+def lead_hedged(
+    executor: Executor,
+    threads: Workers,
+    plan: Plan,
+    lead: Member,
+    started: float,
+    overall: float,
+    operation: str,
+    call: Callable[[Member], R],
+    lookup: Lookup | None,
+) -> R:
+    """A hedged read whose lead (`Plan.leads`) is behind a closed breaker: its attempt goes
+    to a worker at once, and the race is set up only if no success came back by the
+    time a hedge is due.  Most hedged reads end in that first wait, so the happy path
+    costs little more than the hand-off itself; the rest race on exactly as `run_hedged`
+    would have, from the lead's attempt in flight."""
+    timeout = executor.config.attempt_timeout
+    limit = min(started + timeout, overall) if timeout else overall
+    monotonic = executor.clock.monotonic
+    attempt = Raced(executor, PASS, lead, operation, call, started, limit, monotonic, 0)
+    report: SimpleQueue[Raced] = SimpleQueue()
+    job = functools.partial(attempt.work, lead.stack or call_provider, contextvars.copy_context(), report)
+    try:
+        threads.submit(job)
+    except BaseException:
+        lead.breaker.release(PASS)
+        raise
+    try:
+        # Measured from the call's start, which is the attempt's: no clock read here.
+        done = report.get(timeout=max(0.0, min(_hedge_delay(executor, operation), limit - started)))
+    except Empty:
+        done = None
+    if done is not None:
+        if done.error is None:
+            result: R = done.result
+            return result
+        report.put(done)  # a failure: the race judges it
+    members = plan.members
+    behind_open: list[str] = []
+    rest = executor._candidates(members[members.index(lead) + 1 :], operation, plan.panic, behind_open)
+    left_out = functools.partial(executor._left_out, members, frozenset(), operation)
+    fresh = lookup.for_call() if lookup is not None else None
+    race: _Race[R] = _Race(executor, threads, operation, call, rest, overall, fresh, behind_open, left_out)
+    race.finished = report
+    race.adopt(attempt)
+    return race.run()
+
+
+def _hedge_delay(executor: Executor, operation: str) -> float:
+    """Seconds after an attempt's start before the next one is launched beside it."""
+    config = executor.config
+    # Only reads are hedged; other calls here (enforce_timeouts) ask the next target
+    # when an attempt times out, never while it may still succeed (a write would land twice).
+    hedged = config.hedge_after is not None and operation in executor.hedgeable
+    return (config.hedge_after if hedged else None) or config.attempt_timeout or math.inf
+
+
 def _next_event(
     in_flight: dict[Raced, None], hedge_after: float, attempt_timeout: float | None, overall: float
 ) -> float:
@@ -327,4 +386,4 @@ def _next_event(
     return min(moments)
 
 
-__all__ = ["Raced", "run_hedged"]
+__all__ = ["Raced", "lead_hedged", "run_hedged"]
