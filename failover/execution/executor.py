@@ -179,7 +179,12 @@ class Executor(Outcomes):
                 breaker.count_success()  # `CircuitBreaker.on_success`, inlined: no failure streak to end
             else:
                 breaker.on_success(PASS, duration)
-            lead.health.record_success(duration, ended)
+            # `TargetHealth.record_success`, inlined: its steps, without its frame.
+            health = lead.health
+            if ended >= health.window.next_mark:
+                health.window.tick()
+            health.count_call()
+            health.note_success(duration)
             return result
         # On from the members after the lead: those before it cannot take the call.
         members = plan.members

@@ -70,29 +70,29 @@ class TargetHealth:
     """Health view of one target.  Writers take a short lock; readers take none."""
 
     __slots__ = (
-        "_count_call",
         "_error_alpha",
         "_error_rate",
         "_fall_count",
         "_latency",
         "_latency_alpha",
         "_lock",
-        "_note_success",
         "_pending",
-        "_recent",
         "_rise_count",
         "calls",
         "config",
+        "count_call",
         "emitter",
         "errors",
         "healthy",
         "last_error",
         "last_error_at",
+        "note_success",
         "probe_reason",
         "target",
         "unrouted",
         "up_since",
         "version",
+        "window",
     )
 
     def __init__(
@@ -119,13 +119,16 @@ class TargetHealth:
         # (one C call), and whoever reads an average folds them, in order.  Bounded: an
         # older sample would weigh less than 1e-9 of the average by the time it is read.
         self._pending: deque[float] = deque(maxlen=_pending_limit(self.config))
-        self._note_success = self._pending.append
+        self.note_success = self._pending.append
         self.calls = AtomicCounter()
         self.errors = AtomicCounter()
         self.unrouted = AtomicCounter()  # trial calls and calls pinned to this target
         counted = (self.calls, self.errors, self.unrouted)
-        self._recent = RecentCounts(counted, self.config.status_window, clock or SystemClock())
-        self._count_call = self.calls.increment
+        self.window = RecentCounts(counted, self.config.status_window, clock or SystemClock())
+        self.count_call = self.calls.increment
+        # `record_success` is ``window.tick()`` when ``window.next_mark`` is reached, then
+        # ``count_call()`` and ``note_success(latency)``: the executor's fast lane makes
+        # those calls itself (two C calls, no frame of their own), so keep them its steps.
         self._latency_alpha = self.config.latency_alpha
         self._error_alpha = self.config.error_alpha
         self.version = 0  # bumped whenever ``healthy`` flips; routers cache on it
@@ -142,11 +145,11 @@ class TargetHealth:
         (read here when not given: the executor passes the time it has just read)."""
         # No lock: counters are atomic, and two racing EWMA updates lose one sample's
         # weight at worst, which an average of thousands of calls does not notice.
-        recent = self._recent
+        recent = self.window
         if (recent.clock() if now is None else now) >= recent.next_mark:  # a new second: note the totals first
             recent.tick()
-        self._count_call()
-        self._note_success(latency)  # folded into the averages when they are read
+        self.count_call()
+        self.note_success(latency)  # folded into the averages when they are read
 
     @property
     def latency(self) -> float | None:
@@ -183,7 +186,7 @@ class TargetHealth:
         self._latency, self._error_rate = latency, rate
 
     def record_failure(self, error: str) -> None:
-        recent = self._recent
+        recent = self.window
         now = recent.clock()
         if now >= recent.next_mark:
             recent.tick()
@@ -198,14 +201,14 @@ class TargetHealth:
     def record_unrouted(self) -> None:
         """Note that the next recorded call is not a routing decision: a trial call, or a
         call pinned to this target.  It still counts for health, not for traffic share."""
-        recent = self._recent
+        recent = self.window
         if recent.clock() >= recent.next_mark:
             recent.tick()
         self.unrouted.increment()
 
     def recent(self) -> tuple[int, int, int]:
         """Calls, errors and unrouted calls of the last ``config.status_window`` seconds."""
-        calls, errors, unrouted = self._recent.recent()
+        calls, errors, unrouted = self.window.recent()
         return calls, errors, unrouted
 
     # ------------------------------------------------------------ active
