@@ -27,6 +27,8 @@ def redis_server_binary() -> str:
 class RedisServer(LocalServer):
     """A `LocalServer` whose readiness check is a RESP ``PING`` instead of HTTP."""
 
+    ready_reply = b"+PONG"  # how the server answers PING once it serves (a subclass may differ)
+
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
@@ -35,7 +37,7 @@ class RedisServer(LocalServer):
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as conn:
                 conn.sendall(b"PING\r\n")
-                return conn.recv(64).startswith(b"+PONG")
+                return conn.recv(64).startswith(self.ready_reply)
         except OSError:
             return False
 
