@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,11 +27,10 @@ from fastapi import FastAPI
 
 from examples.async_reads.app import CHUNK_SIZE, create_app
 from examples.async_reads.local import AWS, AZURE, EXECUTION, GCP, TARGETS, local_storage, local_stores
-from examples.object_service.cli import INTERRUPTED
 from failover.aio import FailoverStorage
 from failover.testing.clouds import LocalClouds
 from failover.testing.proxy import TcpProxy
-from failover.testing.servers import free_port
+from tests.integration.service_process import served_until_ctrl_c
 
 pytestmark = [
     pytest.mark.integration,
@@ -282,41 +278,8 @@ def test_the_command_names_local_in_its_help() -> None:
 
 
 def test_the_one_command_serves_the_local_clouds_and_stops_them_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-    log = tmp_path / "service.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "examples.async_reads", "--local", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            assert client.put("/files/hello.txt", content=b"hi").status_code == 200
-            assert client.get("/files/hello.txt").content == b"hi"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == INTERRUPTED, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    text = log.read_text()
-    assert "Traceback" not in text, text
-    cloud_ports = re.findall(r"local cloud \S+ on http://127\.0\.0\.1:(\d+)", text)
-    assert len(cloud_ports) == 3, text
-    for cloud_port in cloud_ports:  # every local cloud stopped with the service
-        with pytest.raises(OSError):
-            socket.create_connection(("127.0.0.1", int(cloud_port)), timeout=1).close()
+    def use(client: httpx.Client) -> None:
+        assert client.put("/files/hello.txt", content=b"hi").status_code == 200
+        assert client.get("/files/hello.txt").content == b"hi"
+
+    served_until_ctrl_c("examples.async_reads", tmp_path, use)

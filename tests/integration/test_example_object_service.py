@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,10 +21,11 @@ import httpx
 import pytest
 import uvicorn
 
-from examples.object_service.cli import CHAOS_TOKEN_ENV, INTERRUPTED, LOCAL_JOURNAL
+from examples.object_service.cli import CHAOS_TOKEN_ENV, LOCAL_JOURNAL
 from examples.object_service.service import local_service
 from failover.testing.clouds import LocalClouds
 from failover.testing.servers import free_port, raw_blob_service, raw_gcs_client, raw_s3_client
+from tests.integration.service_process import served_until_ctrl_c
 
 pytestmark = pytest.mark.integration
 
@@ -141,38 +137,11 @@ def test_a_cloud_taken_down_loses_no_request_and_is_repaired_on_its_return(
 
 
 def test_the_one_command_serves_the_local_clouds_and_stops_them_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, CHAOS_TOKEN_ENV: TOKEN, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "examples.object_service", "--local", "--port", str(port)]
-    log = tmp_path / "service.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    def use(client: httpx.Client) -> None:
+        assert client.put("/objects/hello.txt", content=b"hi").status_code == 200
+        assert client.get("/objects/hello.txt").content == b"hi"
+        assert client.post("/chaos/gcp:local/down").status_code == 401
 
-            def up() -> bool:
-                assert process.poll() is None, log.read_text()
-                try:
-                    return client.get("/healthz").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_for("the service answering", up, timeout=60)
-            assert client.put("/objects/hello.txt", content=b"hi").status_code == 200
-            assert client.get("/objects/hello.txt").content == b"hi"
-            assert client.post("/chaos/gcp:local/down").status_code == 401
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == INTERRUPTED, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    text = log.read_text()
-    assert "Traceback" not in text, text
+    text = served_until_ctrl_c("examples.object_service", tmp_path, use, env={CHAOS_TOKEN_ENV: TOKEN})
     assert (tmp_path / LOCAL_JOURNAL).exists()  # durable, in the working directory
     assert TOKEN not in text
-    endpoints = re.findall(r"local cloud \S+ on http://127\.0\.0\.1:(\d+)", text)
-    assert len(endpoints) == 3, text
-    for cloud_port in endpoints:  # every local cloud stopped with the service
-        with pytest.raises(OSError):
-            socket.create_connection(("127.0.0.1", int(cloud_port)), timeout=1).close()
