@@ -30,6 +30,7 @@ from failover.aio.capabilities import AsyncObjectStore, check_async_provider
 from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
 from failover.aio.listing import open_listing
+from failover.aio.payload import read_payload, streamed
 from failover.aio.replication import AsyncWrites
 from failover.aio.streams import flowing, open_stream
 from failover.capabilities import (
@@ -45,7 +46,7 @@ from failover.execution.executor import DEFAULT_LAYERS, ExecutionConfig
 from failover.execution.lookup import PREFERRED
 from failover.execution.pool import READ, WRITE, Pool
 from failover.facades.base import Facade
-from failover.facades.storage import READ_OPERATIONS, read_all
+from failover.facades.storage import READ_OPERATIONS
 from failover.facades.storage import FailoverStorage as SyncFailoverStorage
 from failover.portable import check_write
 from failover.replication.modes import Replication, WriteMode
@@ -266,15 +267,25 @@ class FailoverStorage(Facade[Any]):
         any target is tried.
 
         ``data`` is bytes (or a bytearray or memoryview), a binary file-like object, or an
-        async iterator of bytes chunks.  A file or an iterator is read into memory first,
-        once: every target, and a retry on another, gets the same bytes."""
+        async iterator of bytes chunks (`failover.aio.payload`).  Without a write mode a
+        file is passed to the provider, which streams it: a seekable one is rewound for
+        each attempt, one that cannot seek is tried once; an iterator is spooled to a
+        temporary file (in memory up to 8 MiB, on disk beyond) that is passed the same
+        way.  With a write mode a file or an iterator is read into memory, once: every
+        target gets the same bytes."""
         content_type, metadata = check_write(key, content_type, metadata)
-        data = await _payload(data)
         if self._writes is not None:
+            payload = await read_payload(data)
             self._see_loop()
-            return await self._writes.put(key, data, content_type=content_type, metadata=metadata)
-        call: Call[ObjectInfo] = lambda m: m.provider.put(key, data, content_type=content_type, metadata=metadata)  # noqa: E731
-        return await self._awrite.run("put", call)
+            return await self._writes.put(key, payload, content_type=content_type, metadata=metadata)
+        body = await streamed(data)
+        try:
+            call: Call[ObjectInfo] = lambda m: m.provider.put(  # noqa: E731
+                key, body.for_attempt(), content_type=content_type, metadata=metadata
+            )
+            return await self._awrite.run("put", call, idempotent=body.retryable)
+        finally:
+            body.close()
 
     async def delete(self, key: str) -> None:
         check_key(key)
@@ -402,20 +413,6 @@ class FailoverStorage(Facade[Any]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-
-async def _payload(data: bytes | bytearray | memoryview | BinaryIO | AsyncIterable[bytes]) -> bytes:
-    """The bytes to write, from any form `FailoverStorage.put` takes."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    if not isinstance(data, AsyncIterable):
-        return read_all(data)  # a file-like, or InvalidInput naming what it got
-    chunks: builtins.list[bytes] = []
-    async for chunk in data:
-        if not isinstance(chunk, (bytes, bytearray, memoryview)):
-            raise InvalidInput(f"data: an async iterator must yield bytes, not {type(chunk).__name__}")
-        chunks.append(bytes(chunk))
-    return b"".join(chunks)
 
 
 __all__ = ["FailoverStorage"]

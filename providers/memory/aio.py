@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from typing import BinaryIO
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key
 from failover.providers.memory.storage import MemoryObjectStore
@@ -24,13 +25,14 @@ class AsyncMemoryObjectStore:
     async def put(
         self,
         key: str,
-        data: bytes,
+        data: bytes | BinaryIO,
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_match: str | None = None,
         if_absent: bool = False,
     ) -> ObjectInfo:
+        """As `MemoryObjectStore.put`: ``data`` is bytes or a binary file, read to its end."""
         await asyncio.sleep(0)
         return self.store.put(
             key, data, content_type=content_type, metadata=metadata, if_match=if_match, if_absent=if_absent
