@@ -10,18 +10,23 @@ cannot move.
 
 `verified_chunks` is the async twin of the sync adapters' streamed-read helper: the
 same chunking and the same checksum check before the last chunk is handed out.
+`body_parts` cuts a put's body into the pieces a streamed upload sends, checking on the
+way that they are still the bytes the checksum was computed from, and `BodyFeed` hands
+them to aiohttp; `shielded` runs the clean-up of an upload that failed or was cancelled
+to its end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from failover.errors import ConfigError, IntegrityError
-from failover.providers._objects import CHECKSUM_PREFIX, checksum_of
+from failover.errors import ConfigError, IntegrityError, InvalidInput
+from failover.providers._objects import CHECKSUM_PREFIX, Body, checksum_of
 
 T = TypeVar("T")
 
@@ -120,4 +125,93 @@ async def verified_chunks(
         yield pending
 
 
-__all__ = ["LoopClient", "Opener", "verified_chunks"]
+def body_parts(body: Body, part_size: int, *, where: str) -> Iterator[bytes]:
+    """``body``'s bytes, from its stream's current position, in pieces of ``part_size``
+    bytes (the last one shorter, none for an empty body), read one at a time as the
+    caller asks for the next.
+
+    The checksum stored with the object was computed from an earlier pass over the
+    stream (`failover.providers._objects.prepare_body`); the pieces are hashed again as
+    they are read, and a body that ends early or no longer hashes the same (a file changed
+    meanwhile) raises `IntegrityError` instead of its last piece, so an upload that sends
+    its pieces as they come never completes with bytes the checksum does not describe.
+    """
+    digest = hashlib.sha256()
+    left = body.size
+    while left > 0:
+        piece = _read_exactly(body.stream, min(part_size, left))
+        digest.update(piece)
+        left -= len(piece)
+        if (not piece or left == 0) and (left > 0 or digest.hexdigest() != body.sha256):
+            raise IntegrityError(
+                f"put {where}: the body changed while it was uploaded (read {body.size - left} of "
+                f"{body.size} bytes, not the bytes its checksum was computed from)",
+                operation="put",
+            )
+        yield piece
+        del piece  # not held while the next one is read: one piece in memory at a time
+
+
+def _read_exactly(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at the end: a raw stream may return less per read."""
+    pieces: list[bytes] = []
+    wanted = size
+    while wanted > 0:
+        piece = stream.read(wanted)
+        if not piece:
+            break
+        if not isinstance(piece, (bytes, bytearray, memoryview)):
+            raise InvalidInput(f"data: the stream returned {type(piece).__name__}, not bytes: open it in binary mode")
+        pieces.append(bytes(piece))
+        wanted -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+class BodyFeed:
+    """A body as aiohttp pulls it (``data=feed.pieces()``): one piece each time the
+    connection asks.
+
+    aiohttp reports an error raised while it reads a body as its own ``ClientOSError``;
+    `raise_own` raises the original instead (the caller's file failing, `IntegrityError`),
+    which is no failure of the service."""
+
+    def __init__(self, parts: Iterator[bytes]) -> None:
+        self._parts = parts
+        self._error: Exception | None = None
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        try:
+            for part in self._parts:
+                yield part
+        except Exception as exc:
+            self._error = exc
+            raise
+
+    def raise_own(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+# Clean-ups in flight, held so the loop does not drop them before they end.
+_CLEANUPS: set[asyncio.Task[Any]] = set()
+
+
+async def shielded(cleanup: Coroutine[Any, Any, object]) -> None:
+    """Run ``cleanup`` (aborting an upload) to its end, even if the caller is cancelled
+    meanwhile, and ignore its errors: it runs while another error is being raised, which
+    is the one the caller must see.  A caller cancelled again stops waiting; the clean-up
+    goes on as a task of its own."""
+    task = asyncio.ensure_future(cleanup)
+    _CLEANUPS.add(task)
+    task.add_done_callback(_done)
+    with contextlib.suppress(Exception):
+        await asyncio.shield(task)
+
+
+def _done(task: asyncio.Task[Any]) -> None:
+    _CLEANUPS.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: an abort that failed is not "never retrieved"
+
+
+__all__ = ["BodyFeed", "LoopClient", "Opener", "body_parts", "shielded", "verified_chunks"]

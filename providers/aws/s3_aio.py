@@ -4,11 +4,17 @@ The async twin of `failover.providers.aws.s3.S3Store`: the same requests, the sa
 (`failover.providers._objects`), the same error boundary (`failover.providers.aws._client.
 map_errors`: aiobotocore raises botocore's exceptions) and the same client configuration
 (`client_config`: one attempt, short timeouts, no wait for ``100 Continue``).
+
+A put above `MULTIPART_THRESHOLD` (the sync adapter's) is a multipart upload: aiobotocore
+has no managed transfer, so the adapter makes one itself, reading its parts from the body
+one at a time (`part_size`) and sending them in turn, so at most one part is in memory.
+An upload that fails or is cancelled midway is aborted.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import io
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -23,7 +29,7 @@ except ImportError as exc:
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, Unsupported
-from failover.providers._aio import LoopClient, verified_chunks
+from failover.providers._aio import LoopClient, body_parts, shielded, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -32,9 +38,34 @@ from failover.providers._common import (
     safe_url,
     timestamp,
 )
-from failover.providers._objects import prepare_write, stored_digest, verify
+from failover.providers._objects import CHUNK_SIZE, Body, Write, prepare_write, stored_digest, verify
 from failover.providers.aws._client import _no_continue_wait, client_config, error_code, map_errors
-from failover.providers.aws.s3 import MAX_SINGLE_COPY, MAX_SINGLE_PUT, _etag, _info, validate_bucket_name
+from failover.providers.aws.s3 import (
+    MAX_SINGLE_COPY,
+    MAX_SINGLE_PUT,
+    MULTIPART_THRESHOLD,
+    _etag,
+    _info,
+    validate_bucket_name,
+)
+
+# The part size of a multipart upload: boto3's default (``TransferConfig.multipart_chunksize``),
+# which the sync adapter's managed upload uses.  S3 takes parts of 5 MiB to 5 GiB (the last
+# one smaller), at most `MAX_PARTS` of them.
+PART_SIZE = 8 * 1024 * 1024
+# Parts are read from the body in pieces of this size, into a buffer of the part's size.
+PIECE_SIZE = CHUNK_SIZE
+MAX_PARTS = 10_000
+MAX_PART_SIZE = 5 * 1024**3
+
+
+def part_size(size: int) -> int:
+    """The part size for a body of ``size`` bytes: `PART_SIZE`, doubled until the body fits
+    in `MAX_PARTS` parts, as boto3 adjusts it."""
+    chosen = PART_SIZE
+    while chosen * MAX_PARTS < size and chosen < MAX_PART_SIZE:
+        chosen = min(chosen * 2, MAX_PART_SIZE)
+    return chosen
 
 
 class AsyncS3Store:
@@ -43,8 +74,9 @@ class AsyncS3Store:
     ``AsyncS3Store(bucket, region=..., endpoint_url=...)``; credentials come from
     ``session`` (default: a new aiobotocore ``AioSession``, i.e. the standard credential
     chain).  The client is made on the first call, inside the running loop, and closed by
-    `close` (or ``async with store:``).  A put is one PutObject and a copy one CopyObject,
-    so each takes at most 5 GiB (`Unsupported` above): aiobotocore has no managed transfer.
+    `close` (or ``async with store:``).  A put above `MULTIPART_THRESHOLD` is a multipart
+    upload, streamed from the body; a conditional put is one PutObject and a copy one
+    CopyObject, so each takes at most 5 GiB (`Unsupported` above).
     """
 
     def __init__(
@@ -103,12 +135,16 @@ class AsyncS3Store:
         if_match: str | None = None,
         if_absent: bool = False,
     ) -> ObjectInfo:
-        """One PutObject: ``if_match`` → ``IfMatch``, ``if_absent`` → ``IfNoneMatch='*'``."""
+        """``if_match`` → ``IfMatch``, ``if_absent`` → ``IfNoneMatch='*'``; a conditional put is
+        always one PutObject, so at most `MAX_SINGLE_PUT` bytes, as in `S3Store`.  An
+        unconditional body above `MULTIPART_THRESHOLD` is a multipart upload (`_multipart`)."""
         write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("S3", 2048))
-        if write.body.size > MAX_SINGLE_PUT:
+        body = write.body
+        conditional = if_match is not None or if_absent
+        if conditional and body.size > MAX_SINGLE_PUT:
             raise Unsupported(
-                f"put {self._where(key)}: the async adapter sends one PutObject, at most {MAX_SINGLE_PUT} bytes; "
-                f"this body is {write.body.size}",
+                f"put {self._where(key)}: a conditional put (if_match / if_absent) is one PutObject, "
+                f"at most {MAX_SINGLE_PUT} bytes; this body is {body.size}",
                 operation="put",
             )
         extra: dict[str, Any] = {"Metadata": write.stored, "ContentType": write.content_type}
@@ -116,11 +152,42 @@ class AsyncS3Store:
             extra["IfMatch"] = if_match
         if if_absent:
             extra["IfNoneMatch"] = "*"
-        body = write.body.stream.read()
         client = await self._client.get()
-        with map_errors("put", self._where(key), conditional=if_match is not None or if_absent):
-            resp = await client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
-        return write.info(key, _etag(resp.get("ETag")))
+        if conditional or body.size <= MULTIPART_THRESHOLD:
+            # One request, its body read into memory first (a conditional one's too).
+            where = self._where(key)
+            sending = _buffer(_pieces(body, where), body.size)
+            with map_errors("put", where, conditional=conditional):
+                resp = await client.put_object(Bucket=self.bucket, Key=key, Body=sending, **extra)
+            return write.info(key, _etag(resp.get("ETag")))
+        await self._multipart(client, key, write, extra)
+        # The ETag of a multipart object is not an MD5: read it back with a head, as S3Store does.
+        return await self._head(key, "put")
+
+    async def _multipart(self, client: Any, key: str, write: Write, extra: Mapping[str, Any]) -> None:
+        """Create the upload, send the body's parts one after the other, complete it; on any
+        error or a cancellation, abort it (`shielded`: to its end, whatever the caller
+        does), so no upload is left holding the parts sent."""
+        where = self._where(key)
+        with map_errors("put", where):
+            created = await client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)
+        upload = {"Bucket": self.bucket, "Key": key, "UploadId": created["UploadId"]}
+        try:
+            parts: list[dict[str, Any]] = []
+            size, left = part_size(write.body.size), write.body.size
+            pieces = _pieces(write.body, where)
+            while left > 0:
+                part = _buffer(pieces, min(size, left))
+                left -= min(size, left)
+                with map_errors("put", where):
+                    sent = await client.upload_part(PartNumber=len(parts) + 1, Body=part, **upload)
+                parts.append({"PartNumber": len(parts) + 1, "ETag": sent["ETag"]})
+                del part  # one part in memory at a time
+            with map_errors("put", where):
+                await client.complete_multipart_upload(MultipartUpload={"Parts": parts}, **upload)
+        except BaseException:
+            await shielded(client.abort_multipart_upload(**upload))
+            raise
 
     async def get(self, key: str) -> bytes:
         validate_key(key)
@@ -257,4 +324,28 @@ class AsyncS3Store:
         await self.close()
 
 
-__all__ = ["AsyncS3Store"]
+def _pieces(body: Body, where: str) -> Iterator[bytes]:
+    # Parts are multiples of PIECE_SIZE (but the last), so no piece straddles two parts.
+    return body_parts(body, PIECE_SIZE, where=where)
+
+
+def _buffer(pieces: Iterator[bytes], size: int) -> io.BytesIO:
+    """The next ``size`` bytes of ``pieces`` in a BytesIO that owns its buffer, sized once:
+    aiohttp sends a BytesIO without copying it, but copies one made over a bytes object
+    (and warns that a large bytes body may hold the loop)."""
+    buffer = io.BytesIO()
+    if size:
+        buffer.seek(size - 1)
+        buffer.write(b"\0")
+        buffer.seek(0)
+    filled = 0
+    while filled < size:
+        # `body_parts` gives every byte of the body or raises: it never runs out first.
+        piece = next(pieces)
+        buffer.write(piece)
+        filled += len(piece)
+    buffer.seek(0)
+    return buffer
+
+
+__all__ = ["MAX_PARTS", "PART_SIZE", "AsyncS3Store", "part_size"]

@@ -5,9 +5,12 @@ same rules (`failover.providers._objects`, `failover.providers.gcp._rules`) and 
 error reasons (`REASONS`) read with the shared status table.  gcloud-aio-storage raises
 aiohttp's exceptions, so this module holds the async GCS boundary (`map_errors`).
 
-gcloud-aio-storage retries nothing but the body of a resumable upload (5 attempts with
-backoff): every put here is one multipart upload, never resumable, so no request is
-repeated.  Every request carries its own connect and read timeouts.
+A put up to `RESUMABLE_THRESHOLD` is one multipart upload through gcloud-aio-storage,
+which builds the request in memory.  A larger one is a resumable upload made here on the
+SDK's aiohttp session (`AsyncGCSStore._resumable`), its body streamed from the put's
+stream: the SDK's own resumable upload retries the body up to 5 times with backoff and
+closes the stream it is given when done.  No request is repeated, and every request
+carries its own connect and read timeouts.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from failover.providers._sdk import missing_sdk
 
@@ -30,7 +34,7 @@ except ImportError as exc:
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, FailoverError, PreconditionFailed, Timeout, Unavailable
-from failover.providers._aio import LoopClient, verified_chunks
+from failover.providers._aio import BodyFeed, LoopClient, body_parts, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -41,7 +45,7 @@ from failover.providers._common import (
     safe_url,
 )
 from failover.providers._errors import Answer, ErrorTable
-from failover.providers._objects import prepare_write, stored_digest, stored_info, verify
+from failover.providers._objects import Write, prepare_write, stored_digest, stored_info, verify
 from failover.providers.gcp._rules import REASONS, generation_of, range_of, validate_bucket_name
 
 # Google's own endpoint; an explicit ``api_root`` (an emulator) replaces it.  Always
@@ -53,6 +57,11 @@ DEFAULT_TIMEOUT = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
 _GET_ATTEMPTS = 3
 # Bytes per ranged download of a streamed read (at least the caller's chunk size).
 STREAM_WINDOW = 4 * 1024 * 1024
+# Above this size a put is a resumable upload, streamed; up to it, one multipart request.
+# The sync adapter's rule: google-cloud-storage switches to a resumable upload above 8 MiB.
+RESUMABLE_THRESHOLD = 8 * 1024 * 1024
+# A resumable upload's body is read from its stream and written in pieces of this size.
+UPLOAD_PIECE = 1024 * 1024
 
 # Google's reasons, then the shared status table (providers/_errors.py); what is no answer
 # is named by aiohttp's exception class, the first row that matches deciding.
@@ -150,7 +159,7 @@ class AsyncGCSStore:
         return f"AsyncGCSStore(bucket={self.bucket_name!r}, api_root={safe_url(self.api_root)!r})"
 
     async def _open(self, stack: AsyncExitStack) -> _Clients:
-        session = await stack.enter_async_context(aiohttp.ClientSession())
+        session = await stack.enter_async_context(aiohttp.ClientSession())  # the SDK's, and resumable uploads
         # Ranged reads have connections of their own.  fake-gcs-server closes the
         # connection after a 416 without saying so: aiohttp resends an idempotent request
         # that meets such a connection, but not a put (measured: a put right after a 416
@@ -165,7 +174,7 @@ class AsyncGCSStore:
             session=session,  # type: ignore[arg-type]
         )
         stack.push_async_callback(storage.close)  # leaves our sessions to the stack
-        return _Clients(storage, ranged)
+        return _Clients(storage, ranged, session)
 
     def _where(self, key: str | None = None) -> str:
         return f"gs://{self.bucket_name}/{key}" if key is not None else f"gs://{self.bucket_name}"
@@ -191,16 +200,19 @@ class AsyncGCSStore:
         if_absent: bool = False,
     ) -> ObjectInfo:
         """``etag`` is the object's generation: ``if_match`` → ``ifGenerationMatch=<it>``,
-        ``if_absent`` → ``ifGenerationMatch=0`` (412 when either fails)."""
+        ``if_absent`` → ``ifGenerationMatch=0`` (412 when either fails).  Above
+        `RESUMABLE_THRESHOLD` bytes, a resumable upload streamed from ``data``."""
         write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("GCS", 8192))
         parameters: dict[str, str] = {}
         if if_match is not None:
             parameters["ifGenerationMatch"] = str(generation_of(if_match))
         elif if_absent:
             parameters["ifGenerationMatch"] = "0"
-        storage = (await self._client.get()).storage
+        clients = await self._client.get()
         with map_errors("put", self._where(key)):
-            resource = await storage.upload(
+            if write.body.size > RESUMABLE_THRESHOLD:
+                return _info(await self._resumable(clients, key, write, parameters))
+            resource = await clients.storage.upload(
                 self.bucket_name,
                 key,
                 write.body.stream.read(),
@@ -211,6 +223,44 @@ class AsyncGCSStore:
                 **self._call,
             )
         return _info(resource)
+
+    async def _resumable(
+        self, clients: _Clients, key: str, write: Write, parameters: Mapping[str, str]
+    ) -> Mapping[str, Any]:
+        """A resumable upload in one streamed PUT (the JSON API's protocol, as the SDK speaks
+        it): a POST opens the session with the object's metadata and the condition, then
+        the body follows in `UPLOAD_PIECE` pieces read from the stream as the connection
+        takes them.  A failed or cancelled upload leaves a session that holds no object
+        (GCS drops it after a week)."""
+        body = write.body
+        where = self._where(key)
+        auth = await self._auth(clients.storage)
+        opening = clients.session.post(
+            f"{self.api_root or GOOGLE_API_ROOT}/upload/storage/v1/b/{quote(self.bucket_name, safe='')}/o",
+            params={"uploadType": "resumable", **parameters},
+            json={"name": key, "contentType": write.content_type, "metadata": write.stored},
+            headers={**auth, "X-Upload-Content-Type": write.content_type, "X-Upload-Content-Length": str(body.size)},
+            **self._call,
+        )
+        async with opening as opened:
+            await _raise_for_status(opened)
+            session_uri = opened.headers["Location"]
+        feed = BodyFeed(body_parts(body, UPLOAD_PIECE, where=where))
+        headers = {**auth, "Content-Type": write.content_type, "Content-Length": str(body.size)}
+        try:
+            async with clients.session.put(session_uri, data=feed.pieces(), headers=headers, **self._call) as sent:
+                await _raise_for_status(sent)
+                resource: Mapping[str, Any] = await sent.json(content_type=None)
+        except aiohttp.ClientError:
+            feed.raise_own()
+            raise
+        return resource
+
+    async def _auth(self, storage: Storage) -> dict[str, str]:
+        """The headers that authenticate a request as the SDK's do: none for an emulator."""
+        if self._anonymous:
+            return {}
+        return {"Authorization": f"Bearer {await storage.token.get()}"}
 
     async def get(self, key: str) -> bytes:
         validate_key(key)
@@ -350,10 +400,26 @@ class AsyncGCSStore:
 
 @dataclass(frozen=True)
 class _Clients:
-    """The SDK's client, and the aiohttp session ranged reads go through."""
+    """The SDK's client, the aiohttp session ranged reads go through, and the SDK's own
+    session (resumable uploads go through it)."""
 
     storage: Storage
     ranged: aiohttp.ClientSession
+    session: aiohttp.ClientSession
+
+
+async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
+    """An error answer raised as gcloud-aio-storage raises it (``"<reason>: <body>"``), so
+    `map_errors` reads Google's reason from it the same way."""
+    if response.status >= 400:
+        body = await response.text(errors="replace")
+        raise aiohttp.ClientResponseError(
+            response.request_info,
+            response.history,
+            status=response.status,
+            message=f"{response.reason}: {body}",
+            headers=response.headers,
+        )
 
 
 @dataclass(frozen=True)
