@@ -1,7 +1,9 @@
 """What an async object store offers: the `failover.capabilities.ObjectStore` calls, awaited.
 
 Same arguments, same results, same errors (`failover.errors`, mapped inside the adapter)
-as the sync protocol; ``list`` is an async iterator.  ``get_stream`` is optional and
+as the sync protocol; ``list`` is an async iterator.  ``put`` gets bytes or a binary file
+(the facade passes a caller's file on, and spools an async iterator of chunks to one),
+which it reads from where it stands.  ``get_stream`` is optional and
 outside the protocol: the S3, Azure, GCS and memory async stores have it; on a target whose
 store lacks it, the facade's ``get_stream`` attempt raises `Unsupported`.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from failover.capabilities import ObjectInfo
 from failover.errors import ConfigError
@@ -23,7 +25,7 @@ class AsyncObjectStore(Protocol):
     async def put(
         self,
         key: str,
-        data: bytes,
+        data: bytes | BinaryIO,
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,

@@ -77,8 +77,8 @@ class FailoverStorage(Facade[Any]):
     Reads and writes follow the sync facade's rules (routing, breakers, health, retry
     budget, ``NotFoundUnconfirmed``); attempt timeouts and the deadline are hard limits
     (the attempt is cancelled), and hedged reads cancel the losing attempt.  ``put``
-    takes bytes.  Maintenance (`force_open`, `drain`, `release`...) and `status` are the
-    sync facade's.
+    takes bytes, a binary file or an async iterator of chunks.  Maintenance
+    (`force_open`, `drain`, `release`...) and `status` are the sync facade's.
 
     Without ``writes=``, a write goes to one target.  With ``writes=replication.Primary()``,
     ``All()`` or ``Quorum(w)``, writes are replicated as by the sync facade

@@ -2,8 +2,8 @@
 
 The async twin of `failover.providers.gcp.gcs.GCSStore`: the same JSON API requests, the
 same rules (`failover.providers._objects`, `failover.providers.gcp._rules`) and Google's
-error reasons (`REASONS`) read with the shared status table.  gcloud-aio-storage raises
-aiohttp's exceptions, so this module holds the async GCS boundary (`map_errors`).
+error reasons read with the shared status table.  gcloud-aio-storage raises aiohttp's
+exceptions, mapped at one boundary (`map_errors`, in `failover.providers.gcp._aio_errors`).
 
 A put up to `RESUMABLE_THRESHOLD` is one multipart upload through gcloud-aio-storage,
 which builds the request in memory.  A larger one is a resumable upload made here on the
@@ -15,10 +15,8 @@ carries its own connect and read timeouts.
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -33,20 +31,18 @@ except ImportError as exc:
     raise missing_sdk(__name__, "gcs-aio", exc) from exc
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
-from failover.errors import ConfigError, FailoverError, PreconditionFailed, Timeout, Unavailable
+from failover.errors import ConfigError, PreconditionFailed
 from failover.providers._aio import BodyFeed, LoopClient, body_parts, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
     check_prefix,
     check_timeout_pair,
-    parse_retry_after,
-    redact,
     safe_url,
 )
-from failover.providers._errors import Answer, ErrorTable
 from failover.providers._objects import Write, prepare_write, stored_digest, stored_info, verify
-from failover.providers.gcp._rules import REASONS, generation_of, range_of, validate_bucket_name
+from failover.providers.gcp._aio_errors import TABLE, map_errors, raise_for_status, translate
+from failover.providers.gcp._rules import generation_of, range_of, validate_bucket_name
 
 # Google's own endpoint; an explicit ``api_root`` (an emulator) replaces it.  Always
 # passed, so that gcloud-aio-storage never reads the process-wide STORAGE_EMULATOR_HOST.
@@ -62,64 +58,6 @@ STREAM_WINDOW = 4 * 1024 * 1024
 RESUMABLE_THRESHOLD = 8 * 1024 * 1024
 # A resumable upload's body is read from its stream and written in pieces of this size.
 UPLOAD_PIECE = 1024 * 1024
-
-# Google's reasons, then the shared status table (providers/_errors.py); what is no answer
-# is named by aiohttp's exception class, the first row that matches deciding.
-TABLE = ErrorTable(
-    cloud="Google Cloud",
-    codes=REASONS,
-    exceptions=(
-        # ServerTimeoutError is a ClientError too, so it comes first.  TimeoutError is a
-        # ``sock_connect`` or ``sock_read`` timeout (asyncio's own class before Python 3.11).
-        ((aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError), Timeout),
-        # Refused, reset, DNS resolution failure, a body cut short; a JSON answer that is not.
-        ((aiohttp.ClientError, json.JSONDecodeError), Unavailable),
-    ),
-)
-_MAPPED = (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, json.JSONDecodeError)
-
-
-def _answer(exc: aiohttp.ClientResponseError) -> Answer:
-    """gcloud-aio's message is ``"<reason phrase>: <body>"``; the body is Google's JSON error."""
-    phrase, _, body = str(exc.message).partition(": ")
-    reason, detail = "", phrase
-    try:
-        error = json.loads(body).get("error", {})
-    except (ValueError, AttributeError):
-        error = {}
-    if isinstance(error, Mapping):
-        errors = error.get("errors") or [{}]
-        reason = str(errors[0].get("reason") or "") if isinstance(errors[0], Mapping) else ""
-        detail = str(error.get("message") or phrase)
-    headers: Mapping[str, str] = exc.headers or {}
-    return Answer(
-        int(exc.status or 0),
-        reason,
-        label=phrase or "HTTP error",
-        detail=redact(detail),
-        retry_after=parse_retry_after(headers.get("Retry-After")),
-    )
-
-
-def translate(exc: BaseException, operation: str, where: str) -> FailoverError | None:
-    """The `failover.errors` equivalent of a gcloud-aio/aiohttp exception, or None if not one."""
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return TABLE.from_answer(_answer(exc), operation, where)
-    return TABLE.from_exception(exc, operation, where)
-
-
-@contextmanager
-def map_errors(operation: str, where: str) -> Iterator[None]:
-    """Re-raise gcloud-aio-storage's (aiohttp's) errors as `failover.errors`
-    (``raise ... from exc``): the async GCS adapter's one boundary."""
-    try:
-        yield
-    except _MAPPED as exc:
-        mapped = translate(exc, operation, where)
-        if mapped is None:
-            raise
-        raise mapped from exc
-
 
 class AsyncGCSStore:
     """Objects in one GCS bucket, for `failover.aio.FailoverStorage`.
@@ -243,13 +181,13 @@ class AsyncGCSStore:
             **self._call,
         )
         async with opening as opened:
-            await _raise_for_status(opened)
+            await raise_for_status(opened)
             session_uri = opened.headers["Location"]
         feed = BodyFeed(body_parts(body, UPLOAD_PIECE, where=where))
         headers = {**auth, "Content-Type": write.content_type, "Content-Length": str(body.size)}
         try:
             async with clients.session.put(session_uri, data=feed.pieces(), headers=headers, **self._call) as sent:
-                await _raise_for_status(sent)
+                await raise_for_status(sent)
                 resource: Mapping[str, Any] = await sent.json(content_type=None)
         except aiohttp.ClientError:
             feed.raise_own()
@@ -406,20 +344,6 @@ class _Clients:
     storage: Storage
     ranged: aiohttp.ClientSession
     session: aiohttp.ClientSession
-
-
-async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
-    """An error answer raised as gcloud-aio-storage raises it (``"<reason>: <body>"``), so
-    `map_errors` reads Google's reason from it the same way."""
-    if response.status >= 400:
-        body = await response.text(errors="replace")
-        raise aiohttp.ClientResponseError(
-            response.request_info,
-            response.history,
-            status=response.status,
-            message=f"{response.reason}: {body}",
-            headers=response.headers,
-        )
 
 
 @dataclass(frozen=True)
