@@ -144,22 +144,25 @@ class FailingMidway(io.BytesIO):
         return chunk
 
 
+async def fails_midway(store: Any, file: FailingMidway) -> None:
+    """A put of ``file``, which fails as it is read: the error is the file's, no object is
+    left, and the failure came midway (after the read that was to fail)."""
+    try:
+        with pytest.raises(OSError, match="the disk went away"):
+            await store.put("big/failed.bin", file)
+        with pytest.raises(NotFound):
+            await store.head("big/failed.bin")
+    finally:
+        await store.close()
+    assert file.reached.is_set()
+
+
 def test_a_multipart_upload_whose_file_fails_midway_is_aborted(moto_east: LocalServer) -> None:
     server = alive(moto_east)
     store = s3_store(server)
     file = FailingMidway(os.urandom(SIZE), fail=True)
 
-    async def scenario() -> None:
-        try:
-            with pytest.raises(OSError, match="the disk went away"):
-                await store.put("big/failed.bin", file)
-            with pytest.raises(NotFound):
-                await store.head("big/failed.bin")
-        finally:
-            await store.close()
-
-    asyncio.run(scenario())
-    assert file.reached.is_set()
+    asyncio.run(fails_midway(store, file))
     assert in_progress(server, store.bucket) == []
 
 
@@ -235,14 +238,4 @@ def test_a_resumable_upload_whose_file_fails_midway_leaves_no_object(fake_gcs: L
     store = AsyncGCSStore(bucket, api_root=server.endpoint)
     file = FailingMidway(os.urandom(SIZE), fail=True)
 
-    async def scenario() -> None:
-        try:
-            with pytest.raises(OSError, match="the disk went away"):
-                await store.put("big/failed.bin", file)
-            with pytest.raises(NotFound):
-                await store.head("big/failed.bin")
-        finally:
-            await store.close()
-
-    asyncio.run(scenario())
-    assert file.reached.is_set()
+    asyncio.run(fails_midway(store, file))
