@@ -171,27 +171,21 @@ class _Race(Generic[R]):
             )
             if self.launched and self.executor.emit is not None:
                 self.announce(self.executor.emit, member.name, now, hedge)
-            stack = member.stack or call_provider
-            # The caller's context variables (a trace's current span, a request id
-            # for logs) go with the attempt to the worker thread.
-            job = functools.partial(attempt.work, stack, contextvars.copy_context(), self.finished)
             self.in_flight[attempt] = None
             self.launched += 1
-            # Submitted last: the worker cannot start before this thread lets go of the
-            # GIL, so any work left here would delay the attempt itself.
             try:
-                self.threads.submit(job)
+                _hand_off(self.threads, attempt, self.finished)
             except BaseException:
                 del self.in_flight[attempt]
                 self.launched -= 1
-                member.breaker.release(permit)  # never started: give the permit back
                 raise
             return True
         self.drained = True
         return False
 
-    def adopt(self, attempt: Raced) -> None:
-        """Race on from ``attempt``, launched already (it reports on `finished`)."""
+    def adopt(self, attempt: Raced, report: SimpleQueue[Raced]) -> None:
+        """Race on from ``attempt``, launched already, which reports on ``report``."""
+        self.finished = report
         self.in_flight[attempt] = None
         self.launched += 1
 
@@ -339,12 +333,7 @@ def lead_hedged(
     monotonic = executor.clock.monotonic
     attempt = Raced(executor, PASS, lead, operation, call, started, limit, monotonic, 0)
     report: SimpleQueue[Raced] = SimpleQueue()
-    job = functools.partial(attempt.work, lead.stack or call_provider, contextvars.copy_context(), report)
-    try:
-        threads.submit(job)
-    except BaseException:
-        lead.breaker.release(PASS)
-        raise
+    _hand_off(threads, attempt, report)
     try:
         # Measured from the call's start, which is the attempt's: no clock read here.
         done = report.get(timeout=max(0.0, min(_hedge_delay(executor, operation), limit - started)))
@@ -361,9 +350,21 @@ def lead_hedged(
     left_out = functools.partial(executor._left_out, members, frozenset(), operation)
     fresh = lookup.for_call() if lookup is not None else None
     race: _Race[R] = _Race(executor, threads, operation, call, rest, overall, fresh, behind_open, left_out)
-    race.finished = report
-    race.adopt(attempt)
+    race.adopt(attempt, report)
     return race.run()
+
+
+def _hand_off(threads: Workers, attempt: Raced, report: SimpleQueue[Raced]) -> None:
+    """Start ``attempt`` on a worker, reporting on ``report``; if it cannot start, its
+    permit is given back.  The caller's context variables (a trace's current span, a
+    request id for logs) go with it.  A caller submits last: the worker cannot start
+    before the caller lets go of the GIL, so work left after this delays the attempt."""
+    job = functools.partial(attempt.work, attempt.member.stack or call_provider, contextvars.copy_context(), report)
+    try:
+        threads.submit(job)
+    except BaseException:
+        attempt.member.breaker.release(attempt.permit)  # never started: give the permit back
+        raise
 
 
 def _hedge_delay(executor: Executor, operation: str) -> float:
