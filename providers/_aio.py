@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack
@@ -192,24 +193,21 @@ class BodyFeed:
             raise self._error
 
 
-# Clean-ups in flight, held so the loop does not drop them before they end.
-_CLEANUPS: set[asyncio.Task[Any]] = set()
-
-
-async def shielded(cleanup: Coroutine[Any, Any, object]) -> None:
+async def shielded(cleanup: Coroutine[Any, Any, object], running: set[asyncio.Task[Any]]) -> None:
     """Run ``cleanup`` (aborting an upload) to its end, even if the caller is cancelled
     meanwhile, and ignore its errors: it runs while another error is being raised, which
     is the one the caller must see.  A caller cancelled again stops waiting; the clean-up
-    goes on as a task of its own."""
+    goes on as a task of its own, held in ``running`` (the adapter's) until it ends, since
+    the loop keeps only a weak reference to a task."""
     task = asyncio.ensure_future(cleanup)
-    _CLEANUPS.add(task)
-    task.add_done_callback(_done)
+    running.add(task)
+    task.add_done_callback(functools.partial(_ended, running))
     with contextlib.suppress(Exception):
         await asyncio.shield(task)
 
 
-def _done(task: asyncio.Task[Any]) -> None:
-    _CLEANUPS.discard(task)
+def _ended(running: set[asyncio.Task[Any]], task: asyncio.Task[Any]) -> None:
+    running.discard(task)
     if not task.cancelled():
         task.exception()  # retrieved: an abort that failed is not "never retrieved"
 

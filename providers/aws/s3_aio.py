@@ -13,6 +13,7 @@ An upload that fails or is cancelled midway is aborted.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack
@@ -99,6 +100,7 @@ class AsyncS3Store:
         self._session = session
         self._timeouts = (float(connect_timeout), float(read_timeout))
         self._client: LoopClient[Any] = LoopClient(self._open, owner=repr(self))
+        self._aborting: set[asyncio.Task[Any]] = set()  # aborts outliving a cancelled put
 
     def __repr__(self) -> str:
         endpoint = safe_url(self.endpoint_url)
@@ -186,7 +188,7 @@ class AsyncS3Store:
             with map_errors("put", where):
                 await client.complete_multipart_upload(MultipartUpload={"Parts": parts}, **upload)
         except BaseException:
-            await shielded(client.abort_multipart_upload(**upload))
+            await shielded(client.abort_multipart_upload(**upload), self._aborting)
             raise
 
     async def get(self, key: str) -> bytes:
