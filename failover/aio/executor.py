@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from failover.aio._time import bounded
-from failover.aio.hedging import race
+from failover.aio.hedging import Silence, race
 from failover.aio.watchdog import Watchdog
 from failover.breaker.circuit import PASS, BreakerState
 from failover.errors import FailoverError
@@ -61,6 +61,7 @@ class AsyncExecutor:
         self._hedging = config.hedge_after is not None
         self._monotonic = executor.clock.monotonic
         self._watchdog: Watchdog | None = None  # for the loop it was made on
+        self.silence = Silence()  # of targets whose hedged attempts are cancelled unanswered
 
     def bounded(self, awaitable: Awaitable[R], seconds: float, target: str, operation: str) -> Awaitable[R]:
         """``awaitable``, to be cancelled after ``seconds`` of loop time with `Timeout`.

@@ -9,6 +9,18 @@ cancelling it), the attempts still in flight are cancelled and awaited before th
 returns: no task outlives its call and each loser's connection is released.  A loser
 cancelled that way gives its breaker permit back and is recorded neither way: it was
 stopped, not answered.  Every hedge spends from the retry budget, as in the sync race.
+
+Silence is the exception.  The sync race lets a loser run on and counts it as a
+`Timeout` at ``attempt_timeout``; a cancelled loser tells nothing, so a target that has
+stopped answering would lose every race unnoticed, its breaker never opening and every
+read paying ``hedge_after``.  So a `Silence` watches each target's answered calls
+(`failover.health.target_health.TargetHealth.answered`, fed by sync and async calls
+alike): a loser cancelled once its target has answered nothing for ``attempt_timeout``
+or more is recorded as a `Timeout`, which is what the sync race would have recorded for
+it.  A target that answers even now and then is never counted silent; one that is
+slower than the hedge every time cannot be told from a silent one (its answers are
+never awaited) and is treated alike, which sends reads to the target that answers.
+Nothing is counted without an ``attempt_timeout``, nor for a call its caller cancelled.
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.breaker.circuit import Permit
-from failover.errors import DeadlineExceeded
+from failover.errors import DeadlineExceeded, Timeout
 from failover.events import HedgeWon
 from failover.execution.hedging import Raced, _next_event, _Race
 from failover.execution.lookup import Lookup
@@ -72,6 +84,7 @@ class _TaskRace(_Race[R]):
         self.twins = runner.twins
         self.bounded = runner.bounded
         self.awaited = call
+        self.silence = runner.silence
         self.running: dict[asyncio.Task[R], Raced] = {}
 
     def launch(self) -> bool:
@@ -111,10 +124,35 @@ class _TaskRace(_Race[R]):
 
     async def run_tasks(self) -> R:
         """`_Race.run`, awaited: wait for the next attempt to finish or the next hedge."""
+        by_caller = True  # cancelled (or interrupted) from outside, until the race says otherwise
         try:
-            return await self._race()
+            result = await self._race()
+            by_caller = False
+            return result
+        except Exception:
+            by_caller = False
+            raise
         finally:
+            if not by_caller:
+                self._note_silence()
             await self._cancel_in_flight()
+
+    def _note_silence(self) -> None:
+        """Record, as a `Timeout`, each loser about to be cancelled whose target has been silent."""
+        timeout = self.attempt_timeout
+        if not timeout:
+            return
+        now = self.executor.clock.monotonic()
+        for attempt in self.in_flight:
+            silent_for = self.silence.silent_for(attempt.member, now)
+            if silent_for >= timeout and attempt.claim():
+                error = Timeout(
+                    f"no answer to any call for {silent_for:.3g}s, longer than the attempt timeout of "
+                    f"{timeout}s; the attempt was cancelled when its hedged read ended",
+                    target=attempt.member.name,
+                    operation=self.operation,
+                )
+                self.executor.record_failure(attempt.member, attempt.permit, error, now - attempt.started)
 
     async def _race(self) -> R:
         operation, executor = self.operation, self.executor
@@ -158,6 +196,27 @@ class _TaskRace(_Race[R]):
             await asyncio.wait(tasks)
 
 
+class Silence:
+    """How long each target has answered nothing, as seen by the losers of hedged reads.
+
+    Keyed by target name, the count of calls the target had answered
+    (`TargetHealth.answered`) when that count was first seen, and the time it was seen.
+    A count that moved means the target answered meanwhile: the watch starts over.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, float]] = {}
+
+    def silent_for(self, member: Member, now: float) -> float:
+        """Seconds, up to ``now``, in which ``member`` is known to have answered nothing."""
+        answered = member.health.answered()
+        seen = self._seen.get(member.name)
+        if seen is None or seen[0] != answered:
+            self._seen[member.name] = (answered, now)
+            return 0.0
+        return now - seen[1]
+
+
 def _record(attempt: Raced, task: asyncio.Task[Any]) -> None:
     """Done callback: the attempt's outcome in its breaker and health; a cancelled one
     gives its permit back."""
@@ -170,4 +229,4 @@ def _record(attempt: Raced, task: asyncio.Task[Any]) -> None:
     attempt.finished()
 
 
-__all__ = ["race"]
+__all__ = ["Silence", "race"]

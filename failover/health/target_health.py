@@ -198,6 +198,12 @@ class TargetHealth:
         self.last_error = error
         self.last_error_at = now
 
+    def answered(self) -> int:
+        """Calls the target has answered so far: successes, and answers such as not found."""
+        # Two reads, not a snapshot: a call recorded between them can shift the figure by
+        # one, which a watcher of silence (`failover.aio.hedging`) takes as news: it starts over.
+        return self.calls.value - self.errors.value
+
     def record_unrouted(self) -> None:
         """Note that the next recorded call is not a routing decision: a trial call, or a
         call pinned to this target.  It still counts for health, not for traffic share."""

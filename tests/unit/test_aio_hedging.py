@@ -109,3 +109,70 @@ def test_without_budget_for_a_hedge_the_call_waits_for_the_primary() -> None:
     assert run(storage.get("k"), clock) == b"v"
     assert clock.monotonic() - started == pytest.approx(1.0, abs=1e-5)
     assert b.calls == 0
+
+
+async def reads_for(storage: FailoverStorage, seconds: float, clock: FakeClock, every: float = 0.1) -> list[float]:
+    """Hedged reads of "k", one every ``every`` seconds for ``seconds``: how long each took."""
+    took = []
+    ends = clock.monotonic() + seconds
+    while clock.monotonic() < ends:
+        started = clock.monotonic()
+        assert await storage.get("k") == b"v"
+        took.append(clock.monotonic() - started)
+        await asyncio.sleep(every)
+    return took
+
+
+def test_a_silent_primary_opens_its_breaker_under_hedged_reads() -> None:
+    storage, a, _, clock, _ = hedged(attempt_timeout=1.0)
+    a.delay = 3600.0  # never answers: every read is won by the hedge, its attempt cancelled
+
+    took = run(reads_for(storage, 3.0, clock), clock)
+
+    breaker = storage.pool.member("aws:one").breaker
+    assert breaker.state.value == "open"
+    # Counted only once the primary had answered nothing for an attempt timeout, then
+    # one timeout per read until the breaker's five consecutive failures.
+    errors = storage.pool.healths["aws:one"].errors.value
+    assert errors == 5
+    assert took[-1] == pytest.approx(0.0, abs=1e-9)  # no longer asked first: no hedge to wait for
+    assert a.calls == a.cancelled
+
+
+def test_a_slow_primary_that_still_answers_is_never_counted_silent() -> None:
+    storage, a, _, clock, _ = hedged(attempt_timeout=1.0)
+
+    async def main() -> None:
+        for round_ in range(30):
+            a.delay = 0.01 if round_ % 4 == 0 else 3600.0  # one read in four it beats the hedge
+            assert await storage.get("k") == b"v"
+            await asyncio.sleep(0.1)
+
+    run(main(), clock)
+    assert storage.pool.member("aws:one").breaker.state.value == "closed"
+    assert storage.pool.healths["aws:one"].errors.value == 0
+    assert a.cancelled > 15
+
+
+def test_without_an_attempt_timeout_a_cancelled_loser_is_never_counted() -> None:
+    storage, a, _, clock, _ = hedged(attempt_timeout=None, deadline=10.0)
+    a.delay = 3600.0
+    run(reads_for(storage, 3.0, clock), clock)
+    assert storage.pool.member("aws:one").breaker.state.value == "closed"
+    assert storage.pool.healths["aws:one"].errors.value == 0
+
+
+def test_reads_cancelled_by_their_caller_never_count_as_silence() -> None:
+    storage, a, b, clock, _ = hedged(attempt_timeout=1.0)
+    a.delay = b.delay = 3600.0
+
+    async def main() -> None:
+        for _ in range(30):
+            call = asyncio.ensure_future(storage.get("k"))
+            await asyncio.sleep(0.1)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+    run(main(), clock)
+    assert storage.pool.healths["aws:one"].errors.value == 0
