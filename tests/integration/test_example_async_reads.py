@@ -180,6 +180,28 @@ def test_a_blackholed_preferred_cloud_does_not_hold_the_answer(
     run(scenario)
 
 
+def test_hedged_heads_alone_open_the_breaker_of_a_silent_cloud(
+    run: Callable[[Scenario[Any]], Any], proxies: dict[str, TcpProxy]
+) -> None:
+    # Every head is won by the next cloud and its try on AWS cancelled: only the rule for
+    # silent targets counts those tries, once AWS has answered nothing for attempt_timeout.
+    assert EXECUTION.attempt_timeout is not None and EXECUTION.hedge_after is not None
+    attempt, hedge = EXECUTION.attempt_timeout, EXECUTION.hedge_after
+
+    async def scenario(served: Served) -> None:
+        assert (await served.client.put("/files/small.bin", content=b"x" * 1024)).status_code == 200
+        proxies[AWS].blackhole()
+        gives_up = time.monotonic() + attempt * 4 + 5.0
+        while row((await served.client.get("/status")).json(), AWS)["breaker"] != "open":
+            assert time.monotonic() < gives_up, "hedged heads never opened the silent cloud's breaker"
+            assert (await served.client.head("/files/small.bin")).status_code == 200
+        head, took = await timed(served.client.head("/files/small.bin"))
+        assert head.status_code == 200
+        assert took < hedge, f"with its breaker open the silent cloud still held a head for {took:.3f} s"
+
+    run(scenario)
+
+
 def test_a_missing_key_is_503_not_404_while_a_cloud_that_may_hold_it_is_unreachable(
     run: Callable[[Scenario[Any]], Any], proxies: dict[str, TcpProxy]
 ) -> None:
