@@ -13,7 +13,7 @@ same chunking and the same checksum check before the last chunk is handed out.
 `body_parts` cuts a put's body into the pieces a streamed upload sends, checking on the
 way that they are still the bytes the checksum was computed from, and `BodyFeed` hands
 them to aiohttp; `shielded` runs the clean-up of an upload that failed or was cancelled
-to its end.
+to its end, and `created` makes sure an upload whose creation was cancelled is cleaned up too.
 """
 
 from __future__ import annotations
@@ -206,10 +206,42 @@ async def shielded(cleanup: Coroutine[Any, Any, object], running: set[asyncio.Ta
         await asyncio.shield(task)
 
 
+async def created(
+    create: Coroutine[Any, Any, T], undo: Callable[[T], Coroutine[Any, Any, object]], running: set[asyncio.Task[Any]]
+) -> T:
+    """``await create``, a request that makes something on the server (a multipart
+    upload) which must not be left behind.  A caller cancelled while the request is on
+    its way cannot know what it made, so it still waits for the answer, then undoes it
+    (``undo(answer)``, `shielded`) before its cancellation goes on.  Cancelled again, it
+    stops waiting: the answer is undone when it comes, in a task held in ``running``."""
+    task = asyncio.ensure_future(create)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # it made nothing: nothing to undo
+            try:
+                made = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                task.add_done_callback(functools.partial(_undo_when_made, undo, running))
+                raise
+            await shielded(undo(made), running)
+        raise
+
+
+def _undo_when_made(
+    undo: Callable[[T], Coroutine[Any, Any, object]], running: set[asyncio.Task[Any]], task: asyncio.Task[T]
+) -> None:
+    if task.cancelled() or task.exception() is not None:
+        return
+    cleanup = asyncio.ensure_future(undo(task.result()))
+    running.add(cleanup)
+    cleanup.add_done_callback(functools.partial(_ended, running))
+
+
 def _ended(running: set[asyncio.Task[Any]], task: asyncio.Task[Any]) -> None:
     running.discard(task)
     if not task.cancelled():
         task.exception()  # retrieved: an abort that failed is not "never retrieved"
 
 
-__all__ = ["BodyFeed", "LoopClient", "Opener", "body_parts", "shielded", "verified_chunks"]
+__all__ = ["BodyFeed", "LoopClient", "Opener", "body_parts", "created", "shielded", "verified_chunks"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -30,7 +30,7 @@ except ImportError as exc:
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, Unsupported
-from failover.providers._aio import LoopClient, body_parts, shielded, verified_chunks
+from failover.providers._aio import LoopClient, body_parts, created, shielded, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -169,11 +169,17 @@ class AsyncS3Store:
     async def _multipart(self, client: Any, key: str, write: Write, extra: Mapping[str, Any]) -> None:
         """Create the upload, send the body's parts one after the other, complete it; on any
         error or a cancellation, abort it (`shielded`: to its end, whatever the caller
-        does), so no upload is left holding the parts sent."""
+        does), so no upload is left holding the parts sent.  An upload whose creation is
+        cancelled is aborted once S3 has said which it is (`created`)."""
         where = self._where(key)
+
+        def abort(made: Mapping[str, Any]) -> Coroutine[Any, Any, object]:
+            return client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=made["UploadId"])  # type: ignore[no-any-return]
+
         with map_errors("put", where):
-            created = await client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)
-        upload = {"Bucket": self.bucket, "Key": key, "UploadId": created["UploadId"]}
+            creating = client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)
+            made = await created(creating, abort, self._aborting)
+        upload = {"Bucket": self.bucket, "Key": key, "UploadId": made["UploadId"]}
         try:
             parts: list[dict[str, Any]] = []
             size, left = part_size(write.body.size), write.body.size
@@ -188,7 +194,7 @@ class AsyncS3Store:
             with map_errors("put", where):
                 await client.complete_multipart_upload(MultipartUpload={"Parts": parts}, **upload)
         except BaseException:
-            await shielded(client.abort_multipart_upload(**upload), self._aborting)
+            await shielded(abort(made), self._aborting)
             raise
 
     async def get(self, key: str) -> bytes:
@@ -314,7 +320,12 @@ class AsyncS3Store:
             await client.head_bucket(Bucket=self.bucket)
 
     async def close(self) -> None:
-        """Close the client and its connections; a later call opens a new one."""
+        """Close the client and its connections, once the aborts of cancelled uploads
+        still running on this loop have ended; a later call opens a new one."""
+        loop = asyncio.get_running_loop()
+        aborting = [task for task in self._aborting if task.get_loop() is loop]
+        if aborting:
+            await asyncio.wait(aborting)
         await self._client.close()
 
     async def __aenter__(self) -> AsyncS3Store:
