@@ -14,6 +14,7 @@ same chunking and the same checksum check before the last chunk is handed out.
 way that they are still the bytes the checksum was computed from, and `BodyFeed` hands
 them to aiohttp; `shielded` runs the clean-up of an upload that failed or was cancelled
 to its end, and `created` makes sure an upload whose creation was cancelled is cleaned up too.
+`prepared_write` is every async put's preamble, its body hashed off the loop.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import AsyncExitStack
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from failover.errors import ConfigError, IntegrityError, InvalidInput
-from failover.providers._objects import CHECKSUM_PREFIX, Body, checksum_of
+from failover.providers._objects import CHECKSUM_META_KEY, CHECKSUM_PREFIX, Body, Write, checksum_of, prepare_write
 
 T = TypeVar("T")
 
@@ -206,6 +207,53 @@ async def shielded(cleanup: Coroutine[Any, Any, object], running: set[asyncio.Ta
         await asyncio.shield(task)
 
 
+# Bytes up to this size are hashed on the loop, in well under a millisecond; a larger
+# body, or a file (whose size is known only once it is read), in a worker thread.
+HASH_ON_LOOP_LIMIT = 256 * 1024
+
+
+async def prepared_write(
+    key: str,
+    data: bytes | BinaryIO,
+    content_type: str | None,
+    metadata: Mapping[str, str] | None,
+    if_match: str | None,
+    if_absent: bool,
+    *,
+    limit: tuple[str, int],
+    internal_key: str = CHECKSUM_META_KEY,
+) -> Write:
+    """`prepare_write` for an async put: the body is hashed in a worker thread unless it
+    is small bytes, so reading and hashing a big file does not stall the loop's other calls.
+
+    A put cancelled meanwhile waits for the thread to let go of the caller's file before
+    its cancellation goes on, since a retry on the next target reads that file next;
+    cancelled again, it stops waiting."""
+    if isinstance(data, (bytes, bytearray, memoryview)) and len(data) <= HASH_ON_LOOP_LIMIT:
+        return prepare_write(
+            key, data, content_type, metadata, if_match, if_absent, limit=limit, internal_key=internal_key
+        )
+    preparing = asyncio.ensure_future(
+        asyncio.to_thread(
+            prepare_write,
+            key,
+            data,
+            content_type,
+            metadata,
+            if_match,
+            if_absent,
+            limit=limit,
+            internal_key=internal_key,
+        )
+    )
+    try:
+        return await asyncio.shield(preparing)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # its error is moot: the put was cancelled
+            await asyncio.shield(preparing)
+        raise
+
+
 async def created(
     create: Coroutine[Any, Any, T], undo: Callable[[T], Coroutine[Any, Any, object]], running: set[asyncio.Task[Any]]
 ) -> T:
@@ -244,4 +292,14 @@ def _ended(running: set[asyncio.Task[Any]], task: asyncio.Task[Any]) -> None:
         task.exception()  # retrieved: an abort that failed is not "never retrieved"
 
 
-__all__ = ["BodyFeed", "LoopClient", "Opener", "body_parts", "created", "shielded", "verified_chunks"]
+__all__ = [
+    "HASH_ON_LOOP_LIMIT",
+    "BodyFeed",
+    "LoopClient",
+    "Opener",
+    "body_parts",
+    "created",
+    "prepared_write",
+    "shielded",
+    "verified_chunks",
+]

@@ -30,7 +30,7 @@ except ImportError as exc:
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, Unsupported
-from failover.providers._aio import LoopClient, body_parts, created, shielded, verified_chunks
+from failover.providers._aio import LoopClient, body_parts, created, prepared_write, shielded, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -39,7 +39,7 @@ from failover.providers._common import (
     safe_url,
     timestamp,
 )
-from failover.providers._objects import CHUNK_SIZE, Body, Write, prepare_write, stored_digest, verify
+from failover.providers._objects import CHUNK_SIZE, Body, Write, stored_digest, verify
 from failover.providers.aws._client import _no_continue_wait, client_config, error_code, map_errors
 from failover.providers.aws.s3 import (
     MAX_SINGLE_COPY,
@@ -140,7 +140,7 @@ class AsyncS3Store:
         """``if_match`` → ``IfMatch``, ``if_absent`` → ``IfNoneMatch='*'``; a conditional put is
         always one PutObject, so at most `MAX_SINGLE_PUT` bytes, as in `S3Store`.  An
         unconditional body above `MULTIPART_THRESHOLD` is a multipart upload (`_multipart`)."""
-        write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("S3", 2048))
+        write = await prepared_write(key, data, content_type, metadata, if_match, if_absent, limit=("S3", 2048))
         body = write.body
         conditional = if_match is not None or if_absent
         if conditional and body.size > MAX_SINGLE_PUT:

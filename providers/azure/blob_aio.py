@@ -28,7 +28,7 @@ except ImportError as exc:
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, Timeout
-from failover.providers._aio import LoopClient, verified_chunks
+from failover.providers._aio import LoopClient, prepared_write, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -36,7 +36,7 @@ from failover.providers._common import (
     check_timeout,
     safe_url,
 )
-from failover.providers._objects import prepare_write, stored_digest, verify
+from failover.providers._objects import stored_digest, verify
 from failover.providers.azure._client import (
     DEFAULT_RETRY_TOTAL,
     configured_client,
@@ -135,7 +135,7 @@ class AsyncBlobStore:
     ) -> ObjectInfo:
         """``if_match`` → ``If-Match`` (412 ConditionNotMet), ``if_absent`` → ``If-None-Match: *``
         (409 BlobAlreadyExists)."""
-        write = prepare_write(
+        write = await prepared_write(
             key, data, content_type, metadata, if_match, if_absent, limit=METADATA_LIMIT, internal_key=CHECKSUM_KEY
         )
         condition: dict[str, Any] = {}

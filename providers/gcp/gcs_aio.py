@@ -32,7 +32,7 @@ except ImportError as exc:
 
 from failover.capabilities import ObjectInfo, validate_chunk_size, validate_key, validate_range
 from failover.errors import ConfigError, PreconditionFailed
-from failover.providers._aio import BodyFeed, LoopClient, body_parts, verified_chunks
+from failover.providers._aio import BodyFeed, LoopClient, body_parts, prepared_write, verified_chunks
 from failover.providers._common import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -40,7 +40,7 @@ from failover.providers._common import (
     check_timeout_pair,
     safe_url,
 )
-from failover.providers._objects import Write, prepare_write, stored_digest, stored_info, verify
+from failover.providers._objects import Write, stored_digest, stored_info, verify
 from failover.providers.gcp._aio_errors import TABLE, map_errors, raise_for_status, translate
 from failover.providers.gcp._rules import generation_of, range_of, validate_bucket_name
 
@@ -140,7 +140,7 @@ class AsyncGCSStore:
         """``etag`` is the object's generation: ``if_match`` → ``ifGenerationMatch=<it>``,
         ``if_absent`` → ``ifGenerationMatch=0`` (412 when either fails).  Above
         `RESUMABLE_THRESHOLD` bytes, a resumable upload streamed from ``data``."""
-        write = prepare_write(key, data, content_type, metadata, if_match, if_absent, limit=("GCS", 8192))
+        write = await prepared_write(key, data, content_type, metadata, if_match, if_absent, limit=("GCS", 8192))
         parameters: dict[str, str] = {}
         if if_match is not None:
             parameters["ifGenerationMatch"] = str(generation_of(if_match))
