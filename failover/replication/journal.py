@@ -20,8 +20,17 @@ so a late or replayed intent never moves a target backwards.  A quarantined row 
 target answered a repair with a permanent refusal: a bad request, invalid input) stays
 owed, so reads still avoid that target for the key, but no drain tries it again; a
 newer write of the key replaces it and is tried afresh.  Payloads are kept while
-some row needs them.  The database runs in WAL mode: a commit survives a crash of the
-process with ``synchronous=NORMAL`` and a power loss with ``FULL`` (the default).
+some row needs them.
+
+The database runs in WAL mode.  With ``sync="normal"`` a commit survives a crash of the
+process; with ``sync="full"`` (the default) an intent (`record`), a `forget`, a
+quarantine and the rare bookkeeping writes are fsynced before they return, so they
+survive a power loss.  A `settle` (and `note_failure`) commits without waiting for an
+fsync even then: a power loss may drop the last few settles, which leaves those rows
+owed, as if the process had died just before settling; nothing acknowledged is lost.
+The next synced commit makes every settle before it durable too.  A repair heads the
+destination first, so a drain finds the version there and only crosses the row off,
+without writing it again.
 
 The keys that are owed anywhere are mirrored in memory (`owing`): the read path asks
 that dict, never SQLite.  One process writes one journal; readers (the reconcile CLI)
@@ -37,33 +46,15 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from failover.errors import ConfigError
-
-SCHEMA_VERSION = "1"
-Sync = Literal["full", "normal"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (
-    target TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, op TEXT NOT NULL,
-    source TEXT, seq INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-    quarantined INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (target, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pending_by_seq ON pending (target, seq);
-CREATE INDEX IF NOT EXISTS pending_by_version ON pending (key, version);
-CREATE TABLE IF NOT EXISTS payloads (
-    key TEXT NOT NULL, version TEXT NOT NULL, data BLOB, content_type TEXT, metadata TEXT NOT NULL,
-    PRIMARY KEY (key, version)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tombstones (key TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;
-"""
-_TABLES = frozenset({"meta", "pending", "payloads", "tombstones"})
+from failover.replication.journal_file import Sync, open_database
 
 _UPSERT = """
 INSERT INTO pending (target, key, version, op, source, seq) VALUES (?, ?, ?, ?, ?, ?)
@@ -195,7 +186,9 @@ class Journal:
             raise ConfigError(f"journal sync must be 'full' or 'normal', not {sync!r}")
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = _open(self.path, sync)
+        self._sync: Sync = sync
+        self._db = open_database(self.path, sync)
+        self._relaxed = False  # the connection is at synchronous=NORMAL (only inside `_unsynced`)
         # key -> {target: version}: every key some target still owes, for the read path.
         self.owing: dict[str, dict[str, str]] = {}
         for target, key, version in self._db.execute("SELECT target, key, version FROM pending"):
@@ -221,7 +214,7 @@ class Journal:
         fails everywhere: a target that owed an older version must go on owing it.
         """
         targets = tuple(targets)
-        with self._lock, self._db:
+        with self._lock, self._durable():
             replaced = self._db.execute(
                 f"SELECT {_ROW} FROM pending WHERE key = ? AND version < ?",
                 (key, version),
@@ -257,9 +250,13 @@ class Journal:
         return Prior(tuple(replaced), None if tomb is None else str(tomb[0]))
 
     def settle(self, key: str, version: str, targets: Iterable[str], *, source: str | None = None) -> None:
-        """``targets`` now hold ``key`` at ``version`` (or newer): they owe it no more."""
+        """``targets`` now hold ``key`` at ``version`` (or newer): they owe it no more.
+
+        Committed without an fsync (`_unsynced`): a settle lost to a power loss leaves
+        the rows owed, and the next drain heads each target, finds the version there and
+        crosses it off without writing."""
         targets = tuple(targets)
-        with self._lock, self._db:
+        with self._lock, self._unsynced():
             self._db.executemany(
                 "DELETE FROM pending WHERE target = ? AND key = ? AND version <= ?",
                 [(t, key, version) for t in targets],
@@ -273,7 +270,9 @@ class Journal:
 
     def forget(self, key: str, version: str, prior: Prior) -> None:
         """The write of ``version`` failed everywhere: drop its intent, restore what it replaced."""
-        with self._lock, self._db:
+        # Synced: a lost forget would leave an intent that a drain writes out from the
+        # payload kept, making a write that raised appear on the targets.
+        with self._lock, self._durable():
             self._db.execute("DELETE FROM pending WHERE key = ? AND version = ?", (key, version))
             self._db.executemany(
                 f"INSERT OR REPLACE INTO pending ({_ROW}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", prior.rows
@@ -290,7 +289,8 @@ class Journal:
                 self.owing.pop(key, None)
 
     def note_failure(self, owed: Owed, error: str) -> None:
-        with self._lock, self._db:
+        # Unsynced: attempts and the last error are diagnostics; a lost one is a retry uncounted.
+        with self._lock, self._unsynced():
             self._db.execute(
                 "UPDATE pending SET attempts = attempts + 1, last_error = ? "
                 "WHERE target = ? AND key = ? AND version = ?",
@@ -299,12 +299,42 @@ class Journal:
 
     def quarantine(self, owed: Owed, error: str) -> None:
         """``owed.target`` refused the repair for good: keep the row owed, but out of drains."""
-        with self._lock, self._db:
+        # Synced: rare, and after a restart the journal must agree with the event announced.
+        with self._lock, self._durable():
             self._db.execute(
                 "UPDATE pending SET attempts = attempts + 1, last_error = ?, quarantined = 1 "
                 "WHERE target = ? AND key = ? AND version = ?",
                 (error[:500], owed.target, owed.key, owed.version),
             )
+
+    @contextmanager
+    def _durable(self) -> Iterator[None]:
+        """A transaction committed at the journal's ``sync`` (caller holds the lock)."""
+        if self._relaxed:  # a restore in `_unsynced` failed: restore before this commit
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._relaxed = False
+        with self._db:
+            yield
+
+    @contextmanager
+    def _unsynced(self) -> Iterator[None]:
+        """A transaction whose commit need not survive a power loss (caller holds the lock).
+
+        With ``sync="full"`` it commits at ``synchronous=NORMAL``: in WAL mode that waits
+        for no fsync, cannot corrupt the file, and the next synced commit makes it durable
+        too (the WAL is synced as a whole).  Back to FULL afterwards, also after an error."""
+        if self._sync != "full":
+            with self._db:
+                yield
+            return
+        self._relaxed = True
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._db:
+                yield
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._relaxed = False
 
     def _drop_owing(self, key: str, version: str, targets: Iterable[str]) -> None:
         owed = self.owing.get(key)
@@ -363,7 +393,7 @@ class Journal:
     def prune_tombstones(self, before_version: str) -> int:
         """Forget deletes older than ``before_version``; return how many.  After that, a
         reconcile can no longer tell such a delete from a lost replica."""
-        with self._lock, self._db:
+        with self._lock, self._durable():  # rare and off the write path: synced
             return self._db.execute("DELETE FROM tombstones WHERE version < ?", (before_version,)).rowcount
 
     def meta(self, name: str) -> str | None:
@@ -373,7 +403,7 @@ class Journal:
         return None if row is None else str(row[0])
 
     def set_meta(self, name: str, value: str) -> None:
-        with self._lock, self._db:
+        with self._lock, self._durable():  # markers of restored-target checks: rare, synced
             self._db.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value)
             )
@@ -426,57 +456,6 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, {len(self.owing)} keys owed)"
-
-
-def _open(path: Path, sync: Sync) -> sqlite3.Connection:
-    """Open (or create) the journal; any problem is a `ConfigError` now, not a lost write later."""
-    if path.is_dir():
-        raise ConfigError(f"journal path {str(path)!r} is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise ConfigError(f"journal directory {str(path.parent)!r} does not exist")
-    try:
-        # Default (deferred) transactions: `with db:` commits a write, or rolls it back.
-        db = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
-    except sqlite3.Error as exc:
-        raise ConfigError(f"cannot open journal {str(path)!r}: {exc}") from exc
-    try:
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise ConfigError(f"journal {str(path)!r}: SQLite refused WAL mode (got {mode!r})")
-        db.execute(f"PRAGMA synchronous={sync.upper()}")
-        check = db.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise ConfigError(f"journal {str(path)!r} is corrupt: {check}")
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and "meta" not in tables:
-            raise ConfigError(f"{str(path)!r} is an SQLite file but not a failover journal")
-        with db:
-            _create(db)
-            columns = {r[1] for r in db.execute("PRAGMA table_info(pending)")}
-            if "quarantined" not in columns:  # a journal written before quarantine existed
-                db.execute("ALTER TABLE pending ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0")
-            row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif row[0] != SCHEMA_VERSION:
-                raise ConfigError(f"journal {str(path)!r} has schema {row[0]}, this version reads {SCHEMA_VERSION}")
-        missing = _TABLES - {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if missing:
-            raise ConfigError(f"journal {str(path)!r} lacks tables {sorted(missing)}")
-    except sqlite3.Error as exc:
-        db.close()
-        # "file is not a database", "attempt to write a readonly database", "disk I/O error"...
-        raise ConfigError(f"journal {str(path)!r} cannot be used: {exc}") from exc
-    except ConfigError:
-        db.close()
-        raise
-    return db
-
-
-def _create(db: sqlite3.Connection) -> None:
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
 
 
 __all__ = ["Backlog", "Failed", "Journal", "Owed", "Payload", "Prior", "RepairJournal", "Sync", "open_journal"]
