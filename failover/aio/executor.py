@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import math
 import sys
+from asyncio import get_running_loop
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -146,7 +147,12 @@ class AsyncExecutor:
             try:
                 twin = self.twins[member]
                 awaited = getattr(twin.provider, operation)(*call) if call.__class__ is tuple else call(twin)  # type: ignore[operator]
-                result = await (awaited if limit == math.inf else self.bounded(awaited, limit, member.name, operation))
+                if limit == math.inf:
+                    result = await awaited
+                elif (watchdog := self._watchdog) is not None and watchdog.loop is get_running_loop():
+                    result = await watchdog.bounded(awaited, limit, member.name, operation)  # `bounded`, inlined
+                else:
+                    result = await self.bounded(awaited, limit, member.name, operation)
             except Exception as exc:
                 error = sync.record_error(member, permit, operation, exc, monotonic() - attempt_start)
                 if error is None:
@@ -172,7 +178,12 @@ class AsyncExecutor:
                 breaker.count_success()  # `CircuitBreaker.on_success`, inlined: no failure streak to end
             elif permit is not BYPASS:
                 breaker.on_success(permit, duration)
-            member.health.record_success(duration, ended)
+            # `TargetHealth.record_success`, inlined as in the sync fast lane: no frame of its own.
+            health = member.health
+            if ended >= health.window.next_mark:
+                health.window.tick()
+            health.count_call()
+            health.note_success(duration)
             return result
         if errors and (lookup is None or lookup.first is None):
             skipped = self._left(members, exclude, operation) + (skipped or [])

@@ -43,6 +43,13 @@ else:  # the executor bounds every attempt with its own scope there
 
     _uncancel = _cancelling
 
+if sys.version_info >= (3, 12):
+    _current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = asyncio.current_task
+else:
+    # On 3.11 `asyncio.current_task` is Python code around this dict, which the C tasks
+    # keep up to date: its ``get`` is the same answer without a frame (3.12 has it in C).
+    _current_task = asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+
 # An entry's state: the attempt runs, has ended, or was cancelled when it fell due.
 _RUNNING, _DONE, _EXPIRED = 0, 1, 2
 # An entry is a list, [when, task, state]: the cheapest object to make per attempt.
@@ -71,7 +78,7 @@ class Watchdog:
         due = self._due
         while due and due[0][_STATE]:  # ended attempts leave from the front
             due.popleft()
-        task = asyncio.current_task()
+        task = _current_task(self.loop)
         if task is None or (due and when < due[-1][_WHEN]):
             return await bounded(awaitable, seconds, target, operation)
         entry = [when, task, _RUNNING]
