@@ -66,15 +66,21 @@ def aborted(client: SlowToCreate) -> list[dict[str, Any]]:
     return [request for name, request in client.calls if name == "abort_multipart_upload"]
 
 
+async def put_cancelled_during_create(store: AsyncS3Store, client: SlowToCreate) -> asyncio.Task[Any]:
+    """A put of `BODY`, cancelled once while S3 creates its upload; the cancellation delivered."""
+    put = asyncio.create_task(store.put("big/file.bin", BODY))
+    await client.asked.wait()
+    put.cancel()
+    await asyncio.sleep(0)  # a yield, no wait: the put hears of it while S3 has not answered
+    return put
+
+
 def test_a_put_cancelled_while_its_upload_is_created_aborts_the_upload_once_created() -> None:
     client = SlowToCreate()
     store = store_with(client)
 
     async def scenario() -> None:
-        put = asyncio.create_task(store.put("big/file.bin", BODY))
-        await client.asked.wait()
-        put.cancel()
-        await asyncio.sleep(0)  # the cancellation is delivered while S3 has not answered
+        put = await put_cancelled_during_create(store, client)
         assert not put.done(), "the put gave up before it knew which upload to abort"
         client.answer.set()
         with pytest.raises(asyncio.CancelledError):
@@ -90,10 +96,7 @@ def test_a_put_cancelled_twice_stops_waiting_and_close_lets_the_abort_end() -> N
     store = store_with(client)
 
     async def scenario() -> None:
-        put = asyncio.create_task(store.put("big/file.bin", BODY))
-        await client.asked.wait()
-        put.cancel()
-        await asyncio.sleep(0)
+        put = await put_cancelled_during_create(store, client)
         put.cancel()  # the caller will not wait for S3's answer
         with pytest.raises(asyncio.CancelledError):
             await put
