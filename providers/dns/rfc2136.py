@@ -26,16 +26,15 @@ dynamic updates and RFC 5936 zone transfers, every message signed with a TSIG ke
   the same key, which a server applies only after its permission check, tells which.
 
 The TSIG secret is held by a wrapper whose repr hides it (dnspython's `Key` prints it), and
-error messages are scrubbed of it: it never reaches a repr, an error or a log.
+error messages are scrubbed of it: it never reaches a repr, an error or a log.  The key is
+built and checked in providers/dns/_tsig.py; response codes and exceptions become
+`failover.errors` in providers/dns/_rfc2136_errors.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +51,6 @@ try:
     import dns.rdataclass
     import dns.rdataset
     import dns.rdatatype
-    import dns.tsig
     import dns.update
     import dns.xfr
     import dns.zone
@@ -66,10 +64,8 @@ from failover.errors import (
     InvalidInput,
     InvalidRequest,
     NotFound,
-    PermissionDenied,
     PreconditionFailed,
     ProviderError,
-    Timeout,
     Unavailable,
     Unsupported,
 )
@@ -82,15 +78,13 @@ from failover.providers._dns_names import (
     normalize_zone,
 )
 from failover.providers._dns_txt import txt_join, txt_rdata
+from failover.providers.dns._rfc2136_errors import Scope, check, errors
+from failover.providers.dns._tsig import TSIG_ALGORITHMS, Tsig, make_key
 
-TSIG_ALGORITHMS = frozenset({"hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"})
-
-_WRITES = frozenset({"upsert_record", "delete_record"})
 # What a failed prerequisite answers (RFC 2136 section 3.2.5): each is the fence's or another's.
 _PREREQUISITE_FAILED = frozenset({dns.rcode.YXDOMAIN, dns.rcode.YXRRSET, dns.rcode.NXRRSET})
 # A fenced update whose fence keeps moving (writers racing) gives up after this many tries.
 FENCE_ATTEMPTS = 3
-_INVALID = frozenset({dns.rcode.FORMERR, dns.rcode.NOTZONE, dns.rcode.YXDOMAIN, dns.rcode.YXRRSET, dns.rcode.NXRRSET})
 
 
 @dataclass(frozen=True)
@@ -100,19 +94,6 @@ class _Fence:
     name: str
     rdataset: dns.rdataset.Rdataset
     seen: int
-
-
-class _Tsig:
-    """The key, out of sight: dnspython's own `Key.__repr__` prints the secret."""
-
-    __slots__ = ("key", "text")
-
-    def __init__(self, key: dns.tsig.Key, text: str) -> None:
-        self.key = key
-        self.text = text  # the secret as given, kept only to scrub it out of error messages
-
-    def __repr__(self) -> str:
-        return f"<TSIG key {self.key.name} {self.key.algorithm}>"
 
 
 class Rfc2136Zone:
@@ -147,7 +128,7 @@ class Rfc2136Zone:
         self.port = port
         check_seconds("timeout", timeout)
         self.timeout = float(timeout)
-        self._tsig = _Tsig(_make_key(tsig_key_name, tsig_secret, tsig_algorithm), tsig_secret)
+        self._tsig = Tsig(make_key(tsig_key_name, tsig_secret, tsig_algorithm), tsig_secret)
 
     @property
     def zone(self) -> str:
@@ -164,7 +145,7 @@ class Rfc2136Zone:
         one zone transfer made at the first step."""
         zone = dns.zone.Zone(self._origin, relativize=False)
         query, _ = dns.xfr.make_query(zone, serial=None, **self._sign_args())
-        with self._errors("list_records", self._zone):
+        with errors("list_records", self._zone, self._scope()):
             dns.query.inbound_xfr(self.server, zone, query, port=self.port, timeout=self.timeout)
         records = [_record(name, rdataset) for name, rdataset in zone.iterate_rdatasets()]
         records.sort(key=lambda r: (r.name, r.type))
@@ -346,24 +327,17 @@ class Rfc2136Zone:
             raise InvalidInput(f"invalid {rtype} value {value!r}: {exc}") from exc
 
     def _send(self, message: dns.message.Message, operation: str, what: str) -> dns.message.Message:
-        with self._errors(operation, what):
+        with errors(operation, what, self._scope()):
             return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
 
     def _where(self) -> str:
         return f"{self.server}:{self.port}"
 
+    def _scope(self) -> Scope:
+        return Scope(self._zone, self._where(), self._tsig)
+
     def _check(self, response: dns.message.Message, operation: str, what: str) -> None:
-        rcode = response.rcode()
-        if rcode == dns.rcode.NOERROR:
-            return
-        if rcode == dns.rcode.REFUSED and operation in _WRITES and self._may_update():
-            raise InvalidRequest(
-                f"{operation} {self._zone} {what} at {self._where()}: REFUSED by the server's checks of the "
-                f"change (key {self.tsig_key_name!r} may update the zone), such as check-names or "
-                "check-integrity (an in-zone name server or mail exchange without an address); its log says which",
-                operation=operation,
-            )
-        raise self._rcode_error(rcode, operation, what)
+        check(response, operation, what, self._scope(), self._may_update)
 
     def _may_update(self) -> bool:
         """Whether the server accepts an empty update signed with our key: a server checks a
@@ -374,82 +348,8 @@ class Rfc2136Zone:
             return False
         return response.rcode() == dns.rcode.NOERROR
 
-    def _rcode_error(self, rcode: dns.rcode.Rcode, operation: str, what: str) -> ProviderError:
-        msg = f"{operation} {self._zone} {what} at {self._where()}: {dns.rcode.to_text(rcode)}"
-        if rcode == dns.rcode.REFUSED and operation in _WRITES:
-            return PermissionDenied(
-                f"{msg} (key {self.tsig_key_name!r} may not update the zone: allow-update or update-policy)",
-                operation=operation,
-            )
-        if rcode == dns.rcode.REFUSED and operation == "list_records":
-            return PermissionDenied(
-                f"{msg} (key {self.tsig_key_name!r} may not transfer the zone: allow-transfer)",
-                operation=operation,
-            )
-        if rcode == dns.rcode.REFUSED:
-            return PermissionDenied(
-                f"{msg} (the server does not serve the zone, or refuses queries from this client)",
-                operation=operation,
-            )
-        if rcode == dns.rcode.NOTAUTH:
-            return PermissionDenied(f"{msg} (the server is not primary for the zone)", operation=operation)
-        if rcode == dns.rcode.NOTIMP:
-            return Unsupported(msg, operation=operation)
-        if rcode in _INVALID:
-            return InvalidRequest(msg, operation=operation)
-        # SERVFAIL and anything unexpected: the server is in trouble, try another target.
-        return Unavailable(msg, operation=operation)
-
-    @contextmanager
-    def _errors(self, operation: str, what: str) -> Iterator[None]:
-        """The one place where dnspython and socket errors become `failover.errors`."""
-        try:
-            yield
-        except (InvalidInput, ProviderError):
-            raise
-        except Exception as exc:
-            mapped = self._translate(exc, operation, what)
-            if mapped is None:
-                raise
-            raise mapped from exc
-
-    def _translate(self, exc: Exception, op: str, what: str) -> ProviderError | None:
-        # dnspython does not put secrets in messages today; scrubbing keeps it so if it ever does.
-        detail = f"{type(exc).__name__}: {exc}".replace(self._tsig.text, "REDACTED")
-        msg = f"{op} {self._zone} {what} at {self._where()}: {detail}"
-        if isinstance(exc, dns.xfr.TransferError):
-            return self._rcode_error(exc.rcode, op, what)
-        if isinstance(exc, (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadKey)):
-            return PermissionDenied(f"{msg} (TSIG key {self.tsig_key_name!r} rejected)", operation=op)
-        if isinstance(exc, dns.tsig.BadTime):
-            return PermissionDenied(f"{msg} (clocks differ by more than the TSIG fudge)", operation=op)
-        if isinstance(exc, (dns.exception.Timeout, TimeoutError)):
-            return Timeout(msg, operation=op)
-        if isinstance(exc, (OSError, EOFError, dns.exception.DNSException)):
-            # Refused, reset, closed mid-answer, garbled: this server is not answering well.
-            return Unavailable(msg, operation=op)
-        return None
-
     def __repr__(self) -> str:
         return f"Rfc2136Zone(zone={self._zone!r}, server={self._where()!r}, tsig_key_name={self.tsig_key_name!r})"
-
-
-def _make_key(name: str, secret: str, algorithm: str) -> dns.tsig.Key:
-    if not isinstance(name, str) or not name.strip("."):
-        raise ConfigError("tsig_key_name is required: updates are always signed")
-    if not isinstance(secret, str) or not secret:
-        raise ConfigError(f"tsig_secret for key {name!r} is required: updates are always signed")
-    if not isinstance(algorithm, str) or algorithm.lower().rstrip(".") not in TSIG_ALGORITHMS:
-        raise ConfigError(f"tsig_algorithm must be one of {', '.join(sorted(TSIG_ALGORITHMS))}, not {algorithm!r}")
-    try:
-        raw = base64.b64decode(secret, validate=True)
-        key_name = dns.name.from_text(name)
-    except (binascii.Error, ValueError, dns.exception.DNSException):
-        # Never echo the secret, even a malformed one: it may be a real key with a typo.
-        raise ConfigError(f"tsig_secret for key {name!r} is not valid base64 (as tsig-keygen prints it)") from None
-    if not raw:
-        raise ConfigError(f"tsig_secret for key {name!r} is empty")
-    return dns.tsig.Key(key_name, raw, algorithm.lower())
 
 
 def _values(rdatas: Iterable[dns.rdata.Rdata]) -> tuple[str, ...]:
