@@ -33,7 +33,6 @@ always).  So a restart never moves a correct record.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import random
@@ -46,7 +45,9 @@ from typing import Literal
 from failover.breaker.circuit import BreakerConfig, CircuitBreaker
 from failover.capabilities import Record
 from failover.clock import Clock, SystemClock
-from failover.errors import ConfigError, FailoverError, Fenced, NotFound
+from failover.controllers._dns_decision import Tally, decide, verdict_in
+from failover.controllers._dns_validation import validate
+from failover.errors import FailoverError, Fenced, NotFound
 from failover.events import DnsPublished, Emitter, Listener
 from failover.fleet.leader import FencedDnsZone, FencingLock, LeaderLock
 from failover.health.checker import Check, HealthChecker
@@ -84,24 +85,6 @@ class Published:
     fenced: bool = False
 
 
-class _Tally:
-    """An endpoint's probe, counting its results so start-up knows when a verdict is in."""
-
-    __slots__ = ("failures", "probe", "runs")
-
-    def __init__(self, probe: Probe) -> None:
-        self.probe, self.runs, self.failures = probe, 0, 0
-
-    def check(self, timeout: float) -> None:
-        self.runs += 1
-        try:
-            self.probe.check(timeout)
-        except BaseException:
-            self.failures += 1
-            raise
-        self.failures = 0
-
-
 class DnsController:
     def __init__(
         self,
@@ -123,7 +106,7 @@ class DnsController:
         listeners: Iterable[Listener] = (),
         rng: random.Random | None = None,
     ) -> None:
-        _validate(name, type, endpoints, providers, mode, ttl, min_ttl, failback_after)
+        validate(name, type, endpoints, providers, mode, ttl, min_ttl, failback_after)
         self.name, self.type, self.mode = name, type.upper(), mode
         self.ttl = max(ttl, min_ttl)
         self.failback_after = failback_after
@@ -137,7 +120,7 @@ class DnsController:
             e.value: TargetHealth(e.value, health, emitter=self._emitter, healthy=False, clock=self._clock)
             for e in self.endpoints
         }
-        self._tallies = {e.value: _Tally(e.probe) for e in self.endpoints}
+        self._tallies = {e.value: Tally(e.probe) for e in self.endpoints}
         checks = [
             Check(e.value, self._tallies[e.value], self.healths[e.value], interval, timeout, jitter)
             for e in self.endpoints
@@ -166,10 +149,12 @@ class DnsController:
         if not self._lead():
             return Published(self.current, healthy, leader=False)
         if self._deciding:
-            if not all(self._verdict_in(e.value) for e in self.endpoints):
+            if not all(verdict_in(self.healths[e.value], self._tallies[e.value]) for e in self.endpoints):
                 return Published(self.current, healthy, deciding=True)
             self._deciding = False
-        self.current = self._decide(now)
+        self.current = decide(
+            self.endpoints, self.healths, self.current, mode=self.mode, failback_after=self.failback_after, now=now
+        )
         if not self.current:
             return Published((), healthy)  # never seen a healthy endpoint: publish nothing yet
         token = self._token()
@@ -240,25 +225,6 @@ class DnsController:
             if values:
                 return values
         return ()
-
-    def _verdict_in(self, value: str) -> bool:
-        health, tally = self.healths[value], self._tallies[value]
-        fall, rise = health.config.fall, health.config.rise
-        return health.healthy or tally.failures >= fall or tally.runs >= rise + fall
-
-    def _decide(self, now: float) -> tuple[str, ...]:
-        healthy = [e for e in self.endpoints if self.healths[e.value].healthy]
-        if not healthy:
-            return self.current
-        if self.mode == "multivalue":
-            return tuple(e.value for e in healthy)
-        settled = [e for e in healthy if now - self.healths[e.value].up_since >= self.failback_after]
-        current = next((e for e in healthy if (e.value,) == self.current), None)
-        if current is None:
-            # The published endpoint is down (or none yet): availability beats hysteresis.
-            return ((settled or healthy)[0].value,)
-        better = [e for e in settled if e.priority < current.priority]
-        return ((better[0] if better else current).value,)
 
     def _publish(self, values: tuple[str, ...], token: int | None) -> tuple[tuple[str, ...], dict[str, str], bool]:
         written: list[str] = []
@@ -384,7 +350,6 @@ class DnsController:
 # A DNS provider that fails is skipped for a while, then tried again; never forever.
 _PROVIDER_BREAKER = BreakerConfig(consecutive_failures=3, failure_rate=None, open_base=5.0, open_max=60.0)
 
-_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT"})
 _MIN_PAUSE = 0.001  # seconds: never spin, even when a probe is already due
 
 
@@ -400,54 +365,6 @@ def _fenced_providers(lock: LeaderLock | None, providers: Sequence[Target], name
             ", ".join(unfenced),
         )
     return frozenset(t.name for t in providers if t.name not in unfenced)
-
-
-def _validate(
-    name: str,
-    type: str,
-    endpoints: Sequence[Endpoint],
-    providers: Sequence[Target],
-    mode: str,
-    ttl: int,
-    min_ttl: int,
-    failback_after: float,
-) -> None:
-    if not isinstance(name, str) or not name.endswith("."):
-        raise ConfigError(f"record name must be an absolute name ending in '.', got {name!r}")
-    if not isinstance(type, str) or type.upper() not in _TYPES:
-        raise ConfigError(f"record type must be one of {sorted(_TYPES)}, got {type!r}")
-    if mode not in ("failover", "multivalue"):
-        raise ConfigError(f"mode must be 'failover' or 'multivalue', got {mode!r}")
-    if not endpoints:
-        raise ConfigError("DnsController needs at least one endpoint")
-    if len({e.value for e in endpoints}) != len(endpoints):
-        raise ConfigError("two endpoints have the same value")
-    for endpoint in endpoints:
-        _check_address(type.upper(), endpoint.value)
-    if type.upper() == "CNAME" and mode == "multivalue":
-        raise ConfigError("a CNAME holds one value: use mode='failover'")
-    if not providers:
-        raise ConfigError("DnsController needs at least one DNS provider")
-    if len({t.name for t in providers}) != len(providers):
-        raise ConfigError("two DNS providers have the same target name")
-    for value in (ttl, min_ttl):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2_147_483_647:
-            raise ConfigError(f"TTLs must be whole seconds in [0, 2147483647], got {value!r}")
-    if not (isinstance(failback_after, (int, float)) and math.isfinite(failback_after) and failback_after >= 0):
-        raise ConfigError(f"failback_after must be >= 0 seconds, got {failback_after!r}")
-
-
-def _check_address(type: str, value: str) -> None:
-    """A and AAAA endpoints are addresses in canonical form (what providers give back)."""
-    if type not in ("A", "AAAA"):
-        return
-    cls = ipaddress.IPv4Address if type == "A" else ipaddress.IPv6Address
-    try:
-        canonical = str(cls(value))
-    except ValueError:
-        raise ConfigError(f"endpoint {value!r} is not an IPv{cls.version} address (record type {type})") from None
-    if canonical != value:
-        raise ConfigError(f"endpoint {value!r}: write it as {canonical!r}, the form DNS providers return")
 
 
 __all__ = ["DnsController", "Endpoint", "Mode", "Published"]
