@@ -13,7 +13,8 @@ these machines are noisy: compare the ratios, not the milliseconds across runs.
 * All, one after another: the same write path with its sends made in turn (the way
   replicated writes were sent before they went out at once), for the side-by-side;
 * Primary: one cloud plus the journal, which every replicated write pays (two SQLite
-  commits, fsynced).
+  commits; with the default ``sync="full"`` the intent's is fsynced before the first
+  send, the settle's is not waited for).
 
 A write sent to the targets one after another would cost the sum of the singles; sent at
 once it costs the slowest (All) or the slower of two (Quorum).  Goal: All's median
