@@ -63,6 +63,8 @@ class AsyncExecutor:
         self._monotonic = executor.clock.monotonic
         self._watchdog: Watchdog | None = None  # for the loop it was made on
         self.silence = Silence()  # of targets whose hedged attempts are cancelled unanswered
+        # Losers of hedged reads left running on a silent target (`failover.aio.hedging`).
+        self.probes: set[asyncio.Task[Any]] = set()
 
     def bounded(self, awaitable: Awaitable[R], seconds: float, target: str, operation: str) -> Awaitable[R]:
         """``awaitable``, to be cancelled after ``seconds`` of loop time with `Timeout`.
@@ -188,6 +190,15 @@ class AsyncExecutor:
         if errors and (lookup is None or lookup.first is None):
             skipped = self._left(members, exclude, operation) + (skipped or [])
         raise sync.exhausted(operation, errors or [], skipped or (), lookup, alone=len(members) == 1)
+
+    async def stop_probes(self) -> None:
+        """Cancel the losers still running on silent targets, on this loop, and wait for them."""
+        loop = get_running_loop()
+        running = [task for task in self.probes if task.get_loop() is loop]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
     def _left(self, members: tuple[Member, ...], exclude: frozenset[str], operation: str) -> list[str]:
         return self.executor._left_out(members, exclude, operation)

@@ -6,7 +6,7 @@ attempts differ.  Each is a task bounded by its own attempt timeout
 (`AsyncExecutor.bounded`), so an attempt that runs out is cancelled inside the provider and counted as a `Timeout`.
 When the call ends, whichever way (a success, an error, the deadline, or the caller
 cancelling it), the attempts still in flight are cancelled and awaited before the call
-returns: no task outlives its call and each loser's connection is released.  A loser
+returns: no task outlives its call (silence aside, below) and each loser's connection is released.  A loser
 cancelled that way gives its breaker permit back and is recorded neither way: it was
 stopped, not answered.  Every hedge spends from the retry budget, as in the sync race.
 
@@ -15,12 +15,12 @@ Silence is the exception.  The sync race lets a loser run on and counts it as a
 stopped answering would lose every race unnoticed, its breaker never opening and every
 read paying ``hedge_after``.  So a `Silence` watches each target's answered calls
 (`failover.health.target_health.TargetHealth.answered`, fed by sync and async calls
-alike): a loser cancelled once its target has answered nothing for ``attempt_timeout``
-or more is recorded as a `Timeout`, which is what the sync race would have recorded for
-it.  A target that answers even now and then is never counted silent; one that is
-slower than the hedge every time cannot be told from a silent one (its answers are
-never awaited) and is treated alike, which sends reads to the target that answers.
-Nothing is counted without an ``attempt_timeout``, nor for a call its caller cancelled.
+alike), and a loser whose target has answered nothing for ``attempt_timeout`` or more
+is not cancelled: it runs on, to its own attempt timeout, held by the executor
+(`AsyncExecutor.probes`, cancelled by the facade's ``aclose``), and its outcome is
+recorded as any attempt's.  A silent target then times out and its breaker opens; a
+slow one answers, which starts the watch over, so losers are cancelled again.  Without
+an ``attempt_timeout`` no loser is kept, nor for a call its caller cancelled.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from failover.breaker.circuit import Permit
-from failover.errors import DeadlineExceeded, Timeout
+from failover.errors import DeadlineExceeded
 from failover.events import HedgeWon
 from failover.execution.hedging import Raced, _next_event, _Race
 from failover.execution.lookup import Lookup
@@ -85,6 +85,7 @@ class _TaskRace(_Race[R]):
         self.bounded = runner.bounded
         self.awaited = call
         self.silence = runner.silence
+        self.probes = runner.probes
         self.running: dict[asyncio.Task[R], Raced] = {}
 
     def launch(self) -> bool:
@@ -134,25 +135,21 @@ class _TaskRace(_Race[R]):
             raise
         finally:
             if not by_caller:
-                self._note_silence()
+                self._keep_silent_losers()
             await self._cancel_in_flight()
 
-    def _note_silence(self) -> None:
-        """Record, as a `Timeout`, each loser about to be cancelled whose target has been silent."""
+    def _keep_silent_losers(self) -> None:
+        """Take the losers whose targets have been silent out of the race, still running:
+        their own attempt timeout ends them, and the executor holds them until then."""
         timeout = self.attempt_timeout
         if not timeout:
             return
         now = self.executor.clock.monotonic()
-        for attempt in self.in_flight:
-            silent_for = self.silence.silent_for(attempt.member, now)
-            if silent_for >= timeout and attempt.claim():
-                error = Timeout(
-                    f"no answer to any call for {silent_for:.3g}s, longer than the attempt timeout of "
-                    f"{timeout}s; the attempt was cancelled when its hedged read ended",
-                    target=attempt.member.name,
-                    operation=self.operation,
-                )
-                self.executor.record_failure(attempt.member, attempt.permit, error, now - attempt.started)
+        for task, attempt in list(self.running.items()):
+            if self.silence.silent_for(attempt.member, now) >= timeout:
+                del self.running[task], self.in_flight[attempt]
+                self.probes.add(task)
+                task.add_done_callback(self.probes.discard)
 
     async def _race(self) -> R:
         operation, executor = self.operation, self.executor

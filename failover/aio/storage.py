@@ -403,7 +403,10 @@ class FailoverStorage(Facade[Any]):
             self.pool.close()
 
     async def aclose(self) -> None:
-        """`close`, on a thread: a repair in flight, whose calls need this loop, can end."""
+        """`close`, on a thread: a repair in flight, whose calls need this loop, can end.
+        Hedged losers still running on a silent target are cancelled first."""
+        for runner in {self._aread, self._awrite}:
+            await runner.stop_probes()
         await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     async def __aenter__(self: S) -> S:

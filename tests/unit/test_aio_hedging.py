@@ -125,17 +125,50 @@ async def reads_for(storage: FailoverStorage, seconds: float, clock: FakeClock, 
 
 def test_a_silent_primary_opens_its_breaker_under_hedged_reads() -> None:
     storage, a, _, clock, _ = hedged(attempt_timeout=1.0)
-    a.delay = 3600.0  # never answers: every read is won by the hedge, its attempt cancelled
+    a.delay = 3600.0  # never answers: every read is won by the hedge
 
-    took = run(reads_for(storage, 3.0, clock), clock)
+    async def main() -> list[float]:
+        took = await reads_for(storage, 3.0, clock)
+        await asyncio.sleep(1.0)  # the losers left running reach their attempt timeout
+        return took
 
-    breaker = storage.pool.member("aws:one").breaker
-    assert breaker.state.value == "open"
-    # Counted only once the primary had answered nothing for an attempt timeout, then
-    # one timeout per read until the breaker's five consecutive failures.
-    errors = storage.pool.healths["aws:one"].errors.value
-    assert errors == 5
+    took = run(main(), clock)
+    assert storage.pool.member("aws:one").breaker.state.value == "open"
+    # Once the primary had answered nothing for an attempt timeout, its losers ran on
+    # and timed out there, as the sync race's do.
+    assert storage.pool.healths["aws:one"].errors.value >= 5
     assert took[-1] == pytest.approx(0.0, abs=1e-9)  # no longer asked first: no hedge to wait for
+    assert a.calls == a.cancelled
+
+
+def test_a_primary_slower_than_the_hedge_every_time_still_has_its_answers_heard() -> None:
+    storage, a, _, clock, _ = hedged(attempt_timeout=1.0)
+    a.delay = 0.3  # answers, but always after the hedge has won
+
+    async def main() -> None:
+        await reads_for(storage, 3.0, clock)
+        await asyncio.sleep(1.0)
+
+    run(main(), clock)
+    health = storage.pool.healths["aws:one"]
+    assert storage.pool.member("aws:one").breaker.state.value == "closed"
+    assert health.errors.value == 0
+    assert health.answered() > 0  # the losers left running answered, and were recorded
+    assert a.cancelled > 0  # the others were cancelled as usual
+
+
+def test_the_losers_left_running_are_cancelled_by_aclose() -> None:
+    storage, a, _, clock, _ = hedged(attempt_timeout=1.0)
+    a.delay = 3600.0
+
+    async def main() -> int:
+        await reads_for(storage, 1.5, clock)
+        left = len(storage._aread.probes)
+        await storage.aclose()
+        assert not storage._aread.probes
+        return left
+
+    assert run(main(), clock) > 0
     assert a.calls == a.cancelled
 
 
@@ -157,7 +190,7 @@ def test_a_slow_primary_that_still_answers_is_never_counted_silent() -> None:
 def test_without_an_attempt_timeout_a_cancelled_loser_is_never_counted() -> None:
     storage, a, _, clock, _ = hedged(attempt_timeout=None, deadline=10.0)
     a.delay = 3600.0
-    run(reads_for(storage, 3.0, clock), clock)
+    run(reads_for(storage, 3.0, clock), clock)  # fails if a loser were left running
     assert storage.pool.member("aws:one").breaker.state.value == "closed"
     assert storage.pool.healths["aws:one"].errors.value == 0
 
