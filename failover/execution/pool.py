@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar
 
-from failover.breaker.circuit import BreakerConfig, BreakerState, CircuitBreaker
+from failover.breaker.circuit import BreakerConfig, CircuitBreaker
 from failover.breaker.store import BreakerStore
 from failover.breaker.sync import DEFAULT_SYNC_INTERVAL, StoreSync
 from failover.capabilities import OPERATIONS, Capability, supported_operations
@@ -31,19 +31,17 @@ from failover.errors import ConfigError
 from failover.events import Emitter, Event, Listener
 from failover.execution.executor import ByName, ExecutionConfig, Executor, as_call
 from failover.execution.lookup import Lookup
-from failover.execution.status import PoolStatus, TargetStatus, passive_verdict
+from failover.execution.pool_status import pool_status
+from failover.execution.status import PoolStatus
 from failover.health.checker import Check, HealthChecker
 from failover.health.probes import Probe, ProviderProbe
 from failover.health.target_health import HealthConfig, TargetHealth
-from failover.redact import redact
 from failover.routing.policies import Policy, Priority
 from failover.routing.router import Member, Router
 from failover.target import Target
 
 R = TypeVar("R")
 
-_TAKES_TRAFFIC = frozenset({BreakerState.CLOSED, BreakerState.FORCED_CLOSED})
-_FORCED = frozenset({BreakerState.FORCED_OPEN, BreakerState.FORCED_CLOSED})
 
 READ = "read"
 WRITE = "write"
@@ -304,68 +302,12 @@ class Pool:
         raise _unknown(name, self.targets)
 
     def status(self) -> PoolStatus:
-        now = self.clock.monotonic()
-        window = self.status_window
-        routers = {op_class: ex.router for op_class, ex in self.executors.items()}
-        recent = {name: h.recent() for name, h in self.healths.items()}
-        routed = {name: max(0, calls - unrouted) for name, (calls, _, unrouted) in recent.items()}
-        total = sum(routed.values())
-        panic = any(r.panic for r in routers.values())
-        plans = [router.plan(now) for router in routers.values()]
-        rows = []
-        for target in self.targets:
-            health = self.healths[target.name]
-            members = {op_class or "all": self.member(target.name, op_class) for op_class in routers}
-            breakers = {op: m.breaker.state.value for op, m in members.items()}
-            drained = next((m.drained for m in members.values() if m.drained is not None), None)
-            forced = next((m.breaker.reason for m in members.values() if m.breaker.state in _FORCED), None)
-            calls, errors, _ = recent[target.name]
-            last_error, at = health.last_error, health.last_error_at
-            age = None if at is None else max(0.0, now - at)
-            recovered = health.healthy and all(m.breaker.state in _TAKES_TRAFFIC for m in members.values())
-            if age is not None and age > window and recovered:
-                last_error = age = None  # history: the target has been fine for a whole window
-            rows.append(
-                TargetStatus(
-                    name=target.name,
-                    priority=target.priority,
-                    role=_role(target.name, plans, panic, drained is not None),
-                    healthy=health.healthy,
-                    breakers=breakers,
-                    latency_ms=None if health.latency is None else health.latency * 1000,
-                    error_rate=health.error_rate,
-                    calls=health.calls.value,
-                    errors=health.errors.value,
-                    traffic_share=routed[target.name] / total if total else 0.0,
-                    last_error=None if last_error is None else redact(last_error),
-                    recent_calls=calls,
-                    recent_errors=errors,
-                    passive=passive_verdict(calls, errors),
-                    last_error_age=age,
-                    window=window,
-                    drained=drained,
-                    forced=forced,
-                )
-            )
-        return PoolStatus(tuple(rows), panic=panic)
+        """Each target's role, health, breakers and recent traffic (`failover.execution.status`)."""
+        return pool_status(self)
 
 
 def _unknown(name: str, targets: Sequence[Target]) -> ConfigError:
     return ConfigError(f"unknown target {name!r}; known: {', '.join(t.name for t in targets)}")
-
-
-def _role(name: str, plans: list[tuple[Member, ...]], panic: bool, drained: bool) -> str:
-    if panic:
-        return "panic"
-    in_plan = any(m.name == name for plan in plans for m in plan)
-    if drained and in_plan:
-        return "drained"  # in service, used only when nothing else can take a call
-    for plan in plans:
-        # As the router's events do: a target only getting trial calls is not preferred.
-        first = next((m for m in plan if m.breaker.state in _TAKES_TRAFFIC and m.drained is None), None)
-        if first is not None and first.name == name:
-            return "preferred"
-    return "standby" if in_plan else "down"
 
 
 # Each keyword's expected type, as the message names it.
