@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ from failover.routing.router import Member
 
 if TYPE_CHECKING:
     from failover.execution.pool import Pool
+    from failover.replication.journal import RepairJournal
     from failover.replication.reconcile import ReconcileReport
 
 R = TypeVar("R")
@@ -189,4 +191,23 @@ def blocking_targets(pool: Pool, blocking: Mapping[str, Blocking]) -> list[Any]:
     return [dataclasses.replace(t, provider=blocking[t.name]) for t in pool.targets]
 
 
-__all__ = ["AsyncReplication", "Blocking", "LoopHolder", "blocking_providers", "blocking_targets"]
+async def reconcile_off_loop(
+    pool: Pool, holder: LoopHolder | None, journal: RepairJournal | None, **options: Any
+) -> ReconcileReport:
+    """`failover.replication.reconcile.reconcile` of ``pool``'s targets, run on a thread.
+
+    With a ``holder`` the targets' providers are async: each call the comparison makes on
+    one is handed back to this loop (`Blocking`), which goes on serving meanwhile.
+    Without one, the providers are sync and are called on the thread.  ``options`` are
+    `reconcile`'s keywords."""
+    from failover.replication.reconcile import reconcile
+
+    targets: list[Any] = list(pool.targets)
+    if holder is not None:
+        holder.see()
+        targets = blocking_targets(pool, blocking_providers(pool, holder))
+    compare = functools.partial(reconcile, targets, journal=journal, **options)
+    return await asyncio.get_running_loop().run_in_executor(None, compare)
+
+
+__all__ = ["AsyncReplication", "Blocking", "LoopHolder", "blocking_providers", "blocking_targets", "reconcile_off_loop"]

@@ -3,12 +3,42 @@ past the last key it gave, and the library's own marker objects are left out."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from failover.capabilities import ObjectInfo
 from failover.replication.anti_entropy import MARKER_PREFIX
 from failover.routing.router import Member
+
+if TYPE_CHECKING:
+    from failover.aio.executor import AsyncExecutor
+
+
+async def resuming(runner: AsyncExecutor, prefix: str) -> AsyncIterator[ObjectInfo]:
+    """The listing of ``prefix`` through ``runner``: routed like any read and, if the
+    serving target fails midway with a temporary error, resumed on the next target."""
+    after: str | None = None  # last key yielded: a resumed listing starts past it
+    failed: frozenset[str] = frozenset()
+    while True:
+        # Pulling the first item inside the call makes a first-page failure fail over.
+        opened = functools.partial(open_listing, prefix=prefix, after=after)
+        member, first, rest = await runner.run("list", opened, exclude=failed)
+        try:
+            if first is not None:
+                after = first.key
+                yield first
+            async for info in rest:
+                after = info.key
+                yield info
+            return
+        except Exception as exc:
+            error = runner.report_failure(member, "list", exc)
+            if not error.temporary:
+                raise error from exc
+            failed |= {member.name}
+        finally:
+            await rest.aclose()
 
 
 async def open_listing(
@@ -33,4 +63,4 @@ async def listed(source: AsyncIterator[ObjectInfo], after: str | None) -> AsyncG
             yield info
 
 
-__all__ = ["listed", "open_listing"]
+__all__ = ["listed", "open_listing", "resuming"]

@@ -25,11 +25,11 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callab
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
-from failover.aio.bridge import AsyncReplication, LoopHolder, blocking_providers, blocking_targets
+from failover.aio.bridge import AsyncReplication, LoopHolder, reconcile_off_loop
 from failover.aio.capabilities import AsyncObjectStore, check_async_provider
 from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
-from failover.aio.listing import open_listing
+from failover.aio.listing import resuming
 from failover.aio.payload import read_payload, streamed
 from failover.aio.replication import AsyncWrites
 from failover.aio.streams import flowing, open_stream
@@ -226,31 +226,7 @@ class FailoverStorage(Facade[Any]):
         """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
         if not isinstance(prefix, str):
             raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
-        return self._list(prefix)
-
-    async def _list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
-        after: str | None = None  # last key yielded: a resumed listing starts past it
-        failed: frozenset[str] = frozenset()
-        runner = self._aread
-        while True:
-            # Pulling the first item inside the call makes a first-page failure fail over.
-            opened = functools.partial(open_listing, prefix=prefix, after=after)
-            member, first, rest = await runner.run("list", opened, exclude=failed)
-            try:
-                if first is not None:
-                    after = first.key
-                    yield first
-                async for info in rest:
-                    after = info.key
-                    yield info
-                return
-            except Exception as exc:
-                error = runner.report_failure(member, "list", exc)
-                if not error.temporary:
-                    raise error from exc
-                failed |= {member.name}
-            finally:
-                await rest.aclose()
+        return resuming(self._aread, prefix)
 
     # ------------------------------------------------------------ writes
 
@@ -342,24 +318,17 @@ class FailoverStorage(Facade[Any]):
         the loop goes on serving while it runs.  ``progress`` is called on that thread.
         A facade made by `sharing` compares through the sync facade's providers.
         """
-        from failover.replication.reconcile import reconcile
-
         journal = self.replication.journal if self.replication is not None else None
-        targets: builtins.list[Any] = builtins.list(self.pool.targets)
-        if self._holder is not None:  # async providers: reach them from the thread through this loop
-            self._holder.see()
-            targets = blocking_targets(self.pool, blocking_providers(self.pool, self._holder))
-        compare = functools.partial(
-            reconcile,
-            targets,
+        return await reconcile_off_loop(
+            self.pool,
+            self._holder,
+            journal,
             prefix=prefix,
-            journal=journal,
             repair=repair,
             verify=verify,
             checkpoint=checkpoint,
             progress=progress,
         )
-        return await asyncio.get_running_loop().run_in_executor(None, compare)
 
     async def _journal_call(self, call: Callable[[Replication], R]) -> R:
         replication = self._replicated()
