@@ -18,9 +18,10 @@ stream is broken from then on.
 
 Why asyncio in one background thread: one loop serves every connection, and ``stop()``
 can close them all from one place.  Everything is bounded: at most ``max_connections``
-at a time, reads of at most 64 KiB, a 503 answer reads at most ``_HEAD_LIMIT`` of
-headers for at most ``_DRAIN_SECONDS``, and ``stop()`` joins the (daemon) thread with
-a timeout.  Loopback only: both ends must be loopback addresses.
+at a time, reads of at most 64 KiB, a 503 answer reads at most 64 KiB of headers for at
+most ``_DRAIN_SECONDS`` (`failover.testing._http_503` reads the request), and ``stop()``
+joins the (daemon) thread with a timeout.  Loopback only: both ends must be loopback
+addresses.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
+from failover.testing._http_503 import RESPONSE_503, read_request, read_within
+
 T = TypeVar("T")
 
 _CHUNK = 64 * 1024
-_HEAD_LIMIT = 64 * 1024
 _DRAIN_SECONDS = 2.0
 _CONNECT_TIMEOUT = 2.0
 _CONTROL_TIMEOUT = 5.0
@@ -66,17 +68,6 @@ class ProxyStats:
     answered_503: int = 0
     upstream_refused: int = 0
     by_mode: dict[str, int] = field(default_factory=dict)  # chunks seen from clients, per mode
-
-
-RESPONSE_503 = (
-    b"HTTP/1.1 503 Service Unavailable\r\n"
-    b"Retry-After: 1\r\n"
-    b"Content-Type: text/plain\r\n"
-    b"Content-Length: 19\r\n"
-    b"Connection: close\r\n"
-    b"\r\n"
-    b"Service Unavailable"
-)
 
 
 def _require_loopback(host: str) -> None:
@@ -338,22 +329,7 @@ class TcpProxy:
         """Read the whole request (closing with unread bytes would send an RST instead), then 503."""
         loop = asyncio.get_running_loop()
         until = loop.time() + _DRAIN_SECONDS
-        buf = bytearray(first)
-        while b"\r\n\r\n" not in buf and len(buf) < _HEAD_LIMIT:
-            more = await _read_until(reader, until - loop.time())
-            if not more:
-                break
-            buf += more
-        head, _, body = bytes(buf).partition(b"\r\n\r\n")
-        headers = _headers(head)
-        # With "Expect: 100-continue" the client waits for us before sending the body.
-        if "100-continue" not in headers.get("expect", "").lower():
-            remaining = _int(headers.get("content-length")) - len(body)
-            while remaining > 0:
-                more = await _read_until(reader, until - loop.time())
-                if not more:
-                    break
-                remaining -= len(more)
+        await read_request(first, reader, until)
         self.stats.answered_503 += 1  # before the answer, so a client that saw it sees the count
         writer.write(RESPONSE_503)
         await writer.drain()
@@ -361,7 +337,7 @@ class TcpProxy:
             writer.write_eof()
         # Give the client a moment to read the answer and close first (bounded), then
         # close after what is buffered is sent.
-        await _read_until(reader, min(0.2, max(0.0, until - loop.time())))
+        await read_within(reader, min(0.2, max(0.0, until - loop.time())))
         writer.close()
         with contextlib.suppress(OSError, asyncio.TimeoutError):
             await asyncio.wait_for(writer.wait_closed(), 1.0)
@@ -373,31 +349,6 @@ class TcpProxy:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.stats.resets += 1
         writer.transport.abort()
-
-
-async def _read_until(reader: asyncio.StreamReader, seconds: float) -> bytes:
-    if seconds <= 0:
-        return b""
-    try:
-        return await asyncio.wait_for(reader.read(_CHUNK), seconds)
-    except (asyncio.TimeoutError, OSError):
-        return b""
-
-
-def _headers(head: bytes) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in head.split(b"\r\n")[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            out[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
-    return out
-
-
-def _int(value: str | None) -> int:
-    try:
-        return max(0, int(value or 0))
-    except ValueError:
-        return 0
 
 
 __all__ = ["RESPONSE_503", "Mode", "ProxyStats", "TcpProxy"]
