@@ -36,10 +36,11 @@ The keys that are owed anywhere are mirrored in memory (`owing`): the read path 
 that dict, never SQLite.  One process writes one journal; readers (the reconcile CLI)
 may open it at the same time.
 
-`RepairJournal` is what the write modes, the repairer, reconcile and the metrics use of a
-journal; `Journal` (this SQLite file) is the default, and a journal a fleet of processes
-shares (`failover.fleet.redis_journal.RedisJournal`) is given as ``journal=`` instead of a
-path (`open_journal`).
+`RepairJournal` (`failover.replication.journal_types`, with the records it exchanges) is
+what the write modes, the repairer, reconcile and the metrics use of a journal; `Journal`
+(this SQLite file) is the default, and a journal a fleet of processes shares
+(`failover.fleet.redis_journal.RedisJournal`) is given as ``journal=`` instead of a path
+(`open_journal`).
 """
 
 from __future__ import annotations
@@ -47,14 +48,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from failover.errors import ConfigError
 from failover.replication.journal_file import Sync, open_database
+from failover.replication.journal_types import Backlog, Failed, Owed, Payload, Prior, RepairJournal
 
 _UPSERT = """
 INSERT INTO pending (target, key, version, op, source, seq) VALUES (?, ?, ?, ?, ?, ?)
@@ -70,105 +70,6 @@ _GC = """
 DELETE FROM payloads WHERE key = ? AND NOT EXISTS (
     SELECT 1 FROM pending p WHERE p.key = payloads.key AND p.version = payloads.version)
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Owed:
-    """One thing a target still owes: reach ``version`` of ``key`` by a put or a delete."""
-
-    target: str
-    key: str
-    version: str
-    op: str
-    source: str | None
-    seq: int
-    attempts: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """A quarantined row: ``target`` refused to reach ``version`` of ``key``; ``error`` says how."""
-
-    target: str
-    key: str
-    version: str
-    op: str
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Prior:
-    """What an intent replaced: the rows of older versions, and the tombstone there was."""
-
-    rows: tuple[tuple[object, ...], ...]
-    tombstone: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    """What one target owes: ``rows`` (keys), the ``bytes`` of the payloads the journal
-    holds for them (a payload over the inline limit is copied from another target at
-    repair time and not counted), ``oldest``, the lowest version owed (its timestamp is
-    when that write was made: `failover.replication.versioning.timestamp_of`), and how
-    many rows are ``quarantined``."""
-
-    rows: int
-    bytes: int
-    oldest: str
-    quarantined: int
-
-
-@dataclass(frozen=True, slots=True)
-class Payload:
-    data: bytes | None  # None: too large to keep here; copy it from a target that has it
-    content_type: str | None
-    metadata: dict[str, str]
-
-
-class RepairJournal(Protocol):
-    """What a journal offers the write modes, the repairer, reconcile, status and metrics.
-
-    `Journal` below is the embedded default; `failover.fleet.redis_journal.RedisJournal`
-    is one a fleet shares.  Both keep the same rules: a row only moves forward, a
-    quarantined row stays owed but out of `owed`, payloads live while a row needs them.
-    """
-
-    @property
-    def owing(self) -> Mapping[str, dict[str, str]]:
-        """key -> {target: version}: what the read path avoids; never a round trip."""
-        ...
-
-    def record(
-        self,
-        key: str,
-        version: str,
-        op: str,
-        targets: Iterable[str],
-        *,
-        payload: Payload | None = None,
-        source: str | None = None,
-    ) -> Prior: ...
-    def settle(self, key: str, version: str, targets: Iterable[str], *, source: str | None = None) -> None: ...
-    def forget(self, key: str, version: str, prior: Prior) -> None: ...
-    def note_failure(self, owed: Owed, error: str) -> None: ...
-    def quarantine(self, owed: Owed, error: str) -> None: ...
-    def owed(self, target: str, *, limit: int = 256, after: int = 0) -> list[Owed]: ...
-    def entry(self, target: str, key: str) -> Owed | None: ...
-    def payload(self, key: str, version: str) -> Payload | None: ...
-    def tombstone(self, key: str) -> str | None: ...
-    def tombstones(self, prefix: str = "") -> dict[str, str]: ...
-    def prune_tombstones(self, before_version: str) -> int: ...
-    def meta(self, name: str) -> str | None: ...
-    def set_meta(self, name: str, value: str) -> None: ...
-    def last_version(self) -> str: ...
-    def counts(self) -> dict[str, int]: ...
-    def backlog(self) -> dict[str, Backlog]: ...
-    def failed(self) -> list[Failed]: ...
-    def quarantined(self) -> int: ...
-    @property
-    def seq(self) -> int: ...
-    def __len__(self) -> int: ...
-    def close(self) -> None: ...
 
 
 def open_journal(journal: str | os.PathLike[str] | RepairJournal, *, sync: Sync = "full") -> RepairJournal:
@@ -262,9 +163,7 @@ class Journal:
                 [(t, key, version) for t in targets],
             )
             if source is not None:
-                self._db.execute(
-                    "UPDATE pending SET source = ? WHERE key = ? AND version = ?", (source, key, version)
-                )
+                self._db.execute("UPDATE pending SET source = ? WHERE key = ? AND version = ?", (source, key, version))
             self._db.execute(_GC, (key,))
             self._drop_owing(key, version, targets)
 
@@ -281,8 +180,10 @@ class Journal:
             if prior.tombstone is not None:
                 self._db.execute("INSERT OR IGNORE INTO tombstones VALUES (?, ?)", (key, prior.tombstone))
             self._db.execute(_GC, (key,))
-            owed = {str(r[0]): str(r[1]) for r in self._db.execute(
-                "SELECT target, version FROM pending WHERE key = ?", (key,))}
+            owed = {
+                str(r[0]): str(r[1])
+                for r in self._db.execute("SELECT target, version FROM pending WHERE key = ?", (key,))
+            }
             if owed:
                 self.owing[key] = owed
             else:
