@@ -50,7 +50,6 @@ prefix).  The client's URL, and any password in it, is never in a message, a log
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -61,6 +60,7 @@ from typing import Any
 
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError, Unavailable
+from failover.fleet import journal_rows as layout
 from failover.fleet.journal_link import JournalLink, check_options, check_read_timeout
 from failover.replication.journal import Backlog, Failed, Owed, Payload, Prior
 
@@ -114,7 +114,7 @@ class RedisJournal:
         self._refresh_every = refresh_every
         self._next_refresh = 0.0
         self._lock = threading.Lock()
-        self._last_rows: list[tuple[str, str, list[Any], int]] = []
+        self._last_rows: list[layout.Row] = []
         self._claim_cursors: dict[str, str] = {}  # target -> where the next XAUTOCLAIM resumes
         # key -> {target: version}, for the read path; mutated in place (the facade keeps it).
         self.owing: dict[str, dict[str, str]] = {}
@@ -165,21 +165,13 @@ class RedisJournal:
     ) -> Prior:
         """Every target in ``targets`` owes ``key`` at ``version``: in Redis, or `Unavailable`."""
         targets = tuple(targets)
-        kind, content_type, metadata, data = "0", "", "{}", b""
-        if payload is not None:
-            kind = "1" if payload.data is None else "2"
-            content_type, metadata = payload.content_type or "", json.dumps(payload.metadata)
-            data = payload.data or b""
-        args = [self.prefix, self.consumer, key, version, op, source or "", kind, content_type, metadata, data]
+        args = [self.prefix, self.consumer, key, version, op, source or "", *layout.payload_args(payload)]
         with self._lock:
             if self.wait_replicas:
                 (replaced, tomb), reached = self._record_and_wait([*args, *targets])
             else:
                 (replaced, tomb), reached = self._run("record", "RECORD", [*args, *targets]), None
-            prior = Prior(
-                tuple(_prior_row(str(t), key, row) for t, row in json.loads(replaced) or []),
-                None if tomb is None else _text(tomb),
-            )
+            prior = layout.prior_of(key, replaced, tomb)
             owed = self.owing.setdefault(key, {})
             for target in targets:
                 if owed.get(target, "") < version:
@@ -238,11 +230,10 @@ class RedisJournal:
 
     def forget(self, key: str, version: str, prior: Prior) -> None:
         """The write of ``version`` failed everywhere: drop its intent, restore what it replaced."""
-        rows = [[row[0], [row[2], row[3], row[4] or "", row[5], row[6], row[7] or "", row[8]]] for row in prior.rows]
-        args = [self.prefix, self.consumer, key, version, prior.tombstone or "", json.dumps(rows)]
+        args = [self.prefix, self.consumer, key, version, prior.tombstone or "", layout.prior_args(prior)]
         with self._lock:
             flat = self._run("forget", "FORGET", args)
-            owed = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+            owed = {layout.text(flat[i]): layout.text(flat[i + 1]) for i in range(0, len(flat), 2)}
             if owed:
                 self.owing[key] = owed
             else:
@@ -278,13 +269,13 @@ class RedisJournal:
         cursor = self._claim_cursors.get(target, "0-0")
         args = [self.prefix, self.consumer, target, after, limit, lease_ms, cursor]
         cursor, rows = self._run("owed", "OWED", args)
-        self._claim_cursors[target] = _text(cursor)  # '0-0' once a round of the pending list is done
-        return [_owed(target, row) for row in rows]
+        self._claim_cursors[target] = layout.text(cursor)  # '0-0' once a round of the pending list is done
+        return [layout.owed_of(target, row) for row in rows]
 
     def entry(self, target: str, key: str) -> Owed | None:
         """The row of ``key`` on ``target`` if this process holds it (its lease renewed)."""
         row = self._run("entry", "ENTRY", [self.prefix, self.consumer, target, key])
-        return None if row is None else _owed(target, row)
+        return None if row is None else layout.owed_of(target, row)
 
     def payload(self, key: str, version: str) -> Payload | None:
         def read() -> tuple[Any, Any]:
@@ -294,23 +285,17 @@ class RedisJournal:
                 described, data = pipe.execute()
             return described, data
 
-        described, data = self._call("payload", read)
-        if described is None:
-            return None
-        content_type, metadata, has_data = json.loads(described)
-        return Payload(
-            bytes(data) if has_data and data is not None else None, content_type or None, json.loads(metadata)
-        )
+        return layout.payload_of(*self._call("payload", read))
 
     # ------------------------------------------------------------ tombstones and meta
 
     def tombstone(self, key: str) -> str | None:
         found = self._call("tombstone", lambda: self.client.hget(self.prefix + "tombstones", key))
-        return None if found is None else _text(found)
+        return None if found is None else layout.text(found)
 
     def tombstones(self, prefix: str = "") -> dict[str, str]:
         found: dict[Any, Any] = self._call("tombstones", lambda: self.client.hgetall(self.prefix + "tombstones"))
-        pairs = {_text(k): _text(v) for k, v in found.items()}
+        pairs = {layout.text(k): layout.text(v) for k, v in found.items()}
         return {k: v for k, v in pairs.items() if k.startswith(prefix)}
 
     def prune_tombstones(self, before_version: str) -> int:
@@ -318,7 +303,7 @@ class RedisJournal:
 
     def meta(self, name: str) -> str | None:
         found = self._call("meta", lambda: self.client.hget(self.prefix + "meta", name))
-        return None if found is None else _text(found)
+        return None if found is None else layout.text(found)
 
     def set_meta(self, name: str, value: str) -> None:
         self._call("set_meta", lambda: self.client.hset(self.prefix + "meta", name, value))
@@ -331,10 +316,7 @@ class RedisJournal:
     def refresh(self) -> None:
         """Read every row: the fleet's debts join `owing`, and the figures are current."""
         with self._lock:
-            rows = self._rows()
-            fresh: dict[str, dict[str, str]] = {}
-            for target, key, row, _ in rows:
-                fresh.setdefault(key, {})[target] = str(row[0])
+            fresh = layout.owing_of(self._rows())
             # In place, key by key: a reader never sees a key vanish that is owed throughout.
             for key in [k for k in self.owing if k not in fresh]:
                 del self.owing[key]
@@ -349,28 +331,17 @@ class RedisJournal:
 
     def _counts(self) -> dict[str, int]:
         flat = self._run("counts", "COUNTS", [self.prefix])
-        return {_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return {layout.text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     def backlog(self) -> dict[str, Backlog]:
         """Per target: rows, inline payload bytes, oldest version (the live RPO), quarantined."""
-        found: dict[str, Backlog] = {}
-        for target, _, row, size in self._rows(stale_ok=True):
-            was = found.get(target)
-            version, quarantined = str(row[0]), int(row[6])
-            if was is None:
-                found[target] = Backlog(1, size, version, quarantined)
-            else:
-                found[target] = Backlog(
-                    was.rows + 1, was.bytes + size, min(was.oldest, version), was.quarantined + quarantined
-                )
-        return found
+        return layout.backlog_of(self._rows(stale_ok=True))
 
     def failed(self) -> list[Failed]:
-        held = sorted((r for r in self._rows(stale_ok=True) if int(r[2][6])), key=lambda r: int(r[2][3]))
-        return [Failed(t, k, str(row[0]), str(row[1]), str(row[5])) for t, k, row, _ in held]
+        return layout.failed_of(self._rows(stale_ok=True))
 
     def quarantined(self) -> int:
-        return sum(1 for _, _, row, _ in self._rows(stale_ok=True) if int(row[6]))
+        return layout.quarantined_of(self._rows(stale_ok=True))
 
     @property
     def seq(self) -> int:
@@ -380,7 +351,7 @@ class RedisJournal:
     def __len__(self) -> int:
         return sum(self._counts().values())
 
-    def _rows(self, *, stale_ok: bool = False) -> list[tuple[str, str, list[Any], int]]:
+    def _rows(self, *, stale_ok: bool = False) -> list[layout.Row]:
         """Every row as (target, key, row, inline bytes); with ``stale_ok``, Redis down
         answers what was last read (status and metrics must not fail with it)."""
         try:
@@ -389,10 +360,7 @@ class RedisJournal:
             if stale_ok:
                 return self._last_rows
             raise
-        self._last_rows = [
-            (_text(flat[i]), _text(flat[i + 1]), json.loads(flat[i + 2]), int(flat[i + 3]))
-            for i in range(0, len(flat), 4)
-        ]
+        self._last_rows = layout.rows_of(flat)
         return self._last_rows
 
     # ------------------------------------------------------------ plumbing
@@ -406,21 +374,6 @@ class RedisJournal:
 
     def __repr__(self) -> str:
         return f"RedisJournal({self._where}, prefix={self.prefix!r}, {len(self.owing)} keys owed)"
-
-
-def _owed(target: str, row: list[Any]) -> Owed:
-    key, version, op, source, seq, attempts = row
-    return Owed(target, _text(key), _text(version), _text(op), _text(source) or None, int(seq), int(attempts))
-
-
-def _prior_row(target: str, key: str, row: list[Any]) -> tuple[object, ...]:
-    """A replaced row in the SQLite journal's column order (`Prior.rows`)."""
-    version, op, source, seq, attempts, error, quarantined = row
-    return (target, key, version, op, source or None, int(seq), int(attempts), error or None, int(quarantined))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 __all__ = ["RedisJournal"]
