@@ -4,33 +4,37 @@ past the last key it gave, and the library's own marker objects are left out."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from failover.capabilities import ObjectInfo
+from failover.errors import NotFound
 from failover.replication.anti_entropy import MARKER_PREFIX
+from failover.replication.listings import OwedKeys
 from failover.routing.router import Member
 
 if TYPE_CHECKING:
     from failover.aio.executor import AsyncExecutor
 
 
-async def resuming(runner: AsyncExecutor, prefix: str) -> AsyncIterator[ObjectInfo]:
-    """The listing of ``prefix`` through ``runner``: routed like any read and, if the
-    serving target fails midway with a temporary error, resumed on the next target."""
+async def resuming(runner: AsyncExecutor, prefix: str) -> AsyncIterator[tuple[str, ObjectInfo | None]]:
+    """The listing of ``prefix`` through ``runner`` as (target, info) pairs, with (target,
+    None) where a target starts serving it: routed like any read and, if the serving
+    target fails midway with a temporary error, resumed on the next target."""
     after: str | None = None  # last key yielded: a resumed listing starts past it
     failed: frozenset[str] = frozenset()
     while True:
         # Pulling the first item inside the call makes a first-page failure fail over.
         opened = functools.partial(open_listing, prefix=prefix, after=after)
         member, first, rest = await runner.run("list", opened, exclude=failed)
+        yield member.name, None
         try:
             if first is not None:
                 after = first.key
-                yield first
+                yield member.name, first
             async for info in rest:
                 after = info.key
-                yield info
+                yield member.name, info
             return
         except Exception as exc:
             error = runner.report_failure(member, "list", exc)
@@ -39,6 +43,42 @@ async def resuming(runner: AsyncExecutor, prefix: str) -> AsyncIterator[ObjectIn
             failed |= {member.name}
         finally:
             await rest.aclose()
+
+
+async def plain(served: AsyncIterator[tuple[str, ObjectInfo | None]]) -> AsyncIterator[ObjectInfo]:
+    """The listing of a facade without a write mode: what the targets serve."""
+    async for _, info in served:
+        if info is not None:
+            yield info
+
+
+async def with_owed(
+    served: AsyncIterator[tuple[str, ObjectInfo | None]],
+    owed: OwedKeys,
+    look: Callable[[str], Awaitable[ObjectInfo]],
+) -> AsyncIterator[ObjectInfo]:
+    """``served`` with each key its serving target owes answered by ``look`` (a ``head``
+    of the key): listed as found, left out where `NotFound` (`failover.replication.listings`)."""
+    async for target, info in served:
+        if info is None:
+            owed.serving(target)
+            continue
+        keys, replaced = owed.due(info.key)
+        for key in keys:
+            if (found := await _found(look, key)) is not None:
+                yield found
+        if not replaced:
+            yield info
+    for key in owed.rest():
+        if (found := await _found(look, key)) is not None:
+            yield found
+
+
+async def _found(look: Callable[[str], Awaitable[ObjectInfo]], key: str) -> ObjectInfo | None:
+    try:
+        return await look(key)
+    except NotFound:  # deleted: the target serving the listing owes the delete
+        return None
 
 
 async def open_listing(
@@ -63,4 +103,4 @@ async def listed(source: AsyncIterator[ObjectInfo], after: str | None) -> AsyncG
             yield info
 
 
-__all__ = ["listed", "open_listing", "resuming"]
+__all__ = ["listed", "open_listing", "plain", "resuming", "with_owed"]

@@ -29,7 +29,7 @@ from failover.aio.bridge import AsyncReplication, LoopHolder, reconcile_off_loop
 from failover.aio.capabilities import AsyncObjectStore, check_async_provider
 from failover.aio.executor import AsyncExecutor, Call
 from failover.aio.journaling import JournalWorker
-from failover.aio.listing import resuming
+from failover.aio.listing import plain, resuming, with_owed
 from failover.aio.payload import read_payload, streamed
 from failover.aio.replication import AsyncWrites
 from failover.aio.streams import flowing, open_stream
@@ -49,6 +49,7 @@ from failover.facades.base import Facade
 from failover.facades.storage import READ_OPERATIONS
 from failover.facades.storage import FailoverStorage as SyncFailoverStorage
 from failover.portable import check_write
+from failover.replication.listings import OwedKeys
 from failover.replication.modes import Replication, WriteMode
 from failover.replication.versioning import without_version
 from failover.target import Target
@@ -223,10 +224,16 @@ class FailoverStorage(Facade[Any]):
             self._holder.see()
 
     def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
-        """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
+        """Lazily list ``prefix``; if the serving target fails midway, resume on the next one.
+
+        With a write mode, a key the serving target still owes is listed as a read of it
+        finds it (left out if deleted; `failover.replication.listings`)."""
         if not isinstance(prefix, str):
             raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
-        return resuming(self._aread, prefix)
+        served = resuming(self._aread, prefix)
+        if self.replication is None:
+            return plain(served)
+        return with_owed(served, OwedKeys(self.replication.owing, prefix), self.head)
 
     # ------------------------------------------------------------ writes
 

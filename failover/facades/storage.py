@@ -19,11 +19,12 @@ from failover.capabilities import (
     validate_chunk_size,
     validate_range,
 )
-from failover.errors import InvalidInput
+from failover.errors import InvalidInput, NotFound
 from failover.execution.lookup import PREFERRED, Lookup
 from failover.facades.base import Facade
 from failover.portable import check_write
 from failover.replication.anti_entropy import MARKER_PREFIX
+from failover.replication.listings import OwedKeys
 from failover.replication.versioning import without_version
 from failover.routing.router import Member
 from failover.target import Target
@@ -204,12 +205,40 @@ class FailoverStorage(Facade[ObjectStore]):
         return result
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Lazily list ``prefix``; if the serving target fails midway, resume on the next one."""
+        """Lazily list ``prefix``; if the serving target fails midway, resume on the next one.
+
+        With a write mode, a key the serving target still owes is listed as a read of it
+        finds it (left out if deleted; `failover.replication.listings`)."""
         if not isinstance(prefix, str):
             raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
-        return self._list(prefix)
+        if self.replication is None:
+            return (info for _, info in self._served(prefix) if info is not None)
+        return self._with_owed(prefix)
 
-    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def _with_owed(self, prefix: str) -> Iterator[ObjectInfo]:
+        assert self.replication is not None
+        owed = OwedKeys(self.replication.owing, prefix)
+        for target, info in self._served(prefix):
+            if info is None:
+                owed.serving(target)
+                continue
+            keys, replaced = owed.due(info.key)
+            yield from self._read_owed(keys)
+            if not replaced:
+                yield info
+        yield from self._read_owed(owed.rest())
+
+    def _read_owed(self, keys: builtins.list[str]) -> Iterator[ObjectInfo]:
+        for key in keys:
+            try:
+                found = self.head(key)
+            except NotFound:  # deleted: the target serving the listing owes the delete
+                continue
+            yield found
+
+    def _served(self, prefix: str) -> Iterator[tuple[str, ObjectInfo | None]]:
+        """The listing as (target, info) pairs, with (target, None) where a target starts
+        serving it; resumed on the next target past the last key if one fails midway."""
         after: str | None = None  # last key yielded: a resumed listing starts past it
         failed: frozenset[str] = frozenset()
         executor = self.pool.executor_for("list")
@@ -218,13 +247,14 @@ class FailoverStorage(Facade[ObjectStore]):
             member, first, rest = executor.run(
                 "list", functools.partial(_open_listing, prefix=prefix, after=after), exclude=failed
             )
+            yield member.name, None
             try:
                 if first is not None:
                     after = first.key
-                    yield first
+                    yield member.name, first
                 for info in rest:
                     after = info.key
-                    yield info
+                    yield member.name, info
                 return
             except Exception as exc:
                 error = executor.report_failure(member, "list", exc)
