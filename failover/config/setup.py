@@ -15,12 +15,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from failover.config._classes import CONFIG_CLASSES, build_policy, execution_config
 from failover.config._toml import named, parse_toml, read_toml, reject_inline_secrets, validate
 from failover.config.providers import Context, FacadeName, build_provider
 from failover.config.schema import (
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from failover.clock import Clock
     from failover.events import Listener
     from failover.replication.modes import WriteMode
-    from failover.routing.policies import Policy
 
 F = TypeVar("F", bound=Facade[Any])
 
@@ -233,7 +233,7 @@ def _storage(section: StorageSection, options: Options) -> FailoverStorage:
     keywords = _facade_keywords("storage", section, options)
     check_lease = getattr(writes and writes.journal, "check_lease", None)
     if callable(check_lease):  # the Redis journal: its lease against the attempt timeout
-        check_lease((keywords.get("execution") or _execution_config()()).attempt_timeout)
+        check_lease((keywords.get("execution") or execution_config()()).attempt_timeout)
     try:
         return named(f"{options.source}: storage", lambda: FailoverStorage(targets, writes=writes, **keywords))
     except BaseException:
@@ -264,12 +264,12 @@ def _targets(facade: FacadeName, section: FacadeSection, options: Options) -> li
 def _facade_keywords(facade: FacadeName, section: FacadeSection, options: Options) -> dict[str, Any]:
     """`Facade`'s keywords from the section; each config object is built under its table's name."""
     at = f"{options.source}: {facade}"
-    keywords: dict[str, Any] = {"policy": named(f"{at}.policy", lambda: _policy(section))}
+    keywords: dict[str, Any] = {"policy": named(f"{at}.policy", lambda: build_policy(section))}
     if section.failback_after is not None:
         keywords["failback_after"] = section.failback_after
     if section.breaker_per is not None:
         keywords["breaker_per"] = section.breaker_per
-    for key, make in _CONFIG_CLASSES.items():
+    for key, make in CONFIG_CLASSES.items():
         table = getattr(section, key)
         if table is not None:
             keywords[key] = named(f"{at}.{key}", lambda: make()(**set_fields(table)))  # noqa: B023  # called at once
@@ -292,6 +292,7 @@ def _telemetry(section: TelemetrySection, source: str) -> Telemetry:
                 from prometheus_client import CollectorRegistry
             except ImportError:
                 import failover.telemetry.metrics  # noqa: F401  # raises the error naming the extra
+
                 raise
 
             metrics = CollectorRegistry()
@@ -302,52 +303,6 @@ def _telemetry(section: TelemetrySection, source: str) -> Telemetry:
         return Telemetry(metrics, tracing)
 
     return named(f"{source}: telemetry", build)
-
-
-def _breaker_config() -> Any:
-    from failover.breaker.circuit import BreakerConfig
-
-    return BreakerConfig
-
-
-def _health_config() -> Any:
-    from failover.health.target_health import HealthConfig
-
-    return HealthConfig
-
-
-def _probe_config() -> Any:
-    from failover.execution.pool import ProbeConfig
-
-    return ProbeConfig
-
-
-def _execution_config() -> Any:
-    from failover.execution.executor import ExecutionConfig
-
-    return ExecutionConfig
-
-
-# Table of a facade section -> the library's config class it becomes (imported when used).
-_CONFIG_CLASSES: Mapping[str, Callable[[], Any]] = {
-    "breaker": _breaker_config,
-    "health": _health_config,
-    "health_checks": _probe_config,
-    "execution": _execution_config,
-}
-
-
-def _policy(section: FacadeSection) -> Policy:
-    from failover.routing.policies import LowestLatency, Priority, Weighted
-
-    policy = section.policy
-    if policy.kind == "weighted":
-        return Weighted()
-    if policy.kind == "lowest_latency":
-        parameters = set_fields(policy)
-        parameters.pop("kind", None)
-        return LowestLatency(**parameters)
-    return Priority()
 
 
 def _breaker_store(facade: FacadeName, section: FacadeSection, options: Options) -> Any:
