@@ -17,12 +17,15 @@ if TYPE_CHECKING:
     from failover.aio.executor import AsyncExecutor
 
 
-async def resuming(runner: AsyncExecutor, prefix: str) -> AsyncIterator[tuple[str, ObjectInfo | None]]:
+async def resuming(
+    runner: AsyncExecutor, prefix: str, avoid: frozenset[str] = frozenset()
+) -> AsyncIterator[tuple[str, ObjectInfo | None]]:
     """The listing of ``prefix`` through ``runner`` as (target, info) pairs, with (target,
-    None) where a target starts serving it: routed like any read and, if the serving
-    target fails midway with a temporary error, resumed on the next target."""
+    None) where a target starts serving it: routed like any read, never to a target in
+    ``avoid``, and, if the serving target fails midway with a temporary error, resumed on
+    the next target."""
     after: str | None = None  # last key yielded: a resumed listing starts past it
-    failed: frozenset[str] = frozenset()
+    failed = avoid
     while True:
         # Pulling the first item inside the call makes a first-page failure fail over.
         opened = functools.partial(open_listing, prefix=prefix, after=after)

@@ -230,10 +230,11 @@ class FailoverStorage(Facade[Any]):
         finds it (left out if deleted; `failover.replication.listings`)."""
         if not isinstance(prefix, str):
             raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
-        served = resuming(self._aread, prefix)
-        if self.replication is None:
-            return plain(served)
-        return with_owed(served, OwedKeys(self.replication.owing, prefix), self.head)
+        replication = self.replication
+        if replication is None:
+            return plain(resuming(self._aread, prefix))
+        served = resuming(self._aread, prefix, replication.exclude_for_listing())
+        return with_owed(served, OwedKeys(replication.owing, prefix), self.head)
 
     # ------------------------------------------------------------ writes
 

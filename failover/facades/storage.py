@@ -212,13 +212,12 @@ class FailoverStorage(Facade[ObjectStore]):
         if not isinstance(prefix, str):
             raise InvalidInput(f"prefix must be a str, not {type(prefix).__name__}")
         if self.replication is None:
-            return (info for _, info in self._served(prefix) if info is not None)
-        return self._with_owed(prefix)
+            return (info for _, info in self._served(prefix, frozenset()) if info is not None)
+        return self._with_owed(prefix, self.replication)
 
-    def _with_owed(self, prefix: str) -> Iterator[ObjectInfo]:
-        assert self.replication is not None
-        owed = OwedKeys(self.replication.owing, prefix)
-        for target, info in self._served(prefix):
+    def _with_owed(self, prefix: str, replication: Replication) -> Iterator[ObjectInfo]:
+        owed = OwedKeys(replication.owing, prefix)
+        for target, info in self._served(prefix, replication.exclude_for_listing()):
             if info is None:
                 owed.serving(target)
                 continue
@@ -236,11 +235,12 @@ class FailoverStorage(Facade[ObjectStore]):
                 continue
             yield found
 
-    def _served(self, prefix: str) -> Iterator[tuple[str, ObjectInfo | None]]:
+    def _served(self, prefix: str, avoid: frozenset[str]) -> Iterator[tuple[str, ObjectInfo | None]]:
         """The listing as (target, info) pairs, with (target, None) where a target starts
-        serving it; resumed on the next target past the last key if one fails midway."""
+        serving it; resumed on the next target past the last key if one fails midway.
+        The targets in ``avoid`` do not serve it."""
         after: str | None = None  # last key yielded: a resumed listing starts past it
-        failed: frozenset[str] = frozenset()
+        failed = avoid
         executor = self.pool.executor_for("list")
         while True:
             # Pulling the first item inside the call makes a first-page failure fail over.

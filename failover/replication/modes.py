@@ -288,6 +288,12 @@ class Replication:
             avoid |= self.guard.suspects
         return avoid if len(avoid) < len(self.names) else frozenset()
 
+    def exclude_for_listing(self) -> frozenset[str]:
+        """Targets a listing should not be served by: those restored empty and not yet
+        reconciled, whose listings the journal cannot correct.  Never every target."""
+        suspects = self.guard.suspects if self.guard is not None else frozenset()
+        return suspects if len(suspects) < len(self.names) else frozenset()
+
     # ------------------------------------------------------------ writes
 
     def put(self, key: str, data: bytes, *, content_type: str | None, metadata: Mapping[str, str] | None) -> Any:

@@ -108,3 +108,22 @@ def test_an_async_listing_from_a_target_that_owes_writes_answers_as_the_journal(
         assert asyncio.run(listed()) == ["k2", "k4"]
     finally:
         rig.storage.close()
+
+
+def test_a_target_restored_empty_and_not_yet_reconciled_does_not_serve_listings(tmp_path: Path) -> None:
+    rig = make_replicas(tmp_path, restore_check=30.0)
+    try:
+        for key in ("k1", "k2", "k3"):
+            rig.storage.put(key, key.encode())
+        rig.storage.repair()  # every target holds every key, and its marker
+        for info in list(rig.stores[0].list()):
+            rig.stores[0].delete(info.key)  # the region comes back from an empty backup
+        rig.chaos[0].configure(error_rate=1.0, operations=["put"])  # the reconcile cannot write to it
+        rig.clock.advance(31.0)
+        rig.storage.repair()
+        assert rig.storage.replication is not None and rig.storage.replication.guard is not None
+        assert rig.storage.replication.guard.suspects == {NAMES[0]}
+        rig.heal()  # it takes writes again; the next pass would reconcile it
+        assert keys(list(rig.storage.list())) == ["k1", "k2", "k3"]
+    finally:
+        rig.storage.close()
