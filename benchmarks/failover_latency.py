@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +35,19 @@ from typing import Any
 from failover.testing import servers
 from failover.testing.proxy import TcpProxy
 
+if not __package__:
+    # Run as a file (python benchmarks/failover_latency.py), Python puts benchmarks/ on the
+    # path, not the repository that the package imports below are found in.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# Part (c), the plain SDKs, is a program of its own: its children run that file.  All of
+# its names stay reachable from here, as the rest of the benchmark's are.
+from benchmarks._sdk_defaults import CHILD_READY as CHILD_READY
+from benchmarks._sdk_defaults import DROP_ENV, LOOPBACK_ENV, start_sdk_cases
+from benchmarks._sdk_defaults import SDKS as SDKS
+from benchmarks._sdk_defaults import SdkCase as SdkCase
+from benchmarks._sdk_defaults import sdk_child as sdk_child
+
 REPO = Path(__file__).resolve().parents[1]
 
 KEYS = [f"bench/{i:02d}" for i in range(16)]
@@ -43,22 +55,6 @@ PAYLOAD = b"x" * 4096
 ATTEMPT_TIMEOUT = 0.3
 HEDGE_AFTER = 0.05
 REFUSED_GOAL_MS = 50.0
-SDKS = ("boto3", "azure-storage-blob", "google-cloud-storage")
-CHILD_READY = "ready"
-
-# What the SDK children and our own clients need: dummy credentials, nothing from the
-# machine's AWS config, no metadata-service lookups, no proxies for loopback.
-LOOPBACK_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "NO_PROXY": "127.0.0.1,localhost",
-    "no_proxy": "127.0.0.1,localhost",
-}
-DROP_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "STORAGE_EMULATOR_HOST")
 
 
 # ---------------------------------------------------------------- helpers
@@ -237,96 +233,6 @@ def blackholed_primary(rig: Rig, reads: int) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------- (c) plain SDKs, defaults
-
-
-def sdk_child(sdk: str, endpoint: str) -> int:
-    """In a child process: one read with the SDK's default configuration; print the seconds."""
-    if sdk == "boto3":
-        import boto3
-
-        client = boto3.session.Session(region_name="us-east-1").client("s3", endpoint_url=endpoint)
-
-        def read() -> object:
-            return client.get_object(Bucket="bench", Key="k")["Body"].read()
-
-    elif sdk == "azure-storage-blob":
-        from azure.storage.blob import BlobServiceClient
-
-        conn = (
-            f"DefaultEndpointsProtocol=http;AccountName={servers.AZURITE_ACCOUNT};AccountKey={servers.AZURITE_KEY};"
-            f"BlobEndpoint={endpoint}/{servers.AZURITE_ACCOUNT};"
-        )
-        blob = BlobServiceClient.from_connection_string(conn).get_blob_client("bench", "k")
-
-        def read() -> object:
-            return blob.download_blob().readall()
-
-    else:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
-
-        gcs = storage.Client(
-            project="bench",
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options={"api_endpoint": endpoint},
-        )
-
-        def read() -> object:
-            return gcs.bucket("bench").blob("k").download_as_bytes()
-
-    print(CHILD_READY, flush=True)
-    began = time.monotonic()
-    try:
-        read()
-        error = None
-    except Exception as exc:  # the point is to see what the SDK raises, and when
-        error = f"{type(exc).__name__}: {str(exc)[:160]}"
-    print(json.dumps({"seconds": time.monotonic() - began, "error": error}), flush=True)
-    return 0
-
-
-class SdkCase:
-    """One child process: SDK x endpoint, killed at the cap."""
-
-    def __init__(self, sdk: str, fault: str, endpoint: str, env: dict[str, str]) -> None:
-        self.sdk, self.fault = sdk, fault
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--sdk-child", sdk, "--endpoint", endpoint],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            cwd=REPO,
-        )
-
-    def wait_ready(self) -> None:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if line != CHILD_READY:
-            raise RuntimeError(f"{self.sdk} child did not start: {line!r}")
-
-    def result(self, until: float, cap: float) -> dict[str, Any]:
-        try:
-            out, _ = self.proc.communicate(timeout=max(0.0, until - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate(timeout=10)
-            return {"sdk": self.sdk, "fault": self.fault, "seconds": None, "capped_at": cap, "error": None}
-        figures = json.loads(out.strip().splitlines()[-1])
-        return {"sdk": self.sdk, "fault": self.fault, "capped_at": cap, **figures}
-
-
-def start_sdk_cases(blackhole: str) -> list[SdkCase]:
-    env = {k: v for k, v in os.environ.items() if k not in DROP_ENV} | LOOPBACK_ENV
-    refused = f"http://127.0.0.1:{servers.closed_port()}"
-    faults = (("refused", refused), ("blackhole", blackhole))
-    cases = [SdkCase(sdk, fault, url, env) for fault, url in faults for sdk in SDKS]
-    for case in cases:
-        case.wait_ready()
-    return cases
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -336,11 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reads", type=int, default=2000, help="reads per case of (b)")
     parser.add_argument("--sdk-cap", type=float, default=180.0, help="seconds before a plain SDK read is abandoned")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "failover_latency.json")
-    parser.add_argument("--sdk-child", choices=SDKS, help=argparse.SUPPRESS)
-    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.sdk_child:
-        return sdk_child(args.sdk_child, args.endpoint)
 
     for name in DROP_ENV:
         os.environ.pop(name, None)
