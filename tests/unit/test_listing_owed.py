@@ -4,6 +4,7 @@ still owes is listed as the targets that have it hold it, or left out if it was 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -125,5 +126,31 @@ def test_a_target_restored_empty_and_not_yet_reconciled_does_not_serve_listings(
         assert rig.storage.replication.guard.suspects == {NAMES[0]}
         rig.heal()  # it takes writes again; the next pass would reconcile it
         assert keys(list(rig.storage.list())) == ["k1", "k2", "k3"]
+    finally:
+        rig.storage.close()
+
+
+def test_a_listing_resumed_on_another_target_merges_what_that_target_owes(tmp_path: Path) -> None:
+    rig = make_replicas(tmp_path, "all")
+    try:
+        for key in ("k1", "k3"):
+            rig.storage.put(key, key.encode())
+        rig.chaos[0].down()
+        rig.storage.put("k2", b"k2")  # owed to the first target
+        rig.heal()
+        rig.chaos[1].down()
+        rig.storage.put("k4", b"k4")  # owed to the second target
+        rig.heal()
+        primary = rig.stores[0]
+        listing_of = primary.list
+
+        def fails_after_its_first_item(prefix: str = "") -> Iterator[ObjectInfo]:
+            items = listing_of(prefix)
+            yield next(items)
+            raise Unavailable("connection reset", target=NAMES[0])
+
+        primary.list = fails_after_its_first_item  # type: ignore[method-assign]
+        assert keys(list(rig.storage.list())) == ["k1", "k2", "k3", "k4"]
+        assert "k4" not in rig.contents(1)  # the second target served the rest without it
     finally:
         rig.storage.close()
