@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
+from failover.breaker._admission import PASS as PASS  # the executors take the shared permit from here
+from failover.breaker._admission import Permit, rejection_error
 from failover.breaker.config import BreakerConfig, BreakerState
 from failover.breaker.store import BreakerStore, FleetFailures, StoredState
 from failover.classification import Classifier, judge
@@ -37,19 +39,6 @@ from failover.events import BreakerTransition, Emitter, Listener
 P = ParamSpec("P")
 R = TypeVar("R")
 
-
-class Permit:
-    """Proof that a call was let through; trial permits remember when they were taken."""
-
-    __slots__ = ("taken_at", "trial")
-
-    def __init__(self, trial: bool, taken_at: float) -> None:
-        self.trial = trial
-        self.taken_at = taken_at
-
-
-# Closed-state calls all share one permit: no allocation on the hot path.
-PASS = Permit(trial=False, taken_at=0.0)
 
 # Enum attribute lookups cost ~100 ns each; the hot path compares against these.
 _CLOSED = BreakerState.CLOSED
@@ -391,17 +380,8 @@ class CircuitBreaker:
         """The error for a rejected call: which breaker, since when, how long, last failure."""
         retry_in = self.retry_in()
         since = self._clock.monotonic() - self._opened_at
-        if self.state is BreakerState.FORCED_OPEN:
-            # No trial call will come: only an operator closes it.
-            message = f"circuit {self.name} is forced_open (for {since:.1f}s, until reset: {self.reason})"
-        else:
-            last = f"; last failure: {self.last_failure}" if self.last_failure else ""
-            message = f"circuit {self.name} is {self.state.value} (for {since:.1f}s, retry in {retry_in:.1f}s{last})"
-        return CircuitOpen(
-            message,
-            target=self.name,
-            operation=operation,
-            retry_in=retry_in,
+        return rejection_error(
+            self.name, self.state, self.reason, self.last_failure, since=since, retry_in=retry_in, operation=operation
         )
 
     def __repr__(self) -> str:
