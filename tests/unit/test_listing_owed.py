@@ -11,7 +11,7 @@ import pytest
 
 from failover import ObjectInfo
 from failover.aio import FailoverStorage as AsyncFailoverStorage
-from failover.errors import Unavailable
+from failover.errors import FailoverError, Unavailable
 from failover.providers.memory.aio import AsyncMemoryObjectStore
 from tests.unit.replicas import NAMES, Replicas, make_replicas
 
@@ -152,5 +152,22 @@ def test_a_listing_resumed_on_another_target_merges_what_that_target_owes(tmp_pa
         primary.list = fails_after_its_first_item  # type: ignore[method-assign]
         assert keys(list(rig.storage.list())) == ["k1", "k2", "k3", "k4"]
         assert "k4" not in rig.contents(1)  # the second target served the rest without it
+    finally:
+        rig.storage.close()
+
+
+def test_an_async_listing_past_an_owed_key_no_target_can_confirm_raises(tmp_path: Path) -> None:
+    rig = written_while_the_primary_was_down(tmp_path)
+    faces = {name: AsyncMemoryObjectStore(store) for name, store in zip(NAMES, rig.stores, strict=True)}
+    aio = AsyncFailoverStorage.sharing(rig.storage, faces)
+    rig.storage.force_open(NAMES[1], "drill")  # the only target holding k2 and k4 is out of reach
+
+    async def listed() -> list[str]:
+        return [info.key async for info in aio.list()]
+
+    try:
+        with pytest.raises(FailoverError) as raised:
+            asyncio.run(listed())
+        assert NAMES[1] in str(raised.value)
     finally:
         rig.storage.close()
