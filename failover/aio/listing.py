@@ -4,13 +4,14 @@ past the last key it gave, and the library's own marker objects are left out."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from failover.capabilities import ObjectInfo
 from failover.errors import NotFound
 from failover.replication.anti_entropy import MARKER_PREFIX
-from failover.replication.listings import OwedKeys
+from failover.replication.listings import due, owed_keys
 from failover.routing.router import Member
 
 if TYPE_CHECKING:
@@ -57,23 +58,30 @@ async def plain(served: AsyncIterator[tuple[str, ObjectInfo | None]]) -> AsyncIt
 
 async def with_owed(
     served: AsyncIterator[tuple[str, ObjectInfo | None]],
-    owed: OwedKeys,
+    owing: Mapping[str, Mapping[str, str]],
+    prefix: str,
     look: Callable[[str], Awaitable[ObjectInfo]],
 ) -> AsyncIterator[ObjectInfo]:
-    """``served`` with each key its serving target owes answered by ``look`` (a ``head``
-    of the key): listed as found, left out where `NotFound` (`failover.replication.listings`)."""
+    """``served`` with each key its serving target owes (in ``owing``) answered by
+    ``look``, a ``head`` of the key: listed as found, left out where `NotFound`
+    (`failover.replication.listings`)."""
+    owed: deque[str] = deque()
+    last: str | None = None  # the last key the targets listed
     async for target, info in served:
         if info is None:
-            owed.serving(target)
+            owed = owed_keys(owing, target, prefix, last)
             continue
-        keys, replaced = owed.due(info.key)
-        for key in keys:
-            if (found := await _found(look, key)) is not None:
-                yield found
-        if not replaced:
-            yield info
-    for key in owed.rest():
-        if (found := await _found(look, key)) is not None:
+        key = last = info.key
+        if owed and owed[0] <= key:
+            keys, replaced = due(owed, key)
+            for owed_key in keys:
+                if (found := await _found(look, owed_key)) is not None:
+                    yield found
+            if replaced:
+                continue
+        yield info
+    for owed_key in list(owed):
+        if (found := await _found(look, owed_key)) is not None:
             yield found
 
 

@@ -49,7 +49,6 @@ from failover.facades.base import Facade
 from failover.facades.storage import READ_OPERATIONS
 from failover.facades.storage import FailoverStorage as SyncFailoverStorage
 from failover.portable import check_write
-from failover.replication.listings import OwedKeys
 from failover.replication.modes import Replication, WriteMode
 from failover.replication.versioning import without_version
 from failover.target import Target
@@ -234,7 +233,7 @@ class FailoverStorage(Facade[Any]):
         if replication is None:
             return plain(resuming(self._aread, prefix))
         served = resuming(self._aread, prefix, replication.exclude_for_listing())
-        return with_owed(served, OwedKeys(replication.owing, prefix), self.head)
+        return with_owed(served, replication.owing, prefix, self.head)
 
     # ------------------------------------------------------------ writes
 

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import os
 import random
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, BinaryIO, Literal, TypeVar
 
@@ -24,7 +25,7 @@ from failover.execution.lookup import PREFERRED, Lookup
 from failover.facades.base import Facade
 from failover.portable import check_write
 from failover.replication.anti_entropy import MARKER_PREFIX
-from failover.replication.listings import OwedKeys
+from failover.replication.listings import due, owed_keys
 from failover.replication.versioning import without_version
 from failover.routing.router import Member
 from failover.target import Target
@@ -216,16 +217,20 @@ class FailoverStorage(Facade[ObjectStore]):
         return self._with_owed(prefix, self.replication)
 
     def _with_owed(self, prefix: str, replication: Replication) -> Iterator[ObjectInfo]:
-        owed = OwedKeys(replication.owing, prefix)
+        owed: deque[str] = deque()
+        last: str | None = None  # the last key the targets listed
         for target, info in self._served(prefix, replication.exclude_for_listing()):
             if info is None:
-                owed.serving(target)
+                owed = owed_keys(replication.owing, target, prefix, last)
                 continue
-            keys, replaced = owed.due(info.key)
-            yield from self._read_owed(keys)
-            if not replaced:
-                yield info
-        yield from self._read_owed(owed.rest())
+            key = last = info.key
+            if owed and owed[0] <= key:
+                keys, replaced = due(owed, key)
+                yield from self._read_owed(keys)
+                if replaced:
+                    continue
+            yield info
+        yield from self._read_owed(builtins.list(owed))
 
     def _read_owed(self, keys: builtins.list[str]) -> Iterator[ObjectInfo]:
         for key in keys:
